@@ -1,0 +1,119 @@
+"""One typed settings object, loaded once at start-up from sitroom.toml and SITROOM_* variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_AGENCIES = ("police", "fire", "health", "weather", "water", "safety", "civil_defence")
+
+
+class EmbeddedPorts(BaseModel):
+    """Loopback ports of the embedded servers; chosen away from 1883/5432/6379."""
+
+    mqtt: int = 18830
+    postgres: int = 54329
+    redis: int = 63790
+
+
+class IngestSettings(BaseModel):
+    """How the MQTT consumer batches, acknowledges and limits."""
+
+    client_id: str = "sitroom-ingest"
+    """MQTT client id; workers sharing a subscription need distinct ids."""
+    shared_group: str | None = None
+    """When set, subscribe through `$share/{group}/…` so several workers split the load."""
+    batch_max: int = Field(default=2000, ge=1, le=50_000)
+    """Most messages committed in one transaction."""
+    batch_delay_ms: float = Field(default=4.0, ge=0, le=1000)
+    """How long to wait for more messages before committing a non-full batch."""
+    max_payload_bytes: int = Field(default=64 * 1024, ge=256)
+    """Larger payloads are dead-lettered as too_large."""
+    receive_maximum: int = Field(default=4000, ge=20, le=65535)
+    """MQTT 5 Receive Maximum: unacknowledged messages the broker may send at once."""
+    session_expiry_s: int = Field(default=7 * 24 * 3600, ge=0)
+    """How long the broker keeps the persistent session while ingest is away."""
+    heartbeat_s: float = Field(default=1.0, gt=0)
+    """How often ingest reports its status to the live state."""
+
+
+class Settings(BaseSettings):
+    """Everything a sitroom process needs to know, validated at start-up."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SITROOM_", env_nested_delimiter="__", extra="forbid", toml_file=None
+    )
+
+    mqtt_url: str | None = None
+    """Broker URL, mqtt://user:password@host:port; unset means start the embedded amqtt."""
+    mqtt_public_url: str | None = None
+    """The broker URL field units should use, when it differs from mqtt_url."""
+    mqtt_protocol: str = "auto"
+    """MQTT protocol for ingest: 5, 3.1.1, or auto (5 for external brokers, 3.1.1 embedded)."""
+    database_url: str | None = None
+    """PostgreSQL DSN; unset means start the embedded PostgreSQL."""
+    redis_url: str | None = None
+    """Redis URL; unset means start the embedded redis-server."""
+    redis_prefix: str = "sitroom:"
+    """Prefix of every Redis key and channel, so several deployments can share a server."""
+    topic_root: str = "sitroom/v1"
+    """Root of every MQTT topic."""
+    agencies: tuple[str, ...] = DEFAULT_AGENCIES
+    """Agencies allowed as the first topic segment."""
+    var_dir: Path = Path("var")
+    """Where embedded servers keep their data, and where logs and outboxes go."""
+    dashboard_host: str = "127.0.0.1"
+    dashboard_port: int = 8050
+    dashboard_threads: int = 8
+    """Worker threads of the dashboard's WSGI server."""
+    live_poll_ms: int = Field(default=400, ge=100, le=10_000)
+    """How often the browser asks the dashboard for changes."""
+    unit_online_s: int = 300
+    """A unit is online if its last position is at most this old."""
+    secret_key: SecretStr | None = None
+    """Signs dashboard sessions; from the environment only, never from a file in the repo."""
+    embedded: EmbeddedPorts = EmbeddedPorts()
+    ingest: IngestSettings = IngestSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Order: explicit arguments, then environment, then the TOML file."""
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if settings_cls.model_config.get("toml_file") is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls))
+        return tuple(sources)
+
+    @property
+    def public_mqtt_url(self) -> str | None:
+        """The broker URL to give field units."""
+        return self.mqtt_public_url or self.mqtt_url
+
+
+def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
+    """Load settings from `path` (or ./sitroom.toml if present) and the environment."""
+    if path is None and Path("sitroom.toml").is_file():
+        path = Path("sitroom.toml")
+    if path is not None and not path.is_file():
+        raise FileNotFoundError(f"settings file {path} does not exist; pass an existing --config")
+    if path is None:
+        return Settings(**overrides)
+    # pydantic-settings reads the TOML path from the class, so each file gets a subclass.
+    from_file = type(
+        "Settings", (Settings,), {"model_config": {**Settings.model_config, "toml_file": path}}
+    )
+    return from_file(**overrides)

@@ -1,0 +1,1 @@
+"""The domain: typed messages and incidents, the PostgreSQL store and the Redis live state."""

@@ -1,0 +1,195 @@
+"""Typed messages and domain records that every package speaks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+import msgspec
+
+Latitude = Annotated[float, msgspec.Meta(ge=-90.0, le=90.0, description="WGS-84 latitude, degrees")]
+Longitude = Annotated[
+    float, msgspec.Meta(ge=-180.0, le=180.0, description="WGS-84 longitude, degrees")
+]
+MessageId = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9._:\-]+$",
+        description="Publisher-assigned unique id; the store ignores an id it already has",
+    ),
+]
+UnitId = Annotated[
+    str,
+    msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._\-]+$",
+                 description="Call sign of the field unit"),
+]
+Timestamp = Annotated[datetime, msgspec.Meta(tz=True, description="RFC 3339 time with offset")]
+ShortText = Annotated[str, msgspec.Meta(max_length=4000)]
+
+
+class Kind(StrEnum):
+    """Message kinds, the second topic segment after the agency."""
+
+    POSITION = "position"
+    OBSERVATION = "observation"
+    ALARM = "alarm"
+    REPORT = "report"
+    STATUS = "status"
+    ACK = "ack"
+    CAP = "cap"
+    COT = "cot"
+
+
+class Level(StrEnum):
+    """Severity of an incident, I (特别重大) is the most severe."""
+
+    I = "I"  # noqa: E741 - the official name of the level
+    II = "II"
+    III = "III"
+    IV = "IV"
+
+    @property
+    def colour(self) -> str:
+        """Map colour of the level, as the national scheme prescribes."""
+        return _LEVEL_COLOURS[self]
+
+    @property
+    def label_zh(self) -> str:
+        """Chinese name of the level."""
+        return _LEVEL_ZH[self]
+
+    @property
+    def label_en(self) -> str:
+        """English name of the level."""
+        return _LEVEL_EN[self]
+
+
+_LEVEL_COLOURS = {Level.I: "#d7191c", Level.II: "#f07c00", Level.III: "#f5c400", Level.IV: "#2b83ba"}
+_LEVEL_ZH = {Level.I: "特别重大", Level.II: "重大", Level.III: "较大", Level.IV: "一般"}
+_LEVEL_EN = {Level.I: "Particularly serious", Level.II: "Serious", Level.III: "Major",
+             Level.IV: "General"}
+
+
+class IncidentStatus(StrEnum):
+    """Life-cycle state of an incident."""
+
+    REPORTED = "reported"
+    VERIFIED = "verified"
+    RESPONDING = "responding"
+    CONTAINED = "contained"
+    CLOSED = "closed"
+
+
+class Position(msgspec.Struct, frozen=True, kw_only=True):
+    """A field unit's position fix (kind `position`)."""
+
+    id: MessageId
+    """Unique message id."""
+    ts: Timestamp
+    """When the fix was taken."""
+    unit: UnitId
+    """The unit that moved."""
+    lat: Latitude
+    """Latitude, WGS-84."""
+    lon: Longitude
+    """Longitude, WGS-84."""
+    speed: Annotated[float, msgspec.Meta(ge=0, le=500)] | None = None
+    """Ground speed in m/s, if known."""
+    heading: Annotated[float, msgspec.Meta(ge=0, lt=360)] | None = None
+    """Course over ground in degrees from true north, if known."""
+    accuracy: Annotated[float, msgspec.Meta(ge=0)] | None = None
+    """Horizontal accuracy in metres, if known."""
+    unit_type: Annotated[str, msgspec.Meta(max_length=32)] | None = None
+    """Kind of unit: patrol_car, fire_engine, ambulance … (free text, optional)."""
+
+
+class Report(msgspec.Struct, frozen=True, kw_only=True):
+    """A human report of something happening, such as a 110/119/120 call (kind `report`)."""
+
+    id: MessageId
+    """Unique message id."""
+    ts: Timestamp
+    """When the report was made."""
+    type: Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")]
+    """Event type, e.g. fire, traffic_accident, chemical_leak, flood."""
+    lat: Latitude
+    """Latitude of the reported place, WGS-84."""
+    lon: Longitude
+    """Longitude of the reported place, WGS-84."""
+    text: ShortText
+    """What the reporter said."""
+    level: Level | None = None
+    """The reporter's estimate of the level, if any."""
+    reporter: Annotated[str, msgspec.Meta(max_length=128)] | None = None
+    """Who reported (call sign, operator or phone line), if known."""
+
+
+FieldMessage = Position | Report
+
+
+class Envelope(msgspec.Struct, frozen=True, kw_only=True):
+    """Where and when a message arrived: taken from the topic, never from the payload."""
+
+    topic: str
+    """The full MQTT topic."""
+    agency: str
+    """Publishing agency, from the topic."""
+    kind: Kind
+    """Message kind, from the topic."""
+    source: str
+    """Publishing system or unit, from the topic; receipts go back to it."""
+    received_at: datetime
+    """When ingest received the message."""
+
+
+class Inbound(msgspec.Struct, frozen=True, kw_only=True):
+    """A decoded, validated message with its envelope."""
+
+    envelope: Envelope
+    message: FieldMessage
+
+
+class DeadLetter(msgspec.Struct, frozen=True, kw_only=True):
+    """A message that failed to decode or validate, kept with its raw bytes."""
+
+    topic: str
+    payload: bytes
+    received_at: datetime
+    reason: str
+    """Reason code, one of ingest.codecs.Reason."""
+    detail: str
+    """Human-readable explanation of what is wrong."""
+    message_id: str | None = None
+    """The message id, when one could be read despite the error."""
+
+
+class UnitState(msgspec.Struct, frozen=True, kw_only=True):
+    """The latest known position of a unit."""
+
+    unit: str
+    agency: str
+    lat: float
+    lon: float
+    ts: datetime
+    speed: float | None = None
+    heading: float | None = None
+    unit_type: str | None = None
+
+
+class Incident(msgspec.Struct, frozen=True, kw_only=True):
+    """An incident as shown on the map and in lists."""
+
+    id: str
+    type: str
+    level: Level
+    status: IncidentStatus
+    title: str
+    lat: float
+    lon: float
+    reported_at: datetime
+    updated_at: datetime
+    agency: str
+    source_report: str | None = None

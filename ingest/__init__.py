@@ -1,0 +1,1 @@
+"""Ingest: MQTT topics, codecs, the consumer service, the field client and the simulator."""

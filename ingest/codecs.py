@@ -1,0 +1,100 @@
+"""Pure decoding of raw MQTT payloads into domain messages or dead letters; no I/O."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import msgspec
+
+from incidents.model import DeadLetter, Envelope, FieldMessage, Inbound, Kind, Position, Report
+from ingest.topics import TopicError, TopicScheme
+
+
+class Reason(StrEnum):
+    """Why a message went to the dead letters."""
+
+    BAD_TOPIC = "bad_topic"
+    UNKNOWN_AGENCY = "unknown_agency"
+    UNKNOWN_KIND = "unknown_kind"
+    UNSUPPORTED_KIND = "unsupported_kind"
+    TOO_LARGE = "too_large"
+    MALFORMED_JSON = "malformed_json"
+    INVALID = "invalid"
+
+
+class DecodeError(ValueError):
+    """A payload that cannot become a domain message."""
+
+    def __init__(self, reason: Reason, detail: str, message_id: str | None = None) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+        self.message_id = message_id
+
+
+_TYPES: dict[Kind, type[FieldMessage]] = {Kind.POSITION: Position, Kind.REPORT: Report}
+_DECODERS: dict[Kind, msgspec.json.Decoder[Any]] = {
+    kind: msgspec.json.Decoder(cls) for kind, cls in _TYPES.items()
+}
+_LOOSE = msgspec.json.Decoder(dict[str, Any])
+
+
+def json_schema(kind: Kind) -> dict[str, Any]:
+    """The JSON Schema of a JSON message kind, generated from its type."""
+    return msgspec.json.schema(_TYPES[kind])
+
+
+def supported_kinds() -> tuple[Kind, ...]:
+    """Kinds this ingest can decode."""
+    return tuple(_TYPES)
+
+
+def decode_payload(kind: Kind, payload: bytes, max_bytes: int) -> FieldMessage:
+    """Decode and validate one JSON payload of `kind`, or raise DecodeError."""
+    if len(payload) > max_bytes:
+        raise DecodeError(Reason.TOO_LARGE, f"payload is {len(payload)} bytes, limit {max_bytes}")
+    decoder = _DECODERS.get(kind)
+    if decoder is None:
+        raise DecodeError(
+            Reason.UNSUPPORTED_KIND,
+            f"kind {kind!r} is not accepted yet; supported: {', '.join(supported_kinds())}",
+        )
+    try:
+        message: FieldMessage = decoder.decode(payload)
+    except msgspec.ValidationError as exc:
+        raise DecodeError(Reason.INVALID, str(exc), _salvage_id(payload)) from exc
+    except msgspec.DecodeError as exc:
+        raise DecodeError(Reason.MALFORMED_JSON, str(exc)) from exc
+    return message
+
+
+def decode(
+    scheme: TopicScheme, topic: str, payload: bytes, received_at: datetime, max_bytes: int
+) -> Inbound | DeadLetter:
+    """Turn one raw MQTT message into an Inbound message or a DeadLetter with a reason."""
+    try:
+        agency, kind, source = scheme.parse(topic)
+        message = decode_payload(kind, payload, max_bytes)
+    except TopicError as exc:
+        return DeadLetter(topic=topic, payload=payload, received_at=received_at,
+                          reason=exc.reason, detail=exc.detail)
+    except DecodeError as exc:
+        return DeadLetter(topic=topic, payload=payload, received_at=received_at,
+                          reason=exc.reason, detail=exc.detail, message_id=exc.message_id)
+    envelope = Envelope(topic=topic, agency=agency, kind=kind, source=source,
+                        received_at=received_at)
+    return Inbound(envelope=envelope, message=message)
+
+
+def _salvage_id(payload: bytes) -> str | None:
+    """Read the `id` of a payload that failed validation, so the receipt can name it."""
+    try:
+        loose = _LOOSE.decode(payload)
+    except msgspec.DecodeError:
+        return None
+    value = loose.get("id")
+    if isinstance(value, str) and 0 < len(value) <= 128:
+        return value
+    return None

@@ -1,0 +1,289 @@
+"""The MQTT consumer: batches messages, commits them, then acknowledges and sends receipts."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+import msgspec
+from paho.mqtt.client import Client, ConnectFlags, DisconnectFlags, MQTTMessage
+from paho.mqtt.reasoncodes import ReasonCode
+
+from config.settings import Settings
+from incidents.live import LiveState, LiveUnavailable
+from incidents.model import DeadLetter, Inbound
+from incidents.store import BatchResult, Store, StoreUnavailable
+from ingest.codecs import decode
+from ingest.mqtt import BrokerAddress, connect_async, make_client, protocol_version
+from ingest.topics import TopicScheme
+
+log = logging.getLogger(__name__)
+
+
+class _Raw(NamedTuple):
+    generation: int
+    mid: int
+    qos: int
+    topic: str
+    payload: bytes
+    received_at: float
+
+
+class Receipt(msgspec.Struct, frozen=True):
+    """Published on `{root}/receipts/{source}` once the named messages are committed."""
+
+    ids: list[str]
+    """Ids now stored (or already stored before): the sender may forget them."""
+    rejected: dict[str, str] = {}
+    """Ids that were dead-lettered, with the reason code: re-sending will not help."""
+
+
+@dataclass(slots=True)
+class IngestStats:
+    """Counters reported in the heartbeat."""
+
+    received: int = 0
+    committed: int = 0
+    duplicates: int = 0
+    dead_letters: int = 0
+    batches: int = 0
+    store_retries: int = 0
+    live_failures: int = 0
+    last_commit_at: float | None = None
+    lag_ms: deque[float] = field(default_factory=lambda: deque(maxlen=512))
+
+    def as_dict(self, backlog: int, connected: bool) -> dict[str, Any]:
+        """The heartbeat document."""
+        lags = sorted(self.lag_ms)
+        return {
+            "received": self.received, "committed": self.committed,
+            "duplicates": self.duplicates, "dead_letters": self.dead_letters,
+            "batches": self.batches, "store_retries": self.store_retries,
+            "live_failures": self.live_failures, "last_commit_at": self.last_commit_at,
+            "backlog": backlog, "broker_connected": connected,
+            "lag_p50_ms": lags[len(lags) // 2] if lags else None,
+            "lag_max_ms": lags[-1] if lags else None,
+            "at": time.time(),
+        }
+
+
+class IngestService:
+    """Consumes the feeds from the broker into the store and the live state."""
+
+    def __init__(self, settings: Settings, store: Store, live: LiveState) -> None:
+        if settings.mqtt_url is None:
+            raise ValueError("ingest needs SITROOM_MQTT_URL (sitroom up sets it for you)")
+        self._settings = settings
+        self._cfg = settings.ingest
+        self._store = store
+        self._live = live
+        self._scheme = TopicScheme(settings.topic_root, frozenset(settings.agencies))
+        self._address = BrokerAddress.parse(settings.mqtt_url)
+        self._protocol = protocol_version(settings.mqtt_protocol)
+        self._inbox: deque[_Raw] = deque()
+        self._generation = 0
+        self._connected = threading.Event()
+        self._armed = False
+        self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._live_dirty = True  # rebuild once at start: Redis may have lost everything
+        self._live_lock = asyncio.Lock()  # a rebuild and a batch's update never interleave
+        self._receipt_encoder = msgspec.json.Encoder()
+        self.stats = IngestStats()
+        self._client = make_client(self._address, self._cfg.client_id, self._protocol,
+                                   persistent=True, manual_ack=True)
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_message = self._on_message
+
+    @property
+    def connected(self) -> bool:
+        """True while the broker session is up."""
+        return self._connected.is_set()
+
+    async def run(self) -> None:
+        """Consume until cancelled; on cancel, commit what was received, then disconnect."""
+        self._loop = asyncio.get_running_loop()
+        connect_async(self._client, self._address, self._protocol, persistent=True,
+                      session_expiry_s=self._cfg.session_expiry_s,
+                      receive_maximum=self._cfg.receive_maximum)
+        self._client.loop_start()
+        log.info("ingest %s consuming %s from %s", self._cfg.client_id, self._subscription(),
+                 self._address.url())
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._flush_forever(), name="ingest-flush")
+                group.create_task(self._heartbeat_forever(), name="ingest-heartbeat")
+        finally:
+            self._client.disconnect()
+            self._client.loop_stop()
+            # Commit what arrived; without an ack the broker redelivers, and ids dedupe.
+            await asyncio.shield(self._drain_once())
+
+    def _subscription(self) -> str:
+        topic = self._scheme.subscription
+        group = self._cfg.shared_group
+        return f"$share/{group}/{topic}" if group else topic
+
+    # --- paho's network thread -------------------------------------------------------
+
+    def _on_connect(self, client: Client, userdata: Any, flags: ConnectFlags,
+                    reason: ReasonCode, properties: Any) -> None:
+        if reason.is_failure:
+            log.error("broker %s refused ingest: %s", self._address.url(), reason)
+            return
+        self._generation += 1
+        client.subscribe(self._subscription(), qos=1)
+        self._connected.set()
+        log.info("connected to %s (session present: %s)", self._address.url(),
+                 flags.session_present)
+
+    def _on_disconnect(self, client: Client, userdata: Any, flags: DisconnectFlags,
+                       reason: ReasonCode, properties: Any) -> None:
+        self._connected.clear()
+        # Messages of the lost connection are not acknowledged: the broker redelivers them.
+        self._generation += 1
+        log.warning("disconnected from %s: %s; paho reconnects", self._address.url(), reason)
+
+    def _on_message(self, client: Client, userdata: Any, message: MQTTMessage) -> None:
+        self._inbox.append(_Raw(self._generation, message.mid, message.qos, message.topic,
+                                message.payload, time.time()))
+        if not self._armed and self._loop is not None:
+            self._armed = True
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    # --- the event loop --------------------------------------------------------------
+
+    async def _flush_forever(self) -> None:
+        delay = self._cfg.batch_delay_ms / 1000
+        while True:
+            await self._wake.wait()
+            self._armed = False
+            self._wake.clear()
+            if delay and len(self._inbox) < self._cfg.batch_max:
+                await asyncio.sleep(delay)  # let a batch gather; bounded latency
+            await self._drain_once()
+
+    async def _drain_once(self) -> None:
+        while self._inbox:
+            count = min(len(self._inbox), self._cfg.batch_max)
+            raws = [self._inbox.popleft() for _ in range(count)]
+            await self._commit(raws)
+
+    async def _commit(self, raws: Sequence[_Raw]) -> None:
+        self.stats.received += len(raws)
+        inbound: list[Inbound] = []
+        dead: list[DeadLetter] = []
+        max_bytes = self._cfg.max_payload_bytes
+        for raw in raws:
+            if self._scheme.is_own_output(raw.topic):
+                continue  # our own receipts and orders echo back through the wildcard
+            received_at = datetime.fromtimestamp(raw.received_at, UTC)
+            decoded = decode(self._scheme, raw.topic, raw.payload, received_at, max_bytes)
+            (inbound if isinstance(decoded, Inbound) else dead).append(decoded)  # type: ignore[arg-type]
+        result = await self._write_until_committed(inbound, dead)
+        committed_at = time.time()
+        self._acknowledge(raws)
+        self._send_receipts(inbound, dead)
+        self._count(raws, inbound, dead, result, committed_at)
+        await self._update_live(result)
+
+    async def _write_until_committed(
+        self, inbound: list[Inbound], dead: list[DeadLetter]
+    ) -> BatchResult:
+        backoff = 0.2
+        while True:
+            try:
+                return await self._store.write_batch(inbound, dead)
+            except StoreUnavailable as exc:
+                # Never drop the batch: hold it (and the broker's unacked window) and retry.
+                self.stats.store_retries += 1
+                log.warning("store unavailable, retrying %d messages in %.1fs: %s",
+                            len(inbound) + len(dead), backoff, exc)
+                await asyncio.sleep(backoff * random.uniform(0.8, 1.2))
+                backoff = min(backoff * 2, 5.0)
+
+    def _acknowledge(self, raws: Sequence[_Raw]) -> None:
+        generation = self._generation
+        for raw in raws:
+            if raw.qos and raw.generation == generation:
+                self._client.ack(raw.mid, raw.qos)
+
+    def _send_receipts(self, inbound: list[Inbound], dead: list[DeadLetter]) -> None:
+        by_source: dict[str, Receipt] = {}
+        for item in inbound:
+            source = item.envelope.source
+            receipt = by_source.setdefault(source, Receipt(ids=[], rejected={}))
+            receipt.ids.append(item.message.id)
+        for letter in dead:
+            source = self._source_of(letter.topic)
+            if source is None or letter.message_id is None:
+                continue
+            receipt = by_source.setdefault(source, Receipt(ids=[], rejected={}))
+            receipt.rejected[letter.message_id] = letter.reason
+        for source, receipt in by_source.items():
+            self._client.publish(self._scheme.receipts(source),
+                                 self._receipt_encoder.encode(receipt), qos=1)
+
+    def _source_of(self, topic: str) -> str | None:
+        parts = topic.split("/")
+        root_depth = self._scheme.root.count("/") + 1
+        if len(parts) == root_depth + 3 and parts[-1]:
+            return parts[-1]
+        return None
+
+    def _count(self, raws: Sequence[_Raw], inbound: list[Inbound], dead: list[DeadLetter],
+               result: BatchResult, committed_at: float) -> None:
+        stats = self.stats
+        positions = sum(1 for i in inbound if i.envelope.kind == "position")
+        stats.committed += len(inbound)
+        stats.duplicates += positions - result.positions_new
+        stats.dead_letters += len(dead)
+        stats.batches += 1
+        stats.last_commit_at = committed_at
+        if raws:
+            stats.lag_ms.append((committed_at - raws[0].received_at) * 1000)
+        for letter in dead:
+            log.warning("dead letter %s on %s: %s", letter.reason, letter.topic, letter.detail)
+
+    async def _update_live(self, result: BatchResult) -> None:
+        async with self._live_lock:
+            if self._live_dirty:
+                return  # the heartbeat rebuilds from PostgreSQL, which already has this batch
+            try:
+                await self._live.apply(result.units, result.incidents)
+            except LiveUnavailable as exc:
+                self.stats.live_failures += 1
+                self._live_dirty = True
+                log.warning("live state not updated (%s); rebuilding it from PostgreSQL", exc)
+
+    async def _heartbeat_forever(self) -> None:
+        while True:
+            try:
+                if self._live_dirty or not await self._live.has_epoch():
+                    await self._rebuild_live()
+                status = self.stats.as_dict(len(self._inbox), self.connected)
+                status["broker"] = self._address.url()
+                await self._live.set_status(f"ingest:{self._cfg.client_id}", status)
+            except (LiveUnavailable, StoreUnavailable) as exc:
+                self._live_dirty = True
+                log.warning("heartbeat: %s", exc)
+            await asyncio.sleep(self._cfg.heartbeat_s)
+
+    async def _rebuild_live(self) -> None:
+        async with self._live_lock:
+            self._live_dirty = True
+            units = await self._store.units()
+            incidents = await self._store.open_incidents()
+            await self._live.rebuild(units, incidents)
+            self._live_dirty = False
+        log.info("live state rebuilt from PostgreSQL: %d units, %d open incidents",
+                 len(units), len(incidents))

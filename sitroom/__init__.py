@@ -1,0 +1,1 @@
+"""The sitroom runner: command line, process supervision and embedded servers."""

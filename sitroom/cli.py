@@ -1,0 +1,150 @@
+"""The `sitroom` command: up, demo, ingest, dashboard, simulate, migrate."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from config.settings import Settings, load_settings
+from incidents.live import LiveState
+from incidents.store import Store, StoreUnavailable
+
+log = logging.getLogger("sitroom")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sitroom", description="sitroom — emergency command and situational awareness"
+    )
+    parser.add_argument("--config", type=Path, help="settings file (default: ./sitroom.toml)")
+    parser.add_argument("--log-level", default=os.environ.get("SITROOM_LOG_LEVEL", "INFO"))
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("up", help="run everything; embedded servers for what is not configured")
+    demo = sub.add_parser("demo", help="up, plus the simulator feeding demo units and reports")
+    demo.add_argument("--units", type=int, default=60)
+    demo.add_argument("--rate", type=float, default=1.0, help="positions per unit per second")
+    sub.add_parser("ingest", help="run the MQTT ingest worker")
+    sub.add_parser("dashboard", help="run the dashboard web server")
+    sim = sub.add_parser("simulate", help="publish simulated units and reports over MQTT")
+    sim.add_argument("--units", type=int, default=60, help="number of simulated units")
+    sim.add_argument("--rate", type=float, default=1.0, help="positions per unit per second")
+    sim.add_argument("--duration", type=float, default=None, help="seconds to run (default: ever)")
+    sim.add_argument("--report-every", type=float, default=20.0,
+                     help="mean seconds between simulated incident reports")
+    sub.add_parser("migrate", help="apply database migrations (safe to run twice)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `sitroom` command."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings(args.config)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"sitroom: {exc}", file=sys.stderr)
+        return 2
+    command: str = args.command
+    if command in ("up", "demo"):
+        from sitroom.runner import run_up
+
+        demo = (args.units, args.rate) if command == "demo" else None
+        return run_up(settings, args.config, demo=demo)
+    if command == "ingest":
+        return _run_async(_ingest(settings))
+    if command == "dashboard":
+        from dashboard.server import serve
+
+        _require(settings, "redis_url", "database_url")
+        serve(settings)
+        return 0
+    if command == "simulate":
+        from ingest.simulator import run_simulator
+
+        _require(settings, "mqtt_url")
+        return run_simulator(settings, units=args.units, rate=args.rate,
+                             duration=args.duration, report_every=args.report_every)
+    if command == "migrate":
+        return _run_async(_migrate(settings))
+    raise AssertionError(command)
+
+
+def _require(settings: Settings, *names: str) -> None:
+    missing = [n for n in names if getattr(settings, n) is None]
+    if missing:
+        env = ", ".join("SITROOM_" + n.upper() for n in missing)
+        raise SystemExit(f"sitroom: set {env} (or run `sitroom up`, which starts embedded ones)")
+
+
+def _run_async(main_coro: Coroutine[Any, Any, int]) -> int:
+    """Run a coroutine until it ends or SIGTERM/SIGINT cancels it."""
+
+    async def runner() -> int:
+        task = asyncio.ensure_future(main_coro)
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, task.cancel)
+        try:
+            result: int = await task
+            return result
+        except asyncio.CancelledError:
+            return 0
+
+    return asyncio.run(runner())
+
+
+async def _ingest(settings: Settings) -> int:
+    from ingest.service import IngestService
+
+    _require(settings, "mqtt_url", "database_url", "redis_url")
+    assert settings.database_url and settings.redis_url
+    store = await _connect_store(settings.database_url)
+    live = LiveState.from_url(settings.redis_url, settings.redis_prefix)
+    try:
+        await IngestService(settings, store, live).run()
+    finally:
+        await live.close()
+        await store.close()
+    return 0
+
+
+async def _connect_store(dsn: str) -> Store:
+    delay = 0.5
+    while True:
+        try:
+            return await Store.connect(dsn)
+        except StoreUnavailable as exc:
+            log.warning("%s; retrying in %.1fs", exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10)
+
+
+async def _migrate(settings: Settings) -> int:
+    _require(settings, "database_url")
+    assert settings.database_url
+    store = await Store.connect(settings.database_url)
+    try:
+        applied = await store.migrate()
+    finally:
+        await store.close()
+    print("applied: " + (", ".join(applied) if applied else "nothing (up to date)"))
+    return 0
+
+
+def install_stop_handlers(stop: Callable[[], None]) -> None:
+    """Call `stop` on SIGINT and SIGTERM."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)

@@ -1,0 +1,88 @@
+"""`sitroom up` / `sitroom demo`: embedded servers, migrations, then the sitroom processes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import threading
+from pathlib import Path
+
+from config.settings import Settings
+from incidents.store import Store, ensure_database
+from sitroom import embedded
+from sitroom.supervisor import StartupError, Supervisor
+
+log = logging.getLogger("sitroom.up")
+
+
+def _embedded_servers(settings: Settings, supervisor: Supervisor) -> dict[str, str]:
+    """Start embedded servers for what the settings leave unset; return their URLs as env."""
+    env: dict[str, str] = {}
+    var = settings.var_dir.resolve()
+    ports = settings.embedded
+    if settings.database_url is None:
+        data = var / "postgres"
+        embedded.prepare_postgres(data)
+        supervisor.start(embedded.postgres(data, ports.postgres))
+        server = f"postgresql://postgres@127.0.0.1:{ports.postgres}/postgres"
+        asyncio.run(ensure_database(server, "sitroom"))
+        env["SITROOM_DATABASE_URL"] = f"postgresql://postgres@127.0.0.1:{ports.postgres}/sitroom"
+    if settings.redis_url is None:
+        supervisor.start(embedded.redis(var / "redis", ports.redis))
+        env["SITROOM_REDIS_URL"] = f"redis://127.0.0.1:{ports.redis}/0"
+    if settings.mqtt_url is None:
+        supervisor.start(embedded.mqtt_broker(ports.mqtt))
+        env["SITROOM_MQTT_URL"] = f"mqtt://127.0.0.1:{ports.mqtt}"
+        env["SITROOM_MQTT_PROTOCOL"] = "3.1.1"  # amqtt speaks MQTT 3.1.1 only
+    return env
+
+
+async def _migrate(dsn: str) -> list[str]:
+    store = await Store.connect(dsn)
+    try:
+        return await store.migrate()
+    finally:
+        await store.close()
+
+
+def run_up(settings: Settings, config: Path | None, demo: tuple[int, float] | None) -> int:
+    """Run the whole system until Ctrl-C or SIGTERM; stop every child on the way out."""
+    from sitroom.cli import install_stop_handlers
+
+    stop = threading.Event()
+    install_stop_handlers(stop.set)
+    supervisor = Supervisor(settings.var_dir.resolve() / "log")
+    try:
+        env = _embedded_servers(settings, supervisor)
+        merged = settings.model_copy(update={
+            "database_url": env.get("SITROOM_DATABASE_URL", settings.database_url),
+        })
+        assert merged.database_url is not None
+        applied = asyncio.run(_migrate(merged.database_url))
+        log.info("migrations applied: %s", ", ".join(applied) or "none needed")
+        base = [sys.executable, "-m", "sitroom"] + (["--config", str(config)] if config else [])
+        supervisor.start(embedded.ProcessSpec(name="ingest", argv=base + ["ingest"], env=env))
+        supervisor.start(embedded.ProcessSpec(
+            name="dashboard", argv=base + ["dashboard"], env=env, port=settings.dashboard_port
+        ), ready_timeout_s=90)
+        if demo is not None:
+            units, rate = demo
+            supervisor.start(embedded.ProcessSpec(
+                name="simulator",
+                argv=base + ["simulate", "--units", str(units), "--rate", str(rate)], env=env,
+            ))
+        url = f"http://{settings.dashboard_host}:{settings.dashboard_port}/"
+        broker = env.get("SITROOM_MQTT_URL", settings.public_mqtt_url or "")
+        print(f"\nsitroom is up. Dashboard: {url}\n  field units publish to: {broker}\n"
+              f"  logs: {settings.var_dir.resolve() / 'log'}\n  Ctrl-C stops everything.\n",
+              flush=True)
+        while not stop.wait(0.5):
+            supervisor.poll()
+        log.info("stopping")
+        return 0
+    except StartupError as exc:
+        log.error("%s", exc)
+        return 1
+    finally:
+        supervisor.stop_all()
