@@ -1,0 +1,1 @@
+"""Maps: coordinate systems, the offline Xingtai basemap and GeoJSON for the dashboard."""

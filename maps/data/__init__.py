@@ -1,0 +1,1 @@
+"""Offline basemap data of Xingtai, shipped as package data (see ATTRIBUTION.md)."""
