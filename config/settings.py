@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -19,6 +19,8 @@ DEFAULT_AGENCIES = ("police", "fire", "health", "weather", "water", "safety", "c
 class EmbeddedPorts(BaseModel):
     """Loopback ports of the embedded servers; chosen away from 1883/5432/6379."""
 
+    model_config = ConfigDict(extra="forbid")
+
     mqtt: int = 18830
     postgres: int = 54329
     redis: int = 63790
@@ -26,6 +28,8 @@ class EmbeddedPorts(BaseModel):
 
 class IngestSettings(BaseModel):
     """How the MQTT consumer batches, acknowledges and limits."""
+
+    model_config = ConfigDict(extra="forbid")
 
     client_id: str = "sitroom-ingest"
     """MQTT client id; workers sharing a subscription need distinct ids."""
@@ -116,4 +120,4 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
     from_file = type(
         "Settings", (Settings,), {"model_config": {**Settings.model_config, "toml_file": path}}
     )
-    return from_file(**overrides)
+    return cast(Settings, from_file(**overrides))

@@ -166,3 +166,20 @@ class LiveState:
             return None
         decoded: dict[str, Any] = msgspec.json.decode(doc)
         return decoded
+
+    async def statuses(self, prefix: str) -> dict[str, dict[str, Any]]:
+        """The live heartbeats of every component whose name starts with `prefix`, by name."""
+        head = self._prefix + "status:"
+        # MATCH is a glob: escape the literal part so a prefix like "a[1]" matches itself.
+        pattern = "".join("\\" + c if c in "*?[]\\" else c for c in head + prefix) + "*"
+        try:
+            keys = sorted({k async for k in self._redis.scan_iter(match=pattern, count=200)})
+            docs = await self._redis.mget(keys) if keys else []
+        except (RedisError, OSError) as exc:
+            raise LiveUnavailable(str(exc)) from exc
+        found: dict[str, dict[str, Any]] = {}
+        for key, doc in zip(keys, docs, strict=True):
+            if doc is not None:  # expired between SCAN and MGET
+                name = key.decode() if isinstance(key, bytes) else str(key)
+                found[name.removeprefix(head)] = msgspec.json.decode(doc)
+        return found

@@ -17,13 +17,13 @@ MessageId = Annotated[
     msgspec.Meta(
         min_length=1,
         max_length=128,
-        pattern=r"^[A-Za-z0-9._:\-]+$",
+        pattern=r"^[A-Za-z0-9._:\-]+\Z",
         description="Publisher-assigned unique id; the store ignores an id it already has",
     ),
 ]
 UnitId = Annotated[
     str,
-    msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._\-]+$",
+    msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._\-]+\Z",
                  description="Call sign of the field unit"),
 ]
 Timestamp = Annotated[datetime, msgspec.Meta(tz=True, description="RFC 3339 time with offset")]
@@ -67,7 +67,9 @@ class Level(StrEnum):
         return _LEVEL_EN[self]
 
 
-_LEVEL_COLOURS = {Level.I: "#d7191c", Level.II: "#f07c00", Level.III: "#f5c400", Level.IV: "#2b83ba"}
+_LEVEL_COLOURS = {
+    Level.I: "#d7191c", Level.II: "#f07c00", Level.III: "#f5c400", Level.IV: "#2b83ba"
+}
 _LEVEL_ZH = {Level.I: "特别重大", Level.II: "重大", Level.III: "较大", Level.IV: "一般"}
 _LEVEL_EN = {Level.I: "Particularly serious", Level.II: "Serious", Level.III: "Major",
              Level.IV: "General"}
@@ -113,7 +115,7 @@ class Report(msgspec.Struct, frozen=True, kw_only=True):
     """Unique message id."""
     ts: Timestamp
     """When the report was made."""
-    type: Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")]
+    type: Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+\Z")]
     """Event type, e.g. fire, traffic_accident, chemical_leak, flood."""
     lat: Latitude
     """Latitude of the reported place, WGS-84."""

@@ -59,14 +59,16 @@ def decode_payload(kind: Kind, payload: bytes, max_bytes: int) -> FieldMessage:
     if decoder is None:
         raise DecodeError(
             Reason.UNSUPPORTED_KIND,
-            f"kind {kind!r} is not accepted yet; supported: {', '.join(supported_kinds())}",
+            f"kind {kind.value!r} is not accepted yet; supported: {', '.join(supported_kinds())}",
         )
     try:
         message: FieldMessage = decoder.decode(payload)
     except msgspec.ValidationError as exc:
         raise DecodeError(Reason.INVALID, str(exc), _salvage_id(payload)) from exc
-    except msgspec.DecodeError as exc:
-        raise DecodeError(Reason.MALFORMED_JSON, str(exc)) from exc
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+        # msgspec raises UnicodeDecodeError for non-UTF-8 strings (e.g. GBK from old
+        # gateways) and RecursionError for absurd nesting: both are malformed input.
+        raise DecodeError(Reason.MALFORMED_JSON, f"{type(exc).__name__}: {exc}") from exc
     return message
 
 
@@ -92,8 +94,8 @@ def _salvage_id(payload: bytes) -> str | None:
     """Read the `id` of a payload that failed validation, so the receipt can name it."""
     try:
         loose = _LOOSE.decode(payload)
-    except msgspec.DecodeError:
-        return None
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        return None  # no readable id: the receipt cannot name this message
     value = loose.get("id")
     if isinstance(value, str) and 0 < len(value) <= 128:
         return value

@@ -36,36 +36,36 @@ class Outbox:
                 " created REAL NOT NULL, sent REAL NOT NULL DEFAULT 0)"
             )
 
+    def _write(self, sql: str, rows: list[tuple[object, ...]]) -> int:
+        """Run one statement over `rows` in a transaction; return the rows changed."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                before = self._db.total_changes
+                self._db.executemany(sql, rows)
+                changed = self._db.total_changes - before
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        return changed
+
     def put_many(self, items: Iterable[Pending]) -> None:
         """Keep messages until their receipt arrives (an id already kept is ignored)."""
         now = time.time()
-        rows = [(p.id, p.topic, p.payload, now) for p in items]
-        with self._lock:
-            self._db.execute("BEGIN")
-            self._db.executemany(
-                "INSERT OR IGNORE INTO outbox (id, topic, payload, created) VALUES (?, ?, ?, ?)",
-                rows,
-            )
-            self._db.execute("COMMIT")
+        self._write(
+            "INSERT OR IGNORE INTO outbox (id, topic, payload, created) VALUES (?, ?, ?, ?)",
+            [(p.id, p.topic, p.payload, now) for p in items],
+        )
 
     def mark_sent(self, ids: Iterable[str]) -> None:
         """Remember when messages were last handed to the broker."""
         now = time.time()
-        with self._lock:
-            self._db.execute("BEGIN")
-            self._db.executemany("UPDATE outbox SET sent = ? WHERE id = ?",
-                                 [(now, i) for i in ids])
-            self._db.execute("COMMIT")
+        self._write("UPDATE outbox SET sent = ? WHERE id = ?", [(now, i) for i in ids])
 
     def remove(self, ids: Iterable[str]) -> int:
         """Forget receipted messages; return how many were pending."""
-        with self._lock:
-            self._db.execute("BEGIN")
-            before = self._db.total_changes
-            self._db.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
-            removed = self._db.total_changes - before
-            self._db.execute("COMMIT")
-        return removed
+        return self._write("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
 
     def due(self, older_than_s: float, limit: int = 5000) -> list[Pending]:
         """Messages never sent, or sent more than `older_than_s` ago, oldest first."""

@@ -171,7 +171,7 @@ class IngestService:
 
     def _on_message(self, client: Client, userdata: Any, message: MQTTMessage) -> None:
         self._inbox.append(_Raw(self._generation, message.mid, message.qos, message.topic,
-                                message.payload, time.time()))
+                                bytes(message.payload), time.time()))
         if not self._armed and self._loop is not None:
             self._armed = True
             self._loop.call_soon_threadsafe(self._wake.set)
@@ -240,10 +240,10 @@ class IngestService:
             receipt = by_source.setdefault(source, Receipt(ids=[], rejected={}))
             receipt.ids.append(item.message.id)
         for letter in dead:
-            source = self._source_of(letter.topic)
-            if source is None or letter.message_id is None:
-                continue
-            receipt = by_source.setdefault(source, Receipt(ids=[], rejected={}))
+            rejected_from = self._source_of(letter.topic)
+            if rejected_from is None or letter.message_id is None:
+                continue  # nobody to tell: the dead letter itself is the record
+            receipt = by_source.setdefault(rejected_from, Receipt(ids=[], rejected={}))
             receipt.rejected[letter.message_id] = letter.reason
         for source, receipt in by_source.items():
             self._client.publish(self._scheme.receipts(source),

@@ -53,14 +53,14 @@ FLEETS = (
     Fleet("health", "ambulance", "xt-120", (9.0, 18.0), 3),
 )
 
+# (type, receiving agency, what a caller says): the Chinese text is what the call-taker types.
 REPORTS = (
-    ("fire", "fire", "{place}居民楼起火，有浓烟，疑似有人被困", "Residential building on fire in {place}"),
-    ("traffic_accident", "police", "{place}路口两车相撞，有人员受伤", "Two-car collision in {place}"),
-    ("chemical_leak", "safety", "{place}化工企业储罐阀门泄漏，有刺激性气味",
-     "Tank valve leak at a chemical plant in {place}"),
-    ("flood", "water", "{place}低洼路段积水深约40厘米，车辆涉水熄火", "Road flooded 40 cm deep in {place}"),
-    ("crowd", "police", "{place}商业广场人员聚集，秩序混乱", "Crowd gathering at a plaza in {place}"),
-    ("medical", "health", "{place}一名老人晕倒，需要急救", "Elderly person collapsed in {place}"),
+    ("fire", "fire", "{place}居民楼起火，有浓烟，疑似有人被困"),
+    ("traffic_accident", "police", "{place}路口两车相撞，有人员受伤"),
+    ("chemical_leak", "safety", "{place}化工企业储罐阀门泄漏，有刺激性气味"),
+    ("flood", "water", "{place}低洼路段积水深约40厘米，车辆涉水熄火"),
+    ("crowd", "police", "{place}商业广场人员聚集，秩序混乱"),
+    ("medical", "health", "{place}一名老人晕倒，需要急救"),
 )
 
 
@@ -143,7 +143,7 @@ def make_units(count: int, hubs: list[Hub], rng: random.Random) -> list[SimUnit]
 
 def make_report(hubs: list[Hub], rng: random.Random) -> tuple[str, Report]:
     """A plausible caller's report near a hub, with the agency that receives it."""
-    kind, agency, text_zh, _ = rng.choice(REPORTS)
+    kind, agency, text_zh = rng.choice(REPORTS)
     hub = rng.choices(hubs, [h.weight for h in hubs])[0]
     lat = hub.lat + rng.uniform(-0.02, 0.02)
     lon = hub.lon + rng.uniform(-0.02, 0.02)

@@ -62,7 +62,7 @@ class TopicScheme:
         except ValueError:
             known = ", ".join(k.value for k in Kind)
             raise TopicError("unknown_kind", f"kind {kind!r} is not one of: {known}") from None
-        if not _SEGMENT.match(source):
+        if not _SEGMENT.fullmatch(source):
             raise TopicError(
                 "bad_topic", f"source {source!r} must be 1-64 letters, digits, '.', '_' or '-'"
             )

@@ -76,11 +76,13 @@ def prepare_postgres(data_dir: Path) -> str | None:
         os.chown(data_dir, entry.pw_uid, entry.pw_gid)
         os.chmod(data_dir, 0o700)
     if not (data_dir / "PG_VERSION").exists():
-        subprocess.run(
+        done = subprocess.run(
             [str(_pg_bin() / "initdb"), "-D", str(data_dir), "--auth=trust", "--encoding=UTF8",
              "--locale=C", "-U", "postgres"],
-            check=True, capture_output=True, text=True, user=user,
+            capture_output=True, text=True, user=user,
         )
+        if done.returncode != 0:
+            raise RuntimeError(f"initdb failed for {data_dir}: {done.stderr.strip()}")
     return user
 
 

@@ -16,8 +16,13 @@ import pytest
 from config.settings import IngestSettings, Settings
 from incidents.live import LiveState
 from incidents.store import Store
-from tests.support.servers import ServerProcess, start_amqtt, start_mosquitto, start_postgres, \
-    start_redis
+from tests.support.servers import (
+    ServerProcess,
+    start_amqtt,
+    start_mosquitto,
+    start_postgres,
+    start_redis,
+)
 
 
 @pytest.fixture(autouse=True)

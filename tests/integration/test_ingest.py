@@ -59,7 +59,7 @@ async def test_malformed_payloads_become_dead_letters_with_a_reason(
 ) -> None:
     root = settings.topic_root
     bad_id = str(uuid.uuid4())
-    cases = {
+    cases: dict[str, str | bytes] = {
         f"{root}/police/position/car-7": b"{not json",
         f"{root}/police/position/car-8": json.dumps({"id": bad_id, "ts": "yesterday",
                                                      "unit": "car-8", "lat": 1, "lon": 2}),

@@ -1,0 +1,1 @@
+"""The Dash dashboard: the situation map for wall screens and desks, and its REST API."""

@@ -1,0 +1,203 @@
+"""The dashboard's REST API: health, and the live units and incidents as GeoJSON.
+
+Live data comes from the Redis live state; PostgreSQL is only pinged for the health report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import msgspec
+from flask import Flask, Response
+
+from config.settings import Settings
+from dashboard.geojson import incidents_collection, units_collection
+from dashboard.portal import AsyncBridge
+from incidents.live import LiveState, LiveUnavailable
+from incidents.store import StoreError
+from ingest.mqtt import BrokerAddress
+
+CHECK_TIMEOUT_S = 3.0
+"""Longest wait for one dependency in the health check."""
+
+INGEST_COMPONENT = "ingest:"
+"""Heartbeat name prefix of the ingest workers (`ingest:{client_id}`)."""
+
+_encoder = msgspec.json.Encoder()
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """The outcome of probing one dependency."""
+
+    ok: bool
+    """True when the dependency answered."""
+    detail: str
+    """What was seen, for people."""
+
+
+def redact_url(url: str | None) -> str | None:
+    """`url` without a password, in userinfo or in a `password` query parameter."""
+    if url is None:
+        return None
+    if "://" not in url:  # a libpq keyword DSN: host=… password=…
+        return re.sub(r"(password\s*=\s*)('[^']*'|\S+)", r"\1***", url)
+    parts = urlsplit(url)
+    userinfo, at, hostport = parts.netloc.rpartition("@")
+    user = userinfo.split(":", 1)[0]
+    netloc = f"{user}@{hostport}" if at and user else hostport
+    query = urlencode([(k, "***" if k.lower() == "password" else v)
+                       for k, v in parse_qsl(parts.query, keep_blank_values=True)])
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def broker_url(url: str | None) -> str | None:
+    """A broker URL without its password, as BrokerAddress prints it."""
+    if url is None:
+        return None
+    try:
+        return BrokerAddress.parse(url).url()
+    except ValueError:
+        return redact_url(url)
+
+
+def ingest_summary(workers: Mapping[str, Mapping[str, Any]] | None) -> dict[str, Any]:
+    """The `ingest` section of the health report from the ingest heartbeats.
+
+    `workers` maps heartbeat names to documents; None means they could not be read.
+    """
+    if workers is None:
+        return {"ok": False, "detail": "unknown: the live state cannot be read", "workers": [],
+                "lag_p50_ms": None, "lag_max_ms": None, "backlog": None, "committed": None,
+                "dead_letters": None}
+    docs = [{"name": name.removeprefix(INGEST_COMPONENT), **doc}
+            for name, doc in sorted(workers.items())]
+
+    def worst(key: str) -> float | None:
+        values = [float(d[key]) for d in docs if d.get(key) is not None]
+        return max(values) if values else None
+
+    return {
+        "ok": bool(docs),
+        "detail": f"{len(docs)} worker(s) reporting" if docs else "no ingest heartbeat",
+        "workers": docs,
+        "lag_p50_ms": worst("lag_p50_ms"),
+        "lag_max_ms": worst("lag_max_ms"),
+        "backlog": sum(int(d.get("backlog") or 0) for d in docs) if docs else None,
+        "committed": sum(int(d.get("committed") or 0) for d in docs),
+        "dead_letters": sum(int(d.get("dead_letters") or 0) for d in docs),
+    }
+
+
+def broker_check(workers: Mapping[str, Mapping[str, Any]] | None) -> Check:
+    """The broker is up when at least one ingest worker says it is connected to it."""
+    if workers is None:
+        return Check(False, "unknown: the live state cannot be read")
+    if not workers:
+        return Check(False, "unknown: no ingest worker is reporting")
+    connected = sum(1 for doc in workers.values() if doc.get("broker_connected"))
+    return Check(connected > 0, f"{connected} of {len(workers)} ingest worker(s) connected")
+
+
+def health_report(settings: Settings, cache: Check, database: Check,
+                  workers: Mapping[str, Mapping[str, Any]] | None) -> tuple[dict[str, Any], int]:
+    """The health document and its HTTP status: 503 when the dashboard cannot work."""
+    broker = broker_check(workers)
+    ingest = ingest_summary(workers)
+    if not (cache.ok and database.ok):
+        status = "down"
+    elif not (broker.ok and ingest["ok"]):
+        status = "degraded"
+    else:
+        status = "ok"
+    seen_broker = next((str(d["broker"]) for d in (workers or {}).values() if d.get("broker")),
+                       None)
+    url = broker_url(settings.mqtt_url) or seen_broker
+    report = {
+        "status": status,
+        "broker": {"url": url, "public_url": broker_url(settings.public_mqtt_url) or url,
+                   "ok": broker.ok, "detail": broker.detail},
+        "database": {"url": redact_url(settings.database_url), "ok": database.ok,
+                     "detail": database.detail},
+        "cache": {"url": redact_url(settings.redis_url), "ok": cache.ok, "detail": cache.detail},
+        "ingest": ingest,
+    }
+    return report, 503 if status == "down" else 200
+
+
+async def _check_cache(live: LiveState) -> Check:
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT_S):
+            await live.ping()
+    except LiveUnavailable as exc:
+        return Check(False, str(exc))
+    except TimeoutError:
+        return Check(False, f"no answer within {CHECK_TIMEOUT_S:g} s")
+    return Check(True, "ping ok")
+
+
+async def _check_database(bridge: AsyncBridge) -> Check:
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT_S):
+            store = await bridge.store()
+            await store.ping()
+    except StoreError as exc:
+        return Check(False, str(exc))
+    except TimeoutError:
+        return Check(False, f"no answer within {CHECK_TIMEOUT_S:g} s")
+    return Check(True, "ping ok")
+
+
+async def _read_workers(live: LiveState) -> dict[str, dict[str, Any]] | None:
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT_S):
+            return await live.statuses(INGEST_COMPONENT)
+    except (LiveUnavailable, TimeoutError):
+        return None
+
+
+async def _probe(bridge: AsyncBridge) -> tuple[Check, Check, dict[str, dict[str, Any]] | None]:
+    cache, database, workers = await asyncio.gather(
+        _check_cache(bridge.live), _check_database(bridge), _read_workers(bridge.live)
+    )
+    return cache, database, workers
+
+
+def _json(doc: Any, status: int = 200, mimetype: str = "application/json") -> Response:
+    return Response(_encoder.encode(doc), status=status, mimetype=mimetype,
+                    headers={"Cache-Control": "no-store"})
+
+
+def register_api(server: Flask, bridge: AsyncBridge, settings: Settings) -> None:
+    """Add the /api routes to the Flask server under the Dash app."""
+
+    def health() -> Response:
+        cache, database, workers = bridge.call(_probe, bridge)
+        report, status = health_report(settings, cache, database, workers)
+        return _json(report, status)
+
+    def units() -> Response:
+        try:
+            found = bridge.call(bridge.live.units)
+        except LiveUnavailable as exc:
+            return _json({"error": "live_unavailable", "detail": str(exc)}, 503)
+        now = datetime.now(UTC)
+        return _json(units_collection(found, now, settings.unit_online_s), 200,
+                     "application/geo+json")
+
+    def incidents() -> Response:
+        try:
+            found = bridge.call(bridge.live.incidents)
+        except LiveUnavailable as exc:
+            return _json({"error": "live_unavailable", "detail": str(exc)}, 503)
+        return _json(incidents_collection(found), 200, "application/geo+json")
+
+    server.add_url_rule("/api/health", "api_health", health, methods=["GET"])
+    server.add_url_rule("/api/units", "api_units", units, methods=["GET"])
+    server.add_url_rule("/api/incidents", "api_incidents", incidents, methods=["GET"])
