@@ -16,7 +16,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from incidents.model import Kind
 from ingest.mqtt import BrokerAddress, connect_async, make_client, protocol_version
 from ingest.outbox import Outbox, Pending
-from ingest.service import Receipt
+from ingest.receipts import Receipt
 from ingest.topics import TopicScheme
 
 log = logging.getLogger(__name__)

@@ -60,14 +60,15 @@ def make_client(
     *,
     persistent: bool,
     manual_ack: bool = False,
+    cls: type[Client] = Client,
 ) -> Client:
     """A paho client (callback API 2) with credentials, TLS and session mode set."""
     if protocol == MQTTProtocolVersion.MQTTv5:
-        client = Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol,
-                        manual_ack=manual_ack)
+        client = cls(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol,
+                     manual_ack=manual_ack)
     else:
-        client = Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol,
-                        clean_session=not persistent, manual_ack=manual_ack)
+        client = cls(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol,
+                     clean_session=not persistent, manual_ack=manual_ack)
     if address.username:
         client.username_pw_set(address.username, address.password)
     if address.tls:

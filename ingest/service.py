@@ -11,7 +11,7 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import msgspec
 from paho.mqtt.client import Client, ConnectFlags, DisconnectFlags, MQTTMessage
@@ -23,6 +23,8 @@ from incidents.model import DeadLetter, Inbound
 from incidents.store import BatchResult, Store, StoreUnavailable
 from ingest.codecs import decode
 from ingest.mqtt import BrokerAddress, connect_async, make_client, protocol_version
+from ingest.paho_bulk import BulkClient
+from ingest.receipts import Receipt
 from ingest.topics import TopicScheme
 
 log = logging.getLogger(__name__)
@@ -35,15 +37,6 @@ class _Raw(NamedTuple):
     topic: str
     payload: bytes
     received_at: float
-
-
-class Receipt(msgspec.Struct, frozen=True):
-    """Published on `{root}/receipts/{source}` once the named messages are committed."""
-
-    ids: list[str]
-    """Ids now stored (or already stored before): the sender may forget them."""
-    rejected: dict[str, str] = {}
-    """Ids that were dead-lettered, with the reason code: re-sending will not help."""
 
 
 @dataclass(slots=True)
@@ -93,14 +86,17 @@ class IngestService:
         self._connected = threading.Event()
         self._subscribed = threading.Event()
         self._armed = False
+        self._stopping = False
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._live_dirty = True  # rebuild once at start: Redis may have lost everything
         self._live_lock = asyncio.Lock()  # a rebuild and a batch's update never interleave
         self._receipt_encoder = msgspec.json.Encoder()
         self.stats = IngestStats()
-        self._client = make_client(self._address, self._cfg.client_id, self._protocol,
-                                   persistent=True, manual_ack=True)
+        self._client = cast(BulkClient, make_client(
+            self._address, self._cfg.client_id, self._protocol, persistent=True,
+            manual_ack=True, cls=BulkClient,
+        ))
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
@@ -130,6 +126,7 @@ class IngestService:
                 group.create_task(self._flush_forever(), name="ingest-flush")
                 group.create_task(self._heartbeat_forever(), name="ingest-heartbeat")
         finally:
+            self._stopping = True
             self._client.disconnect()
             self._client.loop_stop()
             # Commit what arrived; without an ack the broker redelivers, and ids dedupe.
@@ -159,7 +156,10 @@ class IngestService:
         self._subscribed.clear()
         # Messages of the lost connection are not acknowledged: the broker redelivers them.
         self._generation += 1
-        log.warning("disconnected from %s: %s; paho reconnects", self._address.url(), reason)
+        if self._stopping:
+            log.info("disconnected from %s", self._address.url())
+        else:
+            log.warning("lost the broker %s: %s; reconnecting", self._address.url(), reason)
 
     def _on_subscribe(self, client: Client, userdata: Any, mid: int,
                       reasons: list[ReasonCode], properties: Any) -> None:
@@ -228,10 +228,10 @@ class IngestService:
                 backoff = min(backoff * 2, 5.0)
 
     def _acknowledge(self, raws: Sequence[_Raw]) -> None:
+        # Only messages of the current connection: after a reconnect the broker redelivers
+        # the rest, and a mid of the old connection may name another message now.
         generation = self._generation
-        for raw in raws:
-            if raw.qos and raw.generation == generation:
-                self._client.ack(raw.mid, raw.qos)
+        self._client.ack_many(r.mid for r in raws if r.qos == 1 and r.generation == generation)
 
     def _send_receipts(self, inbound: list[Inbound], dead: list[DeadLetter]) -> None:
         by_source: dict[str, Receipt] = {}
@@ -288,6 +288,7 @@ class IngestService:
                     await self._rebuild_live()
                 status = self.stats.as_dict(len(self._inbox), self.connected)
                 status["broker"] = self._address.url()
+                status["subscribed"] = self.subscribed
                 await self._live.set_status(f"ingest:{self._cfg.client_id}", status)
             except (LiveUnavailable, StoreUnavailable) as exc:
                 self._live_dirty = True

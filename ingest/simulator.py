@@ -153,6 +153,12 @@ def make_report(hubs: list[Hub], rng: random.Random) -> tuple[str, Report]:
                           reporter="simulator")
 
 
+def _with_username(url: str, username: str) -> str:
+    """The broker URL with a username, if it has none: brokers keep sessions of named clients."""
+    scheme, _, rest = url.partition("://")
+    return url if "@" in rest else f"{scheme}://{username}@{rest}"
+
+
 def run_simulator(settings: Settings, *, units: int, rate: float, duration: float | None,
                   report_every: float, seed: int | None = None) -> int:
     """Publish until stopped (SIGINT/SIGTERM) or `duration` seconds have passed."""
@@ -162,8 +168,9 @@ def run_simulator(settings: Settings, *, units: int, rate: float, duration: floa
     fleet = make_units(units, hubs, rng)
     agencies = sorted({f.agency for f in FLEETS} | {r[1] for r in REPORTS})
     outboxes = settings.var_dir / "outbox"
+    broker = settings.public_mqtt_url or settings.mqtt_url
     clients = {
-        agency: FieldClient(settings.public_mqtt_url or settings.mqtt_url, agency,
+        agency: FieldClient(_with_username(broker, f"sim-{agency}"), agency,
                             f"sim-{agency}", outboxes / f"sim-{agency}.sqlite",
                             topic_root=settings.topic_root, protocol=settings.mqtt_protocol).start()
         for agency in agencies

@@ -5,9 +5,30 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from amqtt.broker import Broker
+from amqtt.plugins.base import BaseAuthPlugin
+from amqtt.session import Session
+
+
+class DemoAuthPlugin(BaseAuthPlugin):  # type: ignore[misc]  # amqtt is untyped
+    """Lets every client in, but keeps sessions for clients that give a username.
+
+    amqtt's own anonymous plugin marks *every* session anonymous, and amqtt keeps no session
+    (and queues nothing) for anonymous clients: ingest would lose what arrives while it
+    restarts. Only clients without a username are anonymous here.
+    """
+
+    @dataclass
+    class Config:
+        """No options."""
+
+    async def authenticate(self, *, session: Session) -> bool:
+        """Accept the client; it is anonymous only if it sent no username."""
+        session.is_anonymous = not session.username
+        return True
 
 
 def broker_config(host: str, port: int) -> dict[str, Any]:
@@ -15,9 +36,9 @@ def broker_config(host: str, port: int) -> dict[str, Any]:
     return {
         "listeners": {"default": {"type": "tcp", "bind": f"{host}:{port}"}},
         "plugins": {
-            # Anonymous access is for the embedded demo broker only; production uses
+            # Open access is for the embedded single-machine broker only; production uses
             # Mosquitto with per-agency accounts (docs/deploy.md).
-            "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True},
+            "sitroom.broker.DemoAuthPlugin": {},
         },
     }
 

@@ -91,8 +91,17 @@ def _run_async(main_coro: Coroutine[Any, Any, int]) -> int:
     async def runner() -> int:
         task = asyncio.ensure_future(main_coro)
         loop = asyncio.get_running_loop()
+
+        def stop() -> None:
+            if task.cancelling():
+                log.error("second stop signal: exiting now")
+                os._exit(1)
+            task.cancel()
+            # A clean stop commits what was received; never let it hang the supervisor.
+            loop.call_later(20, _exit_stuck)
+
         for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, task.cancel)
+            loop.add_signal_handler(signum, stop)
         try:
             result: int = await task
             return result
@@ -100,6 +109,11 @@ def _run_async(main_coro: Coroutine[Any, Any, int]) -> int:
             return 0
 
     return asyncio.run(runner())
+
+
+def _exit_stuck() -> None:
+    log.error("did not stop within 20 s of the stop signal; exiting without cleanup")
+    os._exit(1)
 
 
 async def _ingest(settings: Settings) -> int:

@@ -33,7 +33,9 @@ def _embedded_servers(settings: Settings, supervisor: Supervisor) -> dict[str, s
         env["SITROOM_REDIS_URL"] = f"redis://127.0.0.1:{ports.redis}/0"
     if settings.mqtt_url is None:
         supervisor.start(embedded.mqtt_broker(ports.mqtt))
-        env["SITROOM_MQTT_URL"] = f"mqtt://127.0.0.1:{ports.mqtt}"
+        # A username gives ingest a persistent session on amqtt (see sitroom.broker).
+        env["SITROOM_MQTT_URL"] = f"mqtt://sitroom@127.0.0.1:{ports.mqtt}"
+        env["SITROOM_MQTT_PUBLIC_URL"] = f"mqtt://127.0.0.1:{ports.mqtt}"
         env["SITROOM_MQTT_PROTOCOL"] = "3.1.1"  # amqtt speaks MQTT 3.1.1 only
     return env
 
@@ -73,7 +75,7 @@ def run_up(settings: Settings, config: Path | None, demo: tuple[int, float] | No
                 argv=base + ["simulate", "--units", str(units), "--rate", str(rate)], env=env,
             ))
         url = f"http://{settings.dashboard_host}:{settings.dashboard_port}/"
-        broker = env.get("SITROOM_MQTT_URL", settings.public_mqtt_url or "")
+        broker = env.get("SITROOM_MQTT_PUBLIC_URL", settings.public_mqtt_url or "")
         print(f"\nsitroom is up. Dashboard: {url}\n  field units publish to: {broker}\n"
               f"  logs: {settings.var_dir.resolve() / 'log'}\n  Ctrl-C stops everything.\n",
               flush=True)

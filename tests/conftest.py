@@ -169,7 +169,8 @@ def amqtt_broker() -> Iterator[Broker]:
     """The embedded amqtt broker that `sitroom up` uses."""
     server = start_amqtt()
     try:
-        yield Broker("amqtt", f"mqtt://127.0.0.1:{server.port}", "3.1.1", server)
+        # With a username amqtt keeps the session (sitroom.broker.DemoAuthPlugin).
+        yield Broker("amqtt", f"mqtt://sitroom@127.0.0.1:{server.port}", "3.1.1", server)
     finally:
         server.stop()
 

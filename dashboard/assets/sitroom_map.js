@@ -51,8 +51,17 @@
     });
   }
 
+  /** Tag a marker's SVG element with an id, so tests and operators' tools can find it. */
+  function tagElement(layer, name, value) {
+    layer.on("add", function () {
+      var el = layer.getElement && layer.getElement();
+      if (el) { el.setAttribute(name, value); }
+    });
+  }
+
   function unitTooltip(feature, layer) {
     var p = feature.properties || {};
+    tagElement(layer, "data-unit", String(p.unit));
     var kind = [p.agency, p.unit_type].filter(Boolean).join(" · ");
     var speed = typeof p.speed === "number" ? (p.speed * 3.6).toFixed(0) + " km/h" : "";
     layer.bindTooltip(
@@ -81,6 +90,7 @@
 
   function incidentTooltip(feature, layer) {
     var p = feature.properties || {};
+    tagElement(layer, "data-incident", String(p.id));
     layer.bindTooltip(
       textBox([
         ["tip-level", (p.level || "") + "级 " + (p.level_zh || "") + " · " + (p.type || "")],

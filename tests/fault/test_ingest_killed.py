@@ -72,13 +72,19 @@ async def test_sigkill_of_ingest_loses_and_duplicates_nothing(
             await eventually(lambda: _async(sum(c.pending() for c in clients)),
                              lambda n: n == 0, timeout_s=60, interval_s=0.5)
         except AssertionError:
-            print("DIAG", await store.counts(), [c.connected for c in clients])
+            # Tell stored-but-unreceipted apart from lost.
+            print("stored:", await store.counts(), "connected:", [c.connected for c in clients])
             raise
     finally:
         for client in clients:
             client.close()
         ingest.send_signal(signal.SIGTERM)
-        ingest.wait(timeout=30)
+        try:
+            ingest.wait(timeout=30)
+        finally:
+            if ingest.poll() is None:
+                ingest.kill()  # never leave a worker behind, even when the test failed
+                ingest.wait()
     stored = await store.position_ids()
     assert len(stored) == len(set(stored)) == SOURCES * PER_SOURCE
     assert set(stored) == sent

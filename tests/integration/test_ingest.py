@@ -112,3 +112,19 @@ async def test_the_heartbeat_reports_the_broker_and_counts(settings: Settings, s
 
 async def _async(value: int) -> int:
     return value
+
+
+async def test_messages_sent_while_ingest_is_down_arrive_when_it_returns(
+    settings: Settings, store: Store, live: LiveState, broker: Broker
+) -> None:
+    """The persistent session keeps what the broker acknowledged while ingest was away."""
+    root = settings.topic_root
+    async with running_ingest(settings, store, live):
+        pass  # creates the persistent session and its subscription, then disconnects
+    ids = [str(uuid.uuid4()) for _ in range(20)]
+    with publisher(broker.url, broker.protocol) as pub:
+        for message_id in ids:
+            pub.publish(f"{root}/police/position/car-9", position_json("car-9", message_id))
+    async with running_ingest(settings, store, live):
+        stored = await eventually(store.position_ids, lambda found: len(found) == len(ids))
+    assert sorted(stored) == sorted(ids)

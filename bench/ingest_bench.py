@@ -1,0 +1,168 @@
+"""Ingest benchmark: sustained msgs/s and publish→committed latency, beside a naive consumer."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import psutil
+import redis
+
+from bench.servers import BenchServers, bench_servers, fresh_database
+
+PUBLISHERS = 2
+"""Publisher processes: field traffic comes from many clients, and one paho client in Python
+tops out near 14,000 QoS 1 msgs/s on this machine by itself."""
+
+
+@dataclass(frozen=True)
+class Run:
+    """One publisher run against one consumer."""
+
+    name: str
+    rate: float
+    count: int
+    receipted: int
+    seconds: float
+    """First publish to last receipt."""
+    latencies_ms: list[float]
+    consumer_cpu_s: float
+    """CPU time (user + system) the consumer process spent during the run."""
+
+    @property
+    def throughput(self) -> float:
+        """Messages committed per second."""
+        return self.receipted / max(1e-9, self.seconds)
+
+    def percentile(self, q: float) -> float:
+        """Publish→receipt latency at quantile `q`, in ms."""
+        values = self.latencies_ms
+        return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
+
+
+def _publish(servers: BenchServers, root: str, count: int,
+             rate: float) -> tuple[int, float, list[float]]:
+    share = count // PUBLISHERS
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "bench.publisher", "--port", str(servers.mqtt_port),
+             "--root", root, "--count", str(share), "--rate", str(rate / PUBLISHERS),
+             "--receipts", "--wait", "120", "--tag", chr(ord("a") + i)],
+            stdout=subprocess.PIPE, text=True)
+        for i in range(PUBLISHERS)
+    ]
+    summaries: list[dict[str, Any]] = []
+    for process in processes:
+        out, _ = process.communicate(timeout=600)
+        if process.returncode != 0:
+            raise RuntimeError(f"publisher failed with {process.returncode}")
+        summaries.append(json.loads(out.strip().splitlines()[-1]))
+    started = min(s["started"] for s in summaries)
+    finished = max(s["last_receipt"] for s in summaries)
+    latencies = sorted(v for s in summaries for v in s["latencies_ms"])
+    return sum(s["receipted"] for s in summaries), finished - started, latencies
+
+
+def _start_ingest(servers: BenchServers, dsn: str, root: str) -> subprocess.Popen[bytes]:
+    client_id = f"bench-ingest-{uuid.uuid4().hex[:6]}"
+    prefix = f"bench{uuid.uuid4().hex[:6]}:"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SITROOM_")}
+    env.update({
+        "SITROOM_DATABASE_URL": dsn, "SITROOM_REDIS_URL": servers.redis,
+        "SITROOM_REDIS_PREFIX": prefix, "SITROOM_MQTT_URL": f"mqtt://127.0.0.1:{servers.mqtt_port}",
+        "SITROOM_TOPIC_ROOT": root, "SITROOM_INGEST__CLIENT_ID": client_id,
+        "SITROOM_INGEST__SESSION_EXPIRY_S": "60", "SITROOM_LOG_LEVEL": "WARNING",
+    })
+    process = subprocess.Popen([sys.executable, "-m", "sitroom", "ingest"], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    status_key = f"{prefix}status:ingest:{client_id}"
+    client = redis.Redis.from_url(servers.redis)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        doc = client.get(status_key)
+        if doc and json.loads(doc)["broker_connected"]:
+            time.sleep(0.5)  # SUBACK follows CONNACK closely; give it a moment
+            return process
+        time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("sitroom ingest did not connect within 30 s")
+
+
+def _start_naive(servers: BenchServers, dsn: str, root: str) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.naive", "--port", str(servers.mqtt_port), "--root", root,
+         "--dsn", dsn], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(2.0)
+    return process
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _measure(servers: BenchServers, consumer: str, count: int, rate: float) -> Run:
+    root = f"bench{uuid.uuid4().hex[:6]}/v1"
+    with fresh_database(servers.postgres) as dsn:
+        start = _start_ingest if consumer == "sitroom" else _start_naive
+        process = start(servers, dsn, root)
+        try:
+            before = _cpu_seconds(process.pid)
+            receipted, seconds, latencies = _publish(servers, root, count, rate)
+            cpu = _cpu_seconds(process.pid) - before
+        finally:
+            _stop(process)
+    name = f"{consumer} @ {'max' if rate == 0 else f'{rate:,.0f}/s'}"
+    return Run(name, rate, count, receipted, seconds, latencies, cpu)
+
+
+def _cpu_seconds(pid: int) -> float:
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
+def run(quick: bool = False) -> list[Run]:
+    """Measure sitroom's ingest and the naive consumer, saturated and at 10,000 msgs/s."""
+    big, small = (20_000, 5_000) if quick else (100_000, 20_000)
+    runs: list[Run] = []
+    with bench_servers() as servers:
+        runs.append(_measure(servers, "sitroom", big, 0))
+        runs.append(_measure(servers, "sitroom", big, 10_000))
+        runs.append(_measure(servers, "naive", small, 0))
+        runs.append(_measure(servers, "naive", small, 10_000))
+    return runs
+
+
+def report(runs: list[Run]) -> str:
+    """The figures as a table, with the ratios to the naive baseline."""
+    lines = [
+        "ingest: positions at QoS 1 through Mosquitto, publisher on the same machine",
+        f"{'run':<22} {'msgs':>8} {'stored':>8} {'msgs/s':>10} {'p50 ms':>9} {'p99 ms':>9}"
+        f" {'CPU µs/msg':>11}",
+    ]
+    for r in runs:
+        lines.append(f"{r.name:<22} {r.count:>8,} {r.receipted:>8,} {r.throughput:>10,.0f}"
+                     f" {r.percentile(0.5):>9.1f} {r.percentile(0.99):>9.1f}"
+                     f" {r.consumer_cpu_s / max(1, r.receipted) * 1e6:>11.1f}")
+    by = {r.name: r for r in runs}
+    fast, paced = by["sitroom @ max"], by["sitroom @ 10,000/s"]
+    naive_fast, naive_paced = by["naive @ max"], by["naive @ 10,000/s"]
+    lines += [
+        f"sustained throughput: {fast.throughput:,.0f} msgs/s vs naive {naive_fast.throughput:,.0f}"
+        f" -> x{fast.throughput / naive_fast.throughput:.1f}  (goal >= 10,000)",
+        f"p99 publish->committed at 10,000 msgs/s: {paced.percentile(0.99):.1f} ms vs naive"
+        f" {naive_paced.percentile(0.99):.1f} ms"
+        f" -> x{naive_paced.percentile(0.99) / paced.percentile(0.99):.1f} lower  (goal <= 50 ms)",
+    ]
+    return "\n".join(lines)

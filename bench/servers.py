@@ -1,0 +1,90 @@
+"""Servers for benchmarks: a private Mosquitto, and PostgreSQL/Redis (system or embedded)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+
+from incidents.store import Store
+from tests.support.servers import start_mosquitto, start_postgres, start_redis
+
+
+@dataclass(frozen=True)
+class BenchServers:
+    """Where the benchmark's servers listen."""
+
+    mqtt_port: int
+    postgres: str
+    """Server DSN (database `postgres`)."""
+    redis: str
+    workdir: Path
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.3)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@contextlib.contextmanager
+def bench_servers() -> Iterator[BenchServers]:
+    """Mosquitto of our own; PostgreSQL and Redis from SITROOM_BENCH_* or standard ports."""
+    with tempfile.TemporaryDirectory(prefix="sitroom-bench-") as tmp:
+        work = Path(tmp)
+        os.chmod(work, 0o755)
+        mosquitto = start_mosquitto(work / "mosquitto")
+        started = [mosquitto]
+        postgres = os.environ.get("SITROOM_BENCH_POSTGRES_URL")
+        if postgres is None and _listening(5432):
+            postgres = "postgresql://postgres@127.0.0.1:5432/postgres"
+        if postgres is None:
+            pg = start_postgres(work / "pg")
+            started.append(pg)
+            postgres = f"postgresql://postgres@127.0.0.1:{pg.port}/postgres"
+        redis = os.environ.get("SITROOM_BENCH_REDIS_URL")
+        if redis is None and _listening(6379):
+            redis = "redis://127.0.0.1:6379/0"
+        if redis is None:
+            rd = start_redis(work / "redis")
+            started.append(rd)
+            redis = f"redis://127.0.0.1:{rd.port}/0"
+        try:
+            yield BenchServers(mosquitto.port, postgres, redis, work)
+        finally:
+            for server in reversed(started):
+                server.stop()
+
+
+@contextlib.contextmanager
+def fresh_database(server_dsn: str) -> Iterator[str]:
+    """A migrated database for one benchmark run, dropped afterwards."""
+    name = f"sitroom_bench_{uuid.uuid4().hex[:8]}"
+    dsn = server_dsn.rpartition("/")[0] + "/" + name
+
+    async def create() -> None:
+        conn = await asyncpg.connect(server_dsn)
+        await conn.execute(f'CREATE DATABASE "{name}"')
+        await conn.close()
+        store = await Store.connect(dsn)
+        await store.migrate()
+        await store.close()
+
+    async def drop() -> None:
+        conn = await asyncpg.connect(server_dsn)
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.close()
+
+    asyncio.run(create())
+    try:
+        yield dsn
+    finally:
+        asyncio.run(drop())

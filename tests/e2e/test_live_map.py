@@ -1,0 +1,184 @@
+"""The situation map in a real browser: a unit's position published over MQTT shows on screen.
+
+The dashboard runs in this process (werkzeug in a thread) on the test's own database, Redis
+prefix and topic root; ingest runs in the test's event loop; Debian's chromium renders the page
+with every request to a host other than loopback blocked and recorded.
+
+One broker is enough here: the browser path (Redis → dashboard → page) does not depend on it.
+Both brokers are covered by tests/integration/test_ingest.py, and the embedded amqtt broker
+end to end by tests/e2e/test_up.py; this runs over Mosquitto, the production broker.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.async_api import ConsoleMessage, Error, Page, Route, async_playwright, expect
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+from config.settings import Settings
+from dashboard.app import create_app
+from dashboard.geojson import AGENCY_COLOURS
+from dashboard.portal import AsyncBridge
+from incidents.live import LiveState
+from incidents.store import Store
+from tests.conftest import Broker
+from tests.support.ingest import publisher, running_ingest
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+DISTRICTS = 18
+"""County-level divisions of Xingtai drawn by the basemap."""
+
+# The map has no per-unit hook in the DOM, so the page records when the first unit marker
+# (an SVG path with class sitroom-unit, from sitroom_map.js unitToLayer) is added.
+WATCH_UNITS_JS = """() => {
+  window.__sitroomUnitShownAt = null;
+  const seen = () => {
+    if (window.__sitroomUnitShownAt === null && document.querySelector("path.sitroom-unit")) {
+      window.__sitroomUnitShownAt = performance.timeOrigin + performance.now();
+    }
+  };
+  new MutationObserver(seen).observe(document.body, {childList: true, subtree: true});
+  seen();
+}"""
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """No access log line per Dash poll."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
+@pytest.fixture
+def dashboard_url(settings: Settings) -> Iterator[str]:
+    """The real dashboard app, served on a free loopback port for the test's settings."""
+    app = create_app(settings)
+    bridge = app.server.extensions["sitroom.bridge"]
+    assert isinstance(bridge, AsyncBridge)
+    server = make_server("127.0.0.1", 0, app.server, threaded=True,
+                         request_handler=_QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, name="e2e-dashboard", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+        bridge.close()
+
+
+@dataclass
+class Browsing:
+    """A chromium page, and what it did that it should not have."""
+
+    page: Page
+    offsite: list[str] = field(default_factory=list)
+    """URLs of blocked requests to hosts other than loopback."""
+    errors: list[str] = field(default_factory=list)
+    """Uncaught page exceptions and console errors."""
+
+
+@pytest.fixture
+async def browsing() -> AsyncIterator[Browsing]:
+    """Debian's chromium, kept off the network: every non-loopback request is blocked."""
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            context = await browser.new_context(viewport={"width": 1600, "height": 900})
+            page = await context.new_page()
+            seen = Browsing(page)
+
+            async def guard(route: Route) -> None:
+                url = route.request.url
+                parts = urlsplit(url)
+                if parts.scheme in ("data", "blob") or parts.hostname in LOCAL_HOSTS:
+                    await route.continue_()
+                else:
+                    seen.offsite.append(url)
+                    await route.abort("blockedbyclient")
+
+            def on_console(message: ConsoleMessage) -> None:
+                if message.type == "error":
+                    seen.errors.append(f"console: {message.text}")
+
+            def on_page_error(error: Error) -> None:
+                seen.errors.append(f"page error: {error}")
+
+            await context.route("**/*", guard)
+            page.on("console", on_console)
+            page.on("pageerror", on_page_error)
+            yield seen
+            await context.close()
+        finally:
+            await browser.close()
+
+
+def position_json(message_id: str, unit: str, lat: float, lon: float) -> str:
+    return json.dumps({"id": message_id, "ts": datetime.now(UTC).isoformat(), "unit": unit,
+                       "lat": lat, "lon": lon})
+
+
+@pytest.mark.parametrize("broker", ["mosquitto"], indirect=True)
+async def test_a_published_position_appears_on_the_live_map(
+    settings: Settings, store: Store, live: LiveState, broker: Broker, dashboard_url: str,
+    browsing: Browsing,
+) -> None:
+    page = browsing.page
+    async with running_ingest(settings, store, live):
+        await page.goto(dashboard_url)
+
+        # The offline basemap: one filled path per district, the outline, 18 name labels.
+        pane = page.locator(".leaflet-sitroomDistricts-pane")
+        await expect(pane.locator("path:not([fill='none'])")).to_have_count(DISTRICTS,
+                                                                           timeout=15_000)
+        await expect(pane.locator("path[fill='none']")).to_have_count(1)
+        await expect(page.locator(".sitroom-district-label")).to_have_count(DISTRICTS)
+        await expect(page.locator(".sitroom-district-label .district-zh").first).not_to_be_empty()
+
+        # The first poll has come back: live, and nobody on the map yet.
+        await expect(page.locator("#shell-live")).to_have_class(re.compile(r"\blive-ok\b"),
+                                                                timeout=10_000)
+        await expect(page.locator("#kpi-units")).to_have_text("0 / 0")
+        markers = page.locator("path.sitroom-unit")
+        await expect(markers).to_have_count(0)
+        await page.evaluate(WATCH_UNITS_JS)
+
+        with publisher(broker.url, broker.protocol) as pub:
+            sent_at = time.time()
+            started = time.perf_counter()
+            pub.publish(f"{settings.topic_root}/police/position/car-7",
+                        position_json(str(uuid.uuid4()), "car-7", 37.07, 114.5))
+            await expect(markers).to_have_count(1, timeout=5_000)
+            waited_s = time.perf_counter() - started
+        shown_at = await page.evaluate("window.__sitroomUnitShownAt")
+        assert isinstance(shown_at, float | int)
+        print(f"\npublish → marker on screen: {shown_at - sent_at * 1000:.0f} ms "
+              f"(browser clock; {waited_s * 1000:.0f} ms until the test saw it)")
+
+        marker = markers.first
+        await expect(page.locator("#kpi-units")).to_have_text("1 / 1")
+        await expect(marker).to_have_attribute("fill", AGENCY_COLOURS["police"])
+        await expect(marker).not_to_have_class(re.compile(r"\bsitroom-unit-offline\b"))
+        await marker.hover()
+        tooltip = page.locator(".sitroom-tooltip")
+        await expect(tooltip.locator(".tip-title")).to_have_text("car-7")
+        await expect(tooltip.locator(".tip-line").first).to_have_text("police")
+
+    assert browsing.offsite == [], f"requests left the machine: {browsing.offsite}"
+    assert browsing.errors == [], f"the page reported errors: {browsing.errors}"
