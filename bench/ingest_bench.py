@@ -17,10 +17,6 @@ import redis
 
 from bench.servers import BenchServers, bench_servers, fresh_database
 
-PUBLISHERS = 2
-"""Publisher processes: field traffic comes from many clients, and one paho client in Python
-tops out near 14,000 QoS 1 msgs/s on this machine by itself."""
-
 
 @dataclass(frozen=True)
 class Run:
@@ -49,25 +45,14 @@ class Run:
 
 def _publish(servers: BenchServers, root: str, count: int,
              rate: float) -> tuple[int, float, list[float]]:
-    share = count // PUBLISHERS
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-m", "bench.publisher", "--port", str(servers.mqtt_port),
-             "--root", root, "--count", str(share), "--rate", str(rate / PUBLISHERS),
-             "--receipts", "--wait", "120", "--tag", chr(ord("a") + i)],
-            stdout=subprocess.PIPE, text=True)
-        for i in range(PUBLISHERS)
-    ]
-    summaries: list[dict[str, Any]] = []
-    for process in processes:
-        out, _ = process.communicate(timeout=600)
-        if process.returncode != 0:
-            raise RuntimeError(f"publisher failed with {process.returncode}")
-        summaries.append(json.loads(out.strip().splitlines()[-1]))
-    started = min(s["started"] for s in summaries)
-    finished = max(s["last_receipt"] for s in summaries)
-    latencies = sorted(v for s in summaries for v in s["latencies_ms"])
-    return sum(s["receipted"] for s in summaries), finished - started, latencies
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.publisher", "--port", str(servers.mqtt_port),
+         "--root", root, "--count", str(count), "--rate", str(rate)],
+        check=True, stdout=subprocess.PIPE, text=True, timeout=900,
+    ).stdout
+    summary: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    latencies: list[float] = summary["latencies_ms"]
+    return summary["receipted"], summary["last_receipt"] - summary["started"], latencies
 
 
 def _start_ingest(servers: BenchServers, dsn: str, root: str) -> subprocess.Popen[bytes]:
@@ -79,6 +64,7 @@ def _start_ingest(servers: BenchServers, dsn: str, root: str) -> subprocess.Pope
         "SITROOM_REDIS_PREFIX": prefix, "SITROOM_MQTT_URL": f"mqtt://127.0.0.1:{servers.mqtt_port}",
         "SITROOM_TOPIC_ROOT": root, "SITROOM_INGEST__CLIENT_ID": client_id,
         "SITROOM_INGEST__SESSION_EXPIRY_S": "60", "SITROOM_LOG_LEVEL": "WARNING",
+        "SITROOM_MQTT_PROTOCOL": os.environ.get("BENCH_PROTOCOL", "5"),
     })
     process = subprocess.Popen([sys.executable, "-m", "sitroom", "ingest"], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -85,7 +85,9 @@ class IncidentStatus(StrEnum):
     CLOSED = "closed"
 
 
-class Position(msgspec.Struct, frozen=True, kw_only=True):
+class Position(
+    msgspec.Struct, frozen=True, kw_only=True, gc=False  # acyclic: no GC tracking needed
+):
     """A field unit's position fix (kind `position`)."""
 
     id: MessageId
@@ -108,7 +110,9 @@ class Position(msgspec.Struct, frozen=True, kw_only=True):
     """Kind of unit: patrol_car, fire_engine, ambulance … (free text, optional)."""
 
 
-class Report(msgspec.Struct, frozen=True, kw_only=True):
+class Report(
+    msgspec.Struct, frozen=True, kw_only=True, gc=False  # acyclic: no GC tracking needed
+):
     """A human report of something happening, such as a 110/119/120 call (kind `report`)."""
 
     id: MessageId
@@ -132,7 +136,9 @@ class Report(msgspec.Struct, frozen=True, kw_only=True):
 FieldMessage = Position | Report
 
 
-class Envelope(msgspec.Struct, frozen=True, kw_only=True):
+class Envelope(
+    msgspec.Struct, frozen=True, kw_only=True, gc=False  # acyclic: no GC tracking needed
+):
     """Where and when a message arrived: taken from the topic, never from the payload."""
 
     topic: str
@@ -147,7 +153,9 @@ class Envelope(msgspec.Struct, frozen=True, kw_only=True):
     """When ingest received the message."""
 
 
-class Inbound(msgspec.Struct, frozen=True, kw_only=True):
+class Inbound(
+    msgspec.Struct, frozen=True, kw_only=True, gc=False  # acyclic: no GC tracking needed
+):
     """A decoded, validated message with its envelope."""
 
     envelope: Envelope
@@ -168,7 +176,9 @@ class DeadLetter(msgspec.Struct, frozen=True, kw_only=True):
     """The message id, when one could be read despite the error."""
 
 
-class UnitState(msgspec.Struct, frozen=True, kw_only=True):
+class UnitState(
+    msgspec.Struct, frozen=True, kw_only=True, gc=False  # acyclic: no GC tracking needed
+):
     """The latest known position of a unit."""
 
     unit: str
@@ -181,7 +191,9 @@ class UnitState(msgspec.Struct, frozen=True, kw_only=True):
     unit_type: str | None = None
 
 
-class Incident(msgspec.Struct, frozen=True, kw_only=True):
+class Incident(
+    msgspec.Struct, frozen=True, kw_only=True, gc=False  # acyclic: no GC tracking needed
+):
     """An incident as shown on the map and in lists."""
 
     id: str

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import random
+import sys
 import threading
 import time
 from collections import deque
@@ -19,7 +21,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from config.settings import Settings
 from incidents.live import LiveState, LiveUnavailable
-from incidents.model import DeadLetter, Inbound
+from incidents.model import DeadLetter, Inbound, Incident, UnitState
 from incidents.store import BatchResult, Store, StoreUnavailable
 from ingest.codecs import decode
 from ingest.mqtt import BrokerAddress, connect_async, make_client, protocol_version
@@ -91,6 +93,9 @@ class IngestService:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._live_dirty = True  # rebuild once at start: Redis may have lost everything
         self._live_lock = asyncio.Lock()  # a rebuild and a batch's update never interleave
+        self._live_units: dict[str, UnitState] = {}
+        self._live_incidents: list[Incident] = []
+        self._live_pending = asyncio.Event()
         self._receipt_encoder = msgspec.json.Encoder()
         self.stats = IngestStats()
         self._client = cast(BulkClient, make_client(
@@ -115,6 +120,11 @@ class IngestService:
     async def run(self) -> None:
         """Consume until cancelled; on cancel, commit what was received, then disconnect."""
         self._loop = asyncio.get_running_loop()
+        # paho's network thread and this loop share the GIL; Python's default 5 ms switch
+        # interval let one starve the other for whole milliseconds (seen as latency tails).
+        sys.setswitchinterval(0.0005)
+        # What the imports created lives for the whole run: keep it out of collections.
+        gc.freeze()
         connect_async(self._client, self._address, self._protocol, persistent=True,
                       session_expiry_s=self._cfg.session_expiry_s,
                       receive_maximum=self._cfg.receive_maximum)
@@ -125,12 +135,18 @@ class IngestService:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._flush_forever(), name="ingest-flush")
                 group.create_task(self._heartbeat_forever(), name="ingest-heartbeat")
+                group.create_task(self._live_forever(), name="ingest-live")
         finally:
             self._stopping = True
             self._client.disconnect()
             self._client.loop_stop()
-            # Commit what arrived; without an ack the broker redelivers, and ids dedupe.
-            await asyncio.shield(self._drain_once())
+            # Commit what arrived, if the store answers soon; whatever is not committed was
+            # not acknowledged either, so the broker redelivers it (and ids dedupe).
+            try:
+                await asyncio.shield(self._drain_once(give_up_after_s=5.0))
+            except StoreUnavailable as exc:
+                log.warning("stopping with %d uncommitted messages, which the broker will"
+                            " redeliver: %s", len(self._inbox), exc)
 
     def _subscription(self) -> str:
         topic = self._scheme.subscription
@@ -184,17 +200,22 @@ class IngestService:
             await self._wake.wait()
             self._armed = False
             self._wake.clear()
-            if delay and len(self._inbox) < self._cfg.batch_max:
-                await asyncio.sleep(delay)  # let a batch gather; bounded latency
+            if self._inbox and len(self._inbox) < self._cfg.batch_max:
+                # Let a batch gather, but never hold the oldest message longer than `delay`:
+                # messages that waited through the previous commit go at once.
+                wait = delay - (time.time() - self._inbox[0].received_at)
+                if wait > 0:
+                    await asyncio.sleep(wait)
             await self._drain_once()
 
-    async def _drain_once(self) -> None:
+    async def _drain_once(self, give_up_after_s: float | None = None) -> None:
+        deadline = None if give_up_after_s is None else time.monotonic() + give_up_after_s
         while self._inbox:
             count = min(len(self._inbox), self._cfg.batch_max)
             raws = [self._inbox.popleft() for _ in range(count)]
-            await self._commit(raws)
+            await self._commit(raws, deadline)
 
-    async def _commit(self, raws: Sequence[_Raw]) -> None:
+    async def _commit(self, raws: Sequence[_Raw], deadline: float | None = None) -> None:
         self.stats.received += len(raws)
         inbound: list[Inbound] = []
         dead: list[DeadLetter] = []
@@ -205,21 +226,23 @@ class IngestService:
             received_at = datetime.fromtimestamp(raw.received_at, UTC)
             decoded = decode(self._scheme, raw.topic, raw.payload, received_at, max_bytes)
             (inbound if isinstance(decoded, Inbound) else dead).append(decoded)  # type: ignore[arg-type]
-        result = await self._write_until_committed(inbound, dead)
+        result = await self._write_until_committed(inbound, dead, deadline)
         committed_at = time.time()
         self._acknowledge(raws)
         self._send_receipts(inbound, dead)
         self._count(raws, inbound, dead, result, committed_at)
-        await self._update_live(result)
+        self._queue_live(result)
 
     async def _write_until_committed(
-        self, inbound: list[Inbound], dead: list[DeadLetter]
+        self, inbound: list[Inbound], dead: list[DeadLetter], deadline: float | None
     ) -> BatchResult:
         backoff = 0.2
         while True:
             try:
                 return await self._store.write_batch(inbound, dead)
             except StoreUnavailable as exc:
+                if deadline is not None and time.monotonic() > deadline:
+                    raise
                 # Never drop the batch: hold it (and the broker's unacked window) and retry.
                 self.stats.store_retries += 1
                 log.warning("store unavailable, retrying %d messages in %.1fs: %s",
@@ -270,12 +293,32 @@ class IngestService:
         for letter in dead:
             log.warning("dead letter %s on %s: %s", letter.reason, letter.topic, letter.detail)
 
-    async def _update_live(self, result: BatchResult) -> None:
+    def _queue_live(self, result: BatchResult) -> None:
+        """Hand a batch's changes to the live writer; newer fixes replace queued older ones."""
+        for unit in result.units:
+            queued = self._live_units.get(unit.unit)
+            if queued is None or queued.ts <= unit.ts:
+                self._live_units[unit.unit] = unit
+        self._live_incidents.extend(result.incidents)
+        if result.units or result.incidents:
+            self._live_pending.set()
+
+    async def _live_forever(self) -> None:
+        # Redis is updated beside the commits, not between them: a slow live update must not
+        # delay the next batch's commit, acknowledgement and receipt.
+        while True:
+            await self._live_pending.wait()
+            self._live_pending.clear()
+            units, self._live_units = list(self._live_units.values()), {}
+            incidents, self._live_incidents = self._live_incidents, []
+            await self._update_live(units, incidents)
+
+    async def _update_live(self, units: list[UnitState], incidents: list[Incident]) -> None:
         async with self._live_lock:
             if self._live_dirty:
-                return  # the heartbeat rebuilds from PostgreSQL, which already has this batch
+                return  # the heartbeat rebuilds from PostgreSQL, which already has these
             try:
-                await self._live.apply(result.units, result.incidents)
+                await self._live.apply(units, incidents)
             except LiveUnavailable as exc:
                 self.stats.live_failures += 1
                 self._live_dirty = True
