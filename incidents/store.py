@@ -58,14 +58,20 @@ class StoredDeadLetter:
     replayed_at: datetime | None
 
 
+# Errors after which the same request may succeed later (server restarting, failing over,
+# restored from backup): callers hold their data and retry. Anything else is a bug or a
+# configuration error and propagates.
 _UNAVAILABLE = (
     OSError,
+    TimeoutError,
+    asyncpg.exceptions.PostgresConnectionError,
     asyncpg.exceptions.ConnectionDoesNotExistError,
     asyncpg.exceptions.CannotConnectNowError,
     asyncpg.exceptions.AdminShutdownError,
     asyncpg.exceptions.CrashShutdownError,
     asyncpg.exceptions.InterfaceError,
-    TimeoutError,
+    asyncpg.exceptions.InvalidCatalogNameError,
+    asyncpg.exceptions.TooManyConnectionsError,
 )
 
 

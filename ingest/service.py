@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import random
-import sys
 import threading
 import time
 from collections import deque
@@ -120,11 +118,6 @@ class IngestService:
     async def run(self) -> None:
         """Consume until cancelled; on cancel, commit what was received, then disconnect."""
         self._loop = asyncio.get_running_loop()
-        # paho's network thread and this loop share the GIL; Python's default 5 ms switch
-        # interval let one starve the other for whole milliseconds (seen as latency tails).
-        sys.setswitchinterval(0.0005)
-        # What the imports created lives for the whole run: keep it out of collections.
-        gc.freeze()
         connect_async(self._client, self._address, self._protocol, persistent=True,
                       session_expiry_s=self._cfg.session_expiry_s,
                       receive_maximum=self._cfg.receive_maximum)
@@ -209,6 +202,7 @@ class IngestService:
             await self._drain_once()
 
     async def _drain_once(self, give_up_after_s: float | None = None) -> None:
+        """Commit everything received so far (giving up after `give_up_after_s`, if set)."""
         deadline = None if give_up_after_s is None else time.monotonic() + give_up_after_s
         while self._inbox:
             count = min(len(self._inbox), self._cfg.batch_max)
@@ -226,7 +220,12 @@ class IngestService:
             received_at = datetime.fromtimestamp(raw.received_at, UTC)
             decoded = decode(self._scheme, raw.topic, raw.payload, received_at, max_bytes)
             (inbound if isinstance(decoded, Inbound) else dead).append(decoded)  # type: ignore[arg-type]
-        result = await self._write_until_committed(inbound, dead, deadline)
+        try:
+            result = await self._write_until_committed(inbound, dead, deadline)
+        except (asyncio.CancelledError, StoreUnavailable):
+            # Not committed, so not acknowledged: put the batch back for the final drain.
+            self._inbox.extendleft(reversed(raws))
+            raise
         committed_at = time.time()
         self._acknowledge(raws)
         self._send_receipts(inbound, dead)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -121,6 +122,11 @@ async def _ingest(settings: Settings) -> int:
 
     _require(settings, "mqtt_url", "database_url", "redis_url")
     assert settings.database_url and settings.redis_url
+    # paho's network thread and the event loop share the GIL; Python's default 5 ms switch
+    # interval let one starve the other for whole milliseconds (seen as latency tails).
+    sys.setswitchinterval(0.0005)
+    # What the imports created lives for the whole run: keep it out of garbage collections.
+    gc.freeze()
     store = await _connect_store(settings.database_url)
     live = LiveState.from_url(settings.redis_url, settings.redis_prefix)
     try:
