@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import time
@@ -101,7 +102,7 @@ async def test_ingest_stops_promptly_when_postgres_is_gone(
         payload = position("car-1", 37.0)
         with publisher(mosquitto.url, mosquitto.protocol) as pub:
             pub.publish(f"{settings.topic_root}/police/position/a", payload)
-        time.sleep(1.0)  # the batch is now retrying against the missing database
+        await asyncio.sleep(1.0)  # the batch is now retrying against the missing database
         ingest.send_signal(signal.SIGTERM)
         code = ingest.wait(timeout=15)
         log = (tmp_path / "ingest.log").read_text()
