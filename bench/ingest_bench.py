@@ -16,7 +16,7 @@ import psutil
 import redis
 
 from bench.servers import BenchServers, bench_servers, fresh_database
-
+from tests.support.servers import stop
 
 SETTLE_S = 3.0
 """Pause before each run, so the previous one's checkpoint and clean-up are over."""
@@ -94,12 +94,7 @@ def _start_naive(servers: BenchServers, dsn: str, root: str) -> subprocess.Popen
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.send_signal(signal.SIGINT)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    stop(process, signal.SIGINT)
 
 
 def _measure(servers: BenchServers, consumer: str, count: int, rate: float) -> Run:
