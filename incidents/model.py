@@ -17,7 +17,7 @@ MessageId = Annotated[
     msgspec.Meta(
         min_length=1,
         max_length=128,
-        pattern=r"^[A-Za-z0-9._:\-]+\Z",
+        pattern=r"^[A-Za-z0-9._:@/+\-]+\Z",
         description="Publisher-assigned unique id; the store ignores an id it already has",
     ),
 ]
@@ -108,6 +108,10 @@ class Position(
     """Horizontal accuracy in metres, if known."""
     unit_type: Annotated[str, msgspec.Meta(max_length=32)] | None = None
     """Kind of unit: patrol_car, fire_engine, ambulance … (free text, optional)."""
+    callsign: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+    """Display name when it differs from the unit id (CoT callsigns may contain spaces)."""
+    group: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+    """Team or group the unit belongs to (CoT `__group`), if known."""
 
 
 class Report(
@@ -133,7 +137,126 @@ class Report(
     """Who reported (call sign, operator or phone line), if known."""
 
 
-FieldMessage = Position | Report
+Code = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+\Z")]
+"""A lower-case snake_case code, such as a quantity or an alarm type."""
+
+
+class Observation(
+    msgspec.Struct, frozen=True, kw_only=True, gc=False  # acyclic: no GC tracking needed
+):
+    """A sensor reading (kind `observation`): water level, rainfall, wind, gas …"""
+
+    id: MessageId
+    """Unique message id."""
+    ts: Timestamp
+    """When the value was measured."""
+    sensor: UnitId
+    """The sensor or station id, unique within the agency."""
+    quantity: Code
+    """What was measured: water_level, rainfall, wind_speed, temperature, gas_concentration …"""
+    value: float
+    """The measured value, in `unit`."""
+    unit: Annotated[str, msgspec.Meta(min_length=1, max_length=16)]
+    """Unit of the value: m, mm, mm/h, m/s, degC, ppm, %LEL, mg/m3 …"""
+    lat: Latitude
+    """Latitude of the sensor, WGS-84."""
+    lon: Longitude
+    """Longitude of the sensor, WGS-84."""
+    station: Annotated[str, msgspec.Meta(max_length=128)] | None = None
+    """Human name of the station, e.g. 七里河水文站."""
+
+
+class AlarmState(StrEnum):
+    """State of a device alarm."""
+
+    ACTIVE = "active"
+    CLEARED = "cleared"
+    TEST = "test"
+
+
+class Alarm(
+    msgspec.Struct, frozen=True, kw_only=True, gc=False  # acyclic: no GC tracking needed
+):
+    """A device alarm (kind `alarm`): smoke, gas, siren, emergency button (CoT 911) …"""
+
+    id: MessageId
+    """Unique message id."""
+    ts: Timestamp
+    """When the device raised or cleared the alarm."""
+    device: UnitId
+    """The device (or the unit, for a CoT emergency) that raised it."""
+    type: Code
+    """Alarm type: smoke, gas, siren, flood, intrusion, emergency …"""
+    state: AlarmState = AlarmState.ACTIVE
+    """Raised, cleared, or a test."""
+    lat: Latitude
+    """Latitude of the device, WGS-84."""
+    lon: Longitude
+    """Longitude of the device, WGS-84."""
+    text: ShortText | None = None
+    """Free text from the device or its operator."""
+    level: Level | None = None
+    """The publisher's estimate of severity, if any."""
+
+
+class Availability(StrEnum):
+    """What a unit can do now."""
+
+    AVAILABLE = "available"
+    ENGAGED = "engaged"
+    EN_ROUTE = "en_route"
+    ON_SCENE = "on_scene"
+    OUT_OF_SERVICE = "out_of_service"
+    OFF_DUTY = "off_duty"
+
+
+class Status(
+    msgspec.Struct, frozen=True, kw_only=True, gc=False  # acyclic: no GC tracking needed
+):
+    """A unit's availability (kind `status`)."""
+
+    id: MessageId
+    """Unique message id."""
+    ts: Timestamp
+    """When the status changed."""
+    unit: UnitId
+    """The unit."""
+    availability: Availability
+    """Its availability from now on."""
+    note: ShortText | None = None
+    """Free text, e.g. why it is out of service."""
+
+
+class AckState(StrEnum):
+    """Progress of a dispatch order, as the unit reports it."""
+
+    ACKNOWLEDGED = "acknowledged"
+    EN_ROUTE = "en_route"
+    ON_SCENE = "on_scene"
+    DONE = "done"
+    REJECTED = "rejected"
+
+
+class Ack(
+    msgspec.Struct, frozen=True, kw_only=True, gc=False  # acyclic: no GC tracking needed
+):
+    """A unit's acknowledgement of, or progress on, a dispatch order (kind `ack`)."""
+
+    id: MessageId
+    """Unique message id."""
+    ts: Timestamp
+    """When the unit reported it."""
+    order: MessageId
+    """The dispatch order it refers to."""
+    unit: UnitId
+    """The unit reporting."""
+    state: AckState
+    """The order's state at the unit."""
+    note: ShortText | None = None
+    """Free text, e.g. why an order was rejected."""
+
+
+FieldMessage = Position | Report | Observation | Alarm | Status | Ack
 
 
 class Envelope(
