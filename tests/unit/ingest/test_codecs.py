@@ -401,7 +401,7 @@ def test_position_schema_required_fields() -> None:
     schema = schema_of(Kind.POSITION)
     assert sorted(schema["required"]) == sorted(["id", "ts", "unit", "lat", "lon"])
     assert set(schema["properties"]) == {"id", "ts", "unit", "lat", "lon", "speed", "heading",
-                                         "accuracy", "unit_type"}
+                                         "accuracy", "unit_type", "callsign", "group"}
 
 
 def test_report_schema_required_fields() -> None:
