@@ -17,7 +17,7 @@ MessageId = Annotated[
     msgspec.Meta(
         min_length=1,
         max_length=128,
-        pattern=r"^[A-Za-z0-9._:@/+\-]+\Z",
+        pattern=r"^[A-Za-z0-9._:@\-]+\Z",
         description="Publisher-assigned unique id; the store ignores an id it already has",
     ),
 ]

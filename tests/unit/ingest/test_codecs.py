@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from config.settings import DEFAULT_AGENCIES, IngestSettings
-from incidents.model import DeadLetter, Inbound, Kind, Level, Position, Report
+from incidents.model import DeadLetter, FieldMessage, Inbound, Kind, Level, Position, Report
 from ingest.codecs import (
     DecodeError,
     Reason,
@@ -71,7 +71,7 @@ def decode_fixture(name: str, max_bytes: int = MAX_BYTES) -> Inbound | DeadLette
     return decode(SCHEME, entry.topic, payload_of(name), RECEIVED_AT, max_bytes)
 
 
-def decoded_message(name: str) -> Position | Report:
+def decoded_message(name: str) -> FieldMessage:
     result = decode_fixture(name)
     assert isinstance(result, Inbound), result
     return result.message
