@@ -12,6 +12,16 @@ from ingest.receipts import Receipt
 SCHEMA_VERSION = "1"
 
 _EXAMPLES: dict[Kind, dict[str, Any]] = {
+    Kind.OBSERVATION: {"id": "xt-wl-qilihe-01-20261126T0930", "ts": "2026-11-26T09:30:00+08:00",
+                       "sensor": "xt-wl-qilihe-01", "quantity": "water_level", "value": 63.42,
+                       "unit": "m", "lat": 37.0466, "lon": 114.5301, "station": "七里河水文站"},
+    Kind.ALARM: {"id": "xt-gas-0042-1732584600", "ts": "2026-11-26T09:30:00+08:00",
+                 "device": "xt-gas-0042", "type": "gas", "state": "active", "lat": 37.1012,
+                 "lon": 114.6233, "text": "H2S 35 ppm", "level": "III"},
+    Kind.STATUS: {"id": "xt-119-03-status-0017", "ts": "2026-11-26T09:31:00+08:00",
+                  "unit": "xt-119-03", "availability": "en_route"},
+    Kind.ACK: {"id": "xt-119-03-ack-0009", "ts": "2026-11-26T09:31:05+08:00",
+               "order": "order-7f3a", "unit": "xt-119-03", "state": "acknowledged"},
     Kind.POSITION: {"id": "9b2f6c1e-3f7a-4c55-9d0e-0c1a7e5b2d11", "ts": "2026-11-26T09:30:00+08:00",
                     "unit": "car-7", "lat": 37.0702, "lon": 114.5046, "speed": 11.2,
                     "heading": 90, "unit_type": "patrol_car"},
@@ -29,6 +39,7 @@ _REASONS = {
     Reason.TOO_LARGE: "the payload is larger than `ingest.max_payload_bytes` (64 KiB)",
     Reason.MALFORMED_JSON: "not JSON, not UTF-8, or nested absurdly deep",
     Reason.INVALID: "JSON that does not match the kind's schema (the detail names the field)",
+    Reason.AGENCY_MISMATCH: "the payload's `agency` field names another agency than the topic",
 }
 
 
@@ -57,6 +68,8 @@ def render() -> str:
         " the broker and dead-lettered as `unsupported_kind` until their codec lands.",
         "- `source`: the publishing system or unit (letters, digits, `.`, `_`, `-`; at most 64)."
         " Receipts for it are published on `sitroom/v1/receipts/{source}`.",
+        "- A payload may carry an `agency` field; if it names another agency than the topic,"
+        " the message is dead-lettered as `agency_mismatch`.",
         "",
         "Payloads are UTF-8 JSON objects. Unknown fields are ignored, so publishers can add"
         " fields without breaking ingest. Every message carries a publisher-assigned `id`;"

@@ -281,11 +281,12 @@ def test_bad_topic_shapes(topic: str) -> None:
     assert letter.topic == topic
 
 
-UNSUPPORTED = [k for k in Kind if k not in (Kind.POSITION, Kind.REPORT)]
+JSON_KINDS = {Kind.POSITION, Kind.REPORT, Kind.OBSERVATION, Kind.ALARM, Kind.STATUS, Kind.ACK}
+UNSUPPORTED = [k for k in Kind if k not in JSON_KINDS]
 
 
-def test_supported_kinds_are_position_and_report() -> None:
-    assert set(supported_kinds()) == {Kind.POSITION, Kind.REPORT}
+def test_supported_kinds_are_the_json_kinds() -> None:
+    assert set(supported_kinds()) == JSON_KINDS
 
 
 @pytest.mark.parametrize("kind", UNSUPPORTED, ids=[k.value for k in UNSUPPORTED])
@@ -330,7 +331,7 @@ def test_decode_error_is_a_value_error_with_reason_detail_and_id() -> None:
 def test_reason_codes() -> None:
     assert {r.value for r in Reason} == {
         "bad_topic", "unknown_agency", "unknown_kind", "unsupported_kind",
-        "too_large", "malformed_json", "invalid",
+        "too_large", "malformed_json", "invalid", "agency_mismatch",
     }
 
 

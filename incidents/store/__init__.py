@@ -1,0 +1,10 @@
+"""The PostgreSQL store: the only package that speaks SQL."""
+
+from incidents.store.batch import BatchResult
+from incidents.store.errors import StoreError, StoreUnavailable
+from incidents.store.store import Store, StoredDeadLetter, ensure_database, migrations
+
+__all__ = [
+    "BatchResult", "Store", "StoreError", "StoreUnavailable", "StoredDeadLetter",
+    "ensure_database", "migrations",
+]

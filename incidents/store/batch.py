@@ -1,0 +1,206 @@
+"""The write path: one batch of decoded messages and dead letters, committed together."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import asyncpg
+
+from incidents.model import (
+    DeadLetter,
+    Envelope,
+    Inbound,
+    Incident,
+    IncidentStatus,
+    Level,
+    Position,
+    Report,
+    UnitState,
+)
+from incidents.store.feeds import store_feeds
+
+INCIDENT_COLUMNS = (
+    "id, type, level, status, title, lat, lon, agency, source_report, reported_at, updated_at"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    """What one committed batch changed."""
+
+    positions_new: int
+    """Positions stored now (the rest of the batch's positions were already there)."""
+    units: list[UnitState]
+    """Latest position per unit in the batch."""
+    incidents: list[Incident]
+    """Incidents opened by the batch's new reports."""
+    dead_letters: int
+
+
+async def write_batch(
+    conn: asyncpg.Connection, inbound: Sequence[Inbound], dead: Sequence[DeadLetter]
+) -> BatchResult:
+    """Store a batch atomically; ids already stored are ignored."""
+    positions: list[tuple[Envelope, Position]] = []
+    reports: list[tuple[Envelope, Report]] = []
+    others: list[Inbound] = []
+    for item in inbound:
+        if isinstance(item.message, Position):
+            positions.append((item.envelope, item.message))
+        elif isinstance(item.message, Report):
+            reports.append((item.envelope, item.message))
+        else:
+            others.append(item)
+    positions_new = 0
+    units: list[UnitState] = []
+    incidents: list[Incident] = []
+    if not reports and not dead and not others:
+        # The hot path: a single statement is its own transaction.
+        if positions:
+            positions_new, units = await _store_positions(conn, positions)
+    else:
+        async with conn.transaction():
+            if positions:
+                positions_new, units = await _store_positions(conn, positions)
+            if others:
+                await store_feeds(conn, others)
+            if reports:
+                incidents = await _insert_reports(conn, reports)
+            if dead:
+                await _insert_dead_letters(conn, dead)
+    return BatchResult(positions_new=positions_new, units=units, incidents=incidents,
+                       dead_letters=len(dead))
+
+
+# Positions and the units' latest fixes in ONE statement: with no explicit transaction this is
+# one round trip and one commit per batch (four round trips before; measured 2-3x slower).
+# A late, older fix must not move a unit back: units are updated only by newer fixes.
+_POSITIONS_AND_UNITS = """
+WITH stored AS (
+    INSERT INTO positions (id, unit, agency, source, ts, lat, lon, speed, heading, accuracy,
+                           received_at)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[],
+                         $6::float8[], $7::float8[], $8::float4[], $9::float4[], $10::float4[],
+                         $11::timestamptz[])
+    ON CONFLICT (id) DO NOTHING
+    RETURNING 1
+), latest AS (
+    INSERT INTO units AS u (unit, agency, unit_type, source, lat, lon, speed, heading, last_ts,
+                            position_id)
+    SELECT * FROM unnest($12::text[], $13::text[], $14::text[], $15::text[], $16::float8[],
+                         $17::float8[], $18::float4[], $19::float4[], $20::timestamptz[],
+                         $21::text[])
+    ON CONFLICT (unit) DO UPDATE SET agency = EXCLUDED.agency,
+        unit_type = COALESCE(EXCLUDED.unit_type, u.unit_type), source = EXCLUDED.source,
+        lat = EXCLUDED.lat, lon = EXCLUDED.lon, speed = EXCLUDED.speed,
+        heading = EXCLUDED.heading, last_ts = EXCLUDED.last_ts,
+        position_id = EXCLUDED.position_id, updated_at = now()
+    WHERE u.last_ts <= EXCLUDED.last_ts
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM stored) AS stored
+"""
+
+
+def _latest_per_unit(
+    positions: list[tuple[Envelope, Position]],
+) -> list[tuple[Envelope, Position]]:
+    latest: dict[str, tuple[Envelope, Position]] = {}
+    for envelope, p in positions:
+        seen = latest.get(p.unit)
+        if seen is None or seen[1].ts <= p.ts:
+            latest[p.unit] = (envelope, p)
+    return list(latest.values())
+
+
+async def _store_positions(
+    conn: asyncpg.Connection, positions: list[tuple[Envelope, Position]]
+) -> tuple[int, list[UnitState]]:
+    """Insert positions (skipping stored ids) and move units; return (new rows, unit states)."""
+    rows = _latest_per_unit(positions)
+    stored: int = await conn.fetchval(
+        _POSITIONS_AND_UNITS,
+        [p.id for _, p in positions], [p.unit for _, p in positions],
+        [e.agency for e, _ in positions], [e.source for e, _ in positions],
+        [p.ts for _, p in positions], [p.lat for _, p in positions],
+        [p.lon for _, p in positions], [p.speed for _, p in positions],
+        [p.heading for _, p in positions], [p.accuracy for _, p in positions],
+        [e.received_at for e, _ in positions],
+        [p.unit for _, p in rows], [e.agency for e, _ in rows], [p.unit_type for _, p in rows],
+        [e.source for e, _ in rows], [p.lat for _, p in rows], [p.lon for _, p in rows],
+        [p.speed for _, p in rows], [p.heading for _, p in rows], [p.ts for _, p in rows],
+        [p.id for _, p in rows],
+    )
+    units = [
+        UnitState(unit=p.unit, agency=e.agency, lat=p.lat, lon=p.lon, ts=p.ts, speed=p.speed,
+                  heading=p.heading, unit_type=p.unit_type)
+        for e, p in rows
+    ]
+    return stored, units
+
+
+async def _insert_reports(
+    conn: asyncpg.Connection, reports: list[tuple[Envelope, Report]]
+) -> list[Incident]:
+    inserted = await conn.fetch(
+        "INSERT INTO reports (id, agency, source, ts, type, lat, lon, text, level, reporter,"
+        " received_at) SELECT * FROM unnest($1::text[], $2::text[], $3::text[],"
+        " $4::timestamptz[], $5::text[], $6::float8[], $7::float8[], $8::text[], $9::text[],"
+        " $10::text[], $11::timestamptz[]) ON CONFLICT (id) DO NOTHING RETURNING id",
+        [r.id for _, r in reports],
+        [e.agency for e, _ in reports],
+        [e.source for e, _ in reports],
+        [r.ts for _, r in reports],
+        [r.type for _, r in reports],
+        [r.lat for _, r in reports],
+        [r.lon for _, r in reports],
+        [r.text for _, r in reports],
+        [r.level.value if r.level else None for _, r in reports],
+        [r.reporter for _, r in reports],
+        [e.received_at for e, _ in reports],
+    )
+    new_ids = {row["id"] for row in inserted}
+    incidents: list[Incident] = []
+    for envelope, report in reports:
+        if report.id not in new_ids:
+            continue
+        new_ids.discard(report.id)  # the same id twice in one batch opens one incident
+        incident = Incident(
+            id=str(uuid.uuid4()), type=report.type, level=report.level or Level.IV,
+            status=IncidentStatus.REPORTED, title=report.text[:120], lat=report.lat,
+            lon=report.lon, reported_at=report.ts, updated_at=envelope.received_at,
+            agency=envelope.agency, source_report=report.id,
+        )
+        await conn.execute(
+            f"INSERT INTO incidents ({INCIDENT_COLUMNS}) VALUES"
+            " ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            uuid.UUID(incident.id), incident.type, incident.level.value, incident.status.value,
+            incident.title, incident.lat, incident.lon, incident.agency, incident.source_report,
+            incident.reported_at, incident.updated_at,
+        )
+        await conn.execute(
+            "UPDATE reports SET incident_id = $1 WHERE id = $2", uuid.UUID(incident.id), report.id
+        )
+        await conn.execute(
+            "INSERT INTO incident_events (incident_id, actor, action, data) VALUES"
+            " ($1, $2, 'reported', $3::jsonb)",
+            uuid.UUID(incident.id), f"{envelope.agency}/{envelope.source}",
+            json.dumps({"report": report.id, "type": report.type,
+                        "level": incident.level.value, "text": report.text},
+                       ensure_ascii=False),
+        )
+        incidents.append(incident)
+    return incidents
+
+
+async def _insert_dead_letters(conn: asyncpg.Connection, dead: Sequence[DeadLetter]) -> None:
+    await conn.executemany(
+        "INSERT INTO dead_letters (received_at, topic, payload, reason, detail, message_id)"
+        " VALUES ($1, $2, $3, $4, $5, $6)",
+        [(d.received_at, d.topic, d.payload, d.reason, d.detail, d.message_id) for d in dead],
+    )
+
+

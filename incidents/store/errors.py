@@ -1,0 +1,42 @@
+"""The store's errors, and which driver errors mean "try again later"."""
+
+from __future__ import annotations
+
+import asyncpg
+
+
+class StoreError(RuntimeError):
+    """The store could not do what was asked."""
+
+
+class StoreUnavailable(StoreError):
+    """PostgreSQL cannot be reached or went away; the caller should retry later."""
+
+
+# Errors after which the same request may succeed later (server restarting, failing over,
+# restored from backup): callers hold their data and retry. Anything else is a bug or a
+# configuration error and propagates.
+UNAVAILABLE = (
+    OSError,
+    TimeoutError,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.InvalidCatalogNameError,
+    asyncpg.exceptions.TooManyConnectionsError,
+)
+
+
+def safe_dsn(dsn: str) -> str:
+    """The DSN without its password, for messages."""
+    if "@" not in dsn:
+        return dsn
+    scheme, _, rest = dsn.partition("://")
+    creds, _, host = rest.rpartition("@")
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}@{host}"
+
+

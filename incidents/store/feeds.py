@@ -1,0 +1,91 @@
+"""Storing observations, alarms, unit statuses and order acknowledgements."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from incidents.model import Ack, Alarm, Envelope, Inbound, Observation, Status
+
+
+@dataclass(frozen=True, slots=True)
+class _Table:
+    """How one message type maps to one table: columns, their SQL types, and a row maker."""
+
+    name: str
+    columns: tuple[tuple[str, str], ...]
+    row: Callable[[Envelope, Any], tuple[Any, ...]]
+
+    def insert_sql(self) -> str:
+        names = ", ".join(c for c, _ in self.columns)
+        arrays = ", ".join(f"${i}::{t}[]" for i, (_, t) in enumerate(self.columns, start=1))
+        return (f"INSERT INTO {self.name} ({names}) SELECT * FROM unnest({arrays})"
+                " ON CONFLICT (id) DO NOTHING")
+
+
+_COMMON = (("id", "text"), ("agency", "text"), ("source", "text"), ("ts", "timestamptz"),
+           ("received_at", "timestamptz"))
+
+_TABLES: dict[type, _Table] = {
+    Observation: _Table(
+        "observations",
+        _COMMON + (("sensor", "text"), ("quantity", "text"), ("value", "float8"),
+                   ("unit", "text"), ("lat", "float8"), ("lon", "float8"), ("station", "text")),
+        lambda e, m: (m.id, e.agency, e.source, m.ts, e.received_at, m.sensor, m.quantity,
+                      m.value, m.unit, m.lat, m.lon, m.station),
+    ),
+    Alarm: _Table(
+        "alarms",
+        _COMMON + (("device", "text"), ("type", "text"), ("state", "text"), ("lat", "float8"),
+                   ("lon", "float8"), ("text", "text"), ("level", "text")),
+        lambda e, m: (m.id, e.agency, e.source, m.ts, e.received_at, m.device, m.type,
+                      m.state.value, m.lat, m.lon, m.text,
+                      m.level.value if m.level else None),
+    ),
+    Status: _Table(
+        "unit_statuses",
+        _COMMON + (("unit", "text"), ("availability", "text"), ("note", "text")),
+        lambda e, m: (m.id, e.agency, e.source, m.ts, e.received_at, m.unit,
+                      m.availability.value, m.note),
+    ),
+    Ack: _Table(
+        "order_acks",
+        _COMMON + (("order_id", "text"), ("unit", "text"), ("state", "text"), ("note", "text")),
+        lambda e, m: (m.id, e.agency, e.source, m.ts, e.received_at, m.order, m.unit,
+                      m.state.value, m.note),
+    ),
+}
+
+
+async def store_feeds(conn: asyncpg.Connection, items: Sequence[Inbound]) -> None:
+    """Insert each message into its table (ids already stored are skipped)."""
+    by_type: dict[type, list[tuple[Any, ...]]] = {}
+    for item in items:
+        table = _TABLES[type(item.message)]
+        by_type.setdefault(type(item.message), []).append(table.row(item.envelope, item.message))
+    for message_type, rows in by_type.items():
+        table = _TABLES[message_type]
+        columns = list(zip(*rows, strict=True))
+        await conn.execute(table.insert_sql(), *[list(c) for c in columns])
+    statuses = [i.message for i in items if isinstance(i.message, Status)]
+    if statuses:
+        await _update_availability(conn, statuses)
+
+
+async def _update_availability(conn: asyncpg.Connection, statuses: list[Status]) -> None:
+    latest: dict[str, Status] = {}
+    for status in statuses:
+        seen = latest.get(status.unit)
+        if seen is None or seen.ts <= status.ts:
+            latest[status.unit] = status
+    # Units that have not reported a position yet get their row with the first fix.
+    await conn.execute(
+        "UPDATE units AS u SET availability = s.availability, availability_ts = s.ts"
+        " FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS s(unit, availability, ts)"
+        " WHERE u.unit = s.unit AND (u.availability_ts IS NULL OR u.availability_ts <= s.ts)",
+        list(latest), [s.availability.value for s in latest.values()],
+        [s.ts for s in latest.values()],
+    )

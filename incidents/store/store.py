@@ -1,0 +1,204 @@
+"""Store: reads, migrations and the connection pool; the write path is in batch.py."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import resources
+from typing import Any
+
+import asyncpg
+
+from incidents.model import DeadLetter, Inbound, Incident, IncidentStatus, Level, UnitState
+from incidents.store.batch import INCIDENT_COLUMNS, BatchResult, write_batch
+from incidents.store.errors import UNAVAILABLE, StoreUnavailable, safe_dsn
+
+_MIGRATION_LOCK = 0x51770001  # advisory lock id: one migrator at a time
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDeadLetter:
+    """A dead letter as stored, with its row id."""
+
+    row_id: int
+    letter: DeadLetter
+    replayed_at: datetime | None
+
+
+def migrations() -> list[tuple[str, str]]:
+    """The shipped migrations as (version, sql), in order."""
+    folder = resources.files("incidents") / "migrations"
+    found = sorted(p.name for p in folder.iterdir() if p.name.endswith(".sql"))
+    return [(name.removesuffix(".sql"), (folder / name).read_text("utf-8")) for name in found]
+
+
+class Store:
+    """Async access to PostgreSQL through one asyncpg pool."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    @classmethod
+    async def connect(cls, dsn: str, *, min_size: int = 1, max_size: int = 4) -> Store:
+        """Open a pool to `dsn`, or raise StoreUnavailable."""
+        try:
+            pool = await asyncpg.create_pool(
+                dsn, min_size=min_size, max_size=max_size, command_timeout=30
+            )
+        except UNAVAILABLE as exc:
+            where = safe_dsn(dsn)
+            raise StoreUnavailable(f"cannot connect to PostgreSQL at {where}: {exc}") from exc
+        return cls(pool)
+
+    async def close(self) -> None:
+        """Close every connection of the pool."""
+        await self._pool.close()
+
+    @asynccontextmanager
+    async def _conn(self) -> AsyncIterator[asyncpg.Connection]:
+        try:
+            async with self._pool.acquire() as conn:
+                yield conn
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable(f"PostgreSQL is unavailable: {exc}") from exc
+
+    async def ping(self) -> None:
+        """Round-trip to the server, or raise StoreUnavailable."""
+        async with self._conn() as conn:
+            await conn.fetchval("SELECT 1")
+
+    async def migrate(self) -> list[str]:
+        """Apply the migrations not yet applied; return their versions. Safe to run twice."""
+        applied: list[str] = []
+        async with self._conn() as conn:
+            await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
+            try:
+                await conn.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                    " version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+                )
+                rows = await conn.fetch("SELECT version FROM schema_migrations")
+                done = {r["version"] for r in rows}
+                for version, sql in migrations():
+                    if version in done:
+                        continue
+                    async with conn.transaction():
+                        await conn.execute(sql)
+                        await conn.execute(
+                            "INSERT INTO schema_migrations (version) VALUES ($1)", version
+                        )
+                    applied.append(version)
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
+        return applied
+
+    async def write_batch(
+        self, inbound: Sequence[Inbound], dead: Sequence[DeadLetter]
+    ) -> BatchResult:
+        """Store a batch atomically; ids already stored are ignored."""
+        async with self._conn() as conn:
+            return await write_batch(conn, inbound, dead)
+
+    async def units(self, seen_since: datetime | None = None) -> list[UnitState]:
+        """Latest state of every unit, optionally only those seen since a time."""
+        async with self._conn() as conn:
+            rows = await conn.fetch(
+                "SELECT unit, agency, lat, lon, last_ts, speed, heading, unit_type FROM units"
+                " WHERE $1::timestamptz IS NULL OR last_ts >= $1 ORDER BY unit",
+                seen_since,
+            )
+        return [_unit(r) for r in rows]
+
+    async def open_incidents(self) -> list[Incident]:
+        """Every incident that is not closed, most recent first."""
+        async with self._conn() as conn:
+            rows = await conn.fetch(
+                f"SELECT {INCIDENT_COLUMNS} FROM incidents WHERE status <> 'closed'"
+                " ORDER BY reported_at DESC"
+            )
+        return [_incident(r) for r in rows]
+
+    async def incident_events(self, incident_id: str) -> list[dict[str, Any]]:
+        """The journal of one incident, oldest first."""
+        async with self._conn() as conn:
+            rows = await conn.fetch(
+                "SELECT seq, at, actor, action, data FROM incident_events"
+                " WHERE incident_id = $1 ORDER BY seq", uuid.UUID(incident_id)
+            )
+        return [
+            {"seq": r["seq"], "at": r["at"], "actor": r["actor"], "action": r["action"],
+             "data": json.loads(r["data"])}
+            for r in rows
+        ]
+
+    async def dead_letters(self, limit: int = 100) -> list[StoredDeadLetter]:
+        """The most recent dead letters."""
+        async with self._conn() as conn:
+            rows = await conn.fetch(
+                "SELECT id, received_at, topic, payload, reason, detail, message_id, replayed_at"
+                " FROM dead_letters ORDER BY id DESC LIMIT $1", limit
+            )
+        return [
+            StoredDeadLetter(
+                row_id=r["id"],
+                letter=DeadLetter(topic=r["topic"], payload=bytes(r["payload"]),
+                                  received_at=r["received_at"], reason=r["reason"],
+                                  detail=r["detail"], message_id=r["message_id"]),
+                replayed_at=r["replayed_at"],
+            )
+            for r in rows
+        ]
+
+    async def counts(self) -> dict[str, int]:
+        """Row counts that the health page and tests look at."""
+        async with self._conn() as conn:
+            row = await conn.fetchrow(
+                "SELECT (SELECT count(*) FROM positions) AS positions,"
+                " (SELECT count(*) FROM units) AS units,"
+                " (SELECT count(*) FROM reports) AS reports,"
+                " (SELECT count(*) FROM incidents WHERE status <> 'closed') AS open_incidents,"
+                " (SELECT count(*) FROM dead_letters) AS dead_letters"
+            )
+        assert row is not None
+        return dict(row.items())
+
+    async def position_ids(self) -> list[str]:
+        """Every stored position id (for audits and tests of exactly-once storage)."""
+        async with self._conn() as conn:
+            rows = await conn.fetch("SELECT id FROM positions")
+        return [r["id"] for r in rows]
+
+
+def _unit(r: asyncpg.Record) -> UnitState:
+    return UnitState(unit=r["unit"], agency=r["agency"], lat=r["lat"], lon=r["lon"],
+                     ts=r["last_ts"], speed=r["speed"], heading=r["heading"],
+                     unit_type=r["unit_type"])
+
+
+def _incident(r: asyncpg.Record) -> Incident:
+    return Incident(
+        id=str(r["id"]), type=r["type"], level=Level(r["level"]),
+        status=IncidentStatus(r["status"]), title=r["title"], lat=r["lat"], lon=r["lon"],
+        reported_at=r["reported_at"], updated_at=r["updated_at"], agency=r["agency"],
+        source_report=r["source_report"],
+    )
+
+
+async def ensure_database(server_dsn: str, name: str) -> None:
+    """Create database `name` on the server at `server_dsn` unless it exists."""
+    if not name.replace("_", "").isalnum():
+        raise ValueError(f"database name {name!r} must be letters, digits and '_'")
+    try:
+        conn = await asyncpg.connect(server_dsn)
+    except UNAVAILABLE as exc:
+        raise StoreUnavailable(f"cannot connect to {safe_dsn(server_dsn)}: {exc}") from exc
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if not exists:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
