@@ -6,6 +6,7 @@ Live data comes from the Redis live state; PostgreSQL is only pinged for the hea
 from __future__ import annotations
 
 import asyncio
+import base64
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -14,14 +15,13 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import msgspec
-from flask import Flask, Response
+from flask import Flask, Response, request
 
 from config.settings import Settings
 from dashboard.geojson import incidents_collection, units_collection
 from dashboard.portal import AsyncBridge
 from incidents.live import LiveState, LiveUnavailable
-from incidents.store import StoreError
-from ingest.mqtt import BrokerAddress
+from incidents.store import StoredDeadLetter, StoreError
 
 CHECK_TIMEOUT_S = 3.0
 """Longest wait for one dependency in the health check."""
@@ -55,16 +55,6 @@ def redact_url(url: str | None) -> str | None:
     query = urlencode([(k, "***" if k.lower() == "password" else v)
                        for k, v in parse_qsl(parts.query, keep_blank_values=True)])
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-
-
-def broker_url(url: str | None) -> str | None:
-    """A broker URL without its password, as BrokerAddress prints it."""
-    if url is None:
-        return None
-    try:
-        return BrokerAddress.parse(url).url()
-    except ValueError:
-        return redact_url(url)
 
 
 def ingest_summary(workers: Mapping[str, Mapping[str, Any]] | None) -> dict[str, Any]:
@@ -118,10 +108,10 @@ def health_report(settings: Settings, cache: Check, database: Check,
         status = "ok"
     seen_broker = next((str(d["broker"]) for d in (workers or {}).values() if d.get("broker")),
                        None)
-    url = broker_url(settings.mqtt_url) or seen_broker
+    url = redact_url(settings.mqtt_url) or seen_broker
     report = {
         "status": status,
-        "broker": {"url": url, "public_url": broker_url(settings.public_mqtt_url) or url,
+        "broker": {"url": url, "public_url": redact_url(settings.public_mqtt_url) or url,
                    "ok": broker.ok, "detail": broker.detail},
         "database": {"url": redact_url(settings.database_url), "ok": database.ok,
                      "detail": database.detail},
@@ -169,6 +159,29 @@ async def _probe(bridge: AsyncBridge) -> tuple[Check, Check, dict[str, dict[str,
     return cache, database, workers
 
 
+async def _dead_letters(bridge: AsyncBridge, limit: int,
+                        reason: str | None) -> list[StoredDeadLetter]:
+    store = await bridge.store()
+    return await store.dead_letters(limit, reason=reason)
+
+
+def dead_letter_doc(stored: StoredDeadLetter) -> dict[str, Any]:
+    """A dead letter as JSON: the payload as text when it is UTF-8, else base64."""
+    letter = stored.letter
+    try:
+        text: str | None = letter.payload.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    return {
+        "id": stored.row_id, "received_at": letter.received_at.isoformat(),
+        "topic": letter.topic, "reason": letter.reason, "detail": letter.detail,
+        "message_id": letter.message_id, "size": len(letter.payload),
+        "payload_text": text,
+        "payload_base64": None if text is not None else base64.b64encode(letter.payload).decode(),
+        "replayed_at": stored.replayed_at.isoformat() if stored.replayed_at else None,
+    }
+
+
 def _json(doc: Any, status: int = 200, mimetype: str = "application/json") -> Response:
     return Response(_encoder.encode(doc), status=status, mimetype=mimetype,
                     headers={"Cache-Control": "no-store"})
@@ -198,6 +211,19 @@ def register_api(server: Flask, bridge: AsyncBridge, settings: Settings) -> None
             return _json({"error": "live_unavailable", "detail": str(exc)}, 503)
         return _json(incidents_collection(found), 200, "application/geo+json")
 
+    def deadletters() -> Response:
+        try:
+            limit = min(1000, max(1, int(request.args.get("limit", "100"))))
+        except ValueError:
+            return _json({"error": "bad_request", "detail": "limit must be a whole number"}, 400)
+        reason = request.args.get("reason") or None
+        try:
+            found = bridge.call(_dead_letters, bridge, limit, reason)
+        except StoreError as exc:
+            return _json({"error": "database_unavailable", "detail": str(exc)}, 503)
+        return _json({"dead_letters": [dead_letter_doc(d) for d in found]})
+
     server.add_url_rule("/api/health", "api_health", health, methods=["GET"])
+    server.add_url_rule("/api/deadletters", "api_deadletters", deadletters, methods=["GET"])
     server.add_url_rule("/api/units", "api_units", units, methods=["GET"])
     server.add_url_rule("/api/incidents", "api_incidents", incidents, methods=["GET"])

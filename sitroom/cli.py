@@ -41,6 +41,16 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--report-every", type=float, default=20.0,
                      help="mean seconds between simulated incident reports")
     sub.add_parser("migrate", help="apply database migrations (safe to run twice)")
+    dead = sub.add_parser("deadletters", help="list or re-ingest dead letters")
+    dead_sub = dead.add_subparsers(dest="action", required=True)
+    listing = dead_sub.add_parser("list", help="show the most recent dead letters")
+    replay = dead_sub.add_parser("replay", help="decode pending dead letters again and store"
+                                 " those that now pass (after a fix)")
+    for p in (listing, replay):
+        p.add_argument("--reason", help="only this reason code, e.g. unknown_agency")
+        p.add_argument("--limit", type=int, default=50)
+    replay.add_argument("--id", type=int, action="append", dest="ids",
+                        help="only this dead-letter id (repeatable)")
     return parser
 
 
@@ -76,6 +86,13 @@ def main(argv: list[str] | None = None) -> int:
                              duration=args.duration, report_every=args.report_every)
     if command == "migrate":
         return _run_async(_migrate(settings))
+    if command == "deadletters":
+        from sitroom.deadletters import list_dead_letters, replay
+
+        _require(settings, "database_url")
+        if args.action == "list":
+            return _run_async(list_dead_letters(settings, args.reason, args.limit))
+        return _run_async(replay(settings, args.ids, args.reason, args.limit))
     raise AssertionError(command)
 
 

@@ -135,12 +135,18 @@ class Store:
             for r in rows
         ]
 
-    async def dead_letters(self, limit: int = 100) -> list[StoredDeadLetter]:
-        """The most recent dead letters."""
+    async def dead_letters(self, limit: int = 100, *, reason: str | None = None,
+                           pending_only: bool = False,
+                           row_ids: Sequence[int] | None = None) -> list[StoredDeadLetter]:
+        """The most recent dead letters, optionally of one reason, not yet replayed, or by id."""
         async with self._conn() as conn:
             rows = await conn.fetch(
                 "SELECT id, received_at, topic, payload, reason, detail, message_id, replayed_at"
-                " FROM dead_letters ORDER BY id DESC LIMIT $1", limit
+                " FROM dead_letters WHERE ($2::text IS NULL OR reason = $2)"
+                " AND (NOT $3 OR replayed_at IS NULL)"
+                " AND ($4::bigint[] IS NULL OR id = ANY($4))"
+                " ORDER BY id DESC LIMIT $1",
+                limit, reason, pending_only, list(row_ids) if row_ids is not None else None,
             )
         return [
             StoredDeadLetter(
@@ -152,6 +158,14 @@ class Store:
             )
             for r in rows
         ]
+
+    async def mark_replayed(self, row_ids: Sequence[int]) -> None:
+        """Record that these dead letters were re-ingested (they are kept, never deleted)."""
+        async with self._conn() as conn:
+            await conn.execute(
+                "UPDATE dead_letters SET replayed_at = now() WHERE id = ANY($1::bigint[])",
+                list(row_ids),
+            )
 
     async def counts(self) -> dict[str, int]:
         """Row counts that the health page and tests look at."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -24,6 +25,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "SITROOM_INGEST__CLIENT_ID": settings.ingest.client_id,
         "SITROOM_INGEST__SESSION_EXPIRY_S": str(settings.ingest.session_expiry_s),
         "SITROOM_DASHBOARD_PORT": str(settings.dashboard_port),
+        "SITROOM_AGENCIES": json.dumps(list(settings.agencies)),
     }
     env.update({k: v for k, v in values.items() if v is not None})
     return env
