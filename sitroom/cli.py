@@ -51,6 +51,12 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--limit", type=int, default=50)
     replay.add_argument("--id", type=int, action="append", dest="ids",
                         help="only this dead-letter id (repeatable)")
+    accounts = sub.add_parser("accounts", help="MQTT accounts: Mosquitto ACL, password hashes")
+    accounts_sub = accounts.add_subparsers(dest="action", required=True)
+    acl = accounts_sub.add_parser("acl", help="print the Mosquitto acl_file for mqtt_accounts")
+    acl.add_argument("--out", type=Path, help="write to this file instead of printing")
+    accounts_sub.add_parser("hash", help="read a password on stdin, print its Argon2 hash"
+                            " for the accounts file")
     return parser
 
 
@@ -86,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
                              duration=args.duration, report_every=args.report_every)
     if command == "migrate":
         return _run_async(_migrate(settings))
+    if command == "accounts":
+        return _accounts_command(settings, args.action, getattr(args, "out", None))
     if command == "deadletters":
         from sitroom.deadletters import list_dead_letters, replay
 
@@ -127,6 +135,35 @@ def _run_async(main_coro: Coroutine[Any, Any, int]) -> int:
             return 0
 
     return asyncio.run(runner())
+
+
+def _accounts_command(settings: Settings, action: str, out: Path | None) -> int:
+    from sitroom.acl import AccountsError, load_accounts, mosquitto_acl
+
+    if action == "hash":
+        from pwdlib import PasswordHash
+
+        password = sys.stdin.readline().rstrip("\n")
+        if not password:
+            print("sitroom: give the password on standard input", file=sys.stderr)
+            return 2
+        print(PasswordHash.recommended().hash(password))
+        return 0
+    if settings.mqtt_accounts is None:
+        print("sitroom: set mqtt_accounts (SITROOM_MQTT_ACCOUNTS) to the accounts file",
+              file=sys.stderr)
+        return 2
+    try:
+        text = mosquitto_acl(load_accounts(settings.mqtt_accounts, settings.agencies),
+                             settings.topic_root)
+    except AccountsError as exc:
+        print(f"sitroom: {exc}", file=sys.stderr)
+        return 2
+    if out is None:
+        print(text, end="")
+    else:
+        out.write_text(text)
+    return 0
 
 
 def _exit_stuck() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import pwd
 import shutil
@@ -111,12 +112,14 @@ def redis(data_dir: Path, port: int) -> ProcessSpec:
     )
 
 
-def mqtt_broker(port: int) -> ProcessSpec:
-    """The embedded amqtt broker on 127.0.0.1:`port`."""
-    return ProcessSpec(
-        name="broker", argv=[sys.executable, "-m", "sitroom.broker", "--port", str(port)],
-        port=port, stop_signal=signal.SIGINT,
-    )
+def mqtt_broker(port: int, accounts: Path | None = None, root: str = "sitroom/v1",
+                agencies: tuple[str, ...] = ()) -> ProcessSpec:
+    """The embedded amqtt broker on 127.0.0.1:`port`, enforcing `accounts` if given."""
+    argv = [sys.executable, "-m", "sitroom.broker", "--port", str(port)]
+    if accounts is not None:
+        argv += ["--accounts", str(accounts.resolve()), "--root", root,
+                 "--agencies", json.dumps(list(agencies))]
+    return ProcessSpec(name="broker", argv=argv, port=port, stop_signal=signal.SIGINT)
 
 
 def mosquitto_binary() -> str | None:

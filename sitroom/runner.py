@@ -32,7 +32,8 @@ def _embedded_servers(settings: Settings, supervisor: Supervisor) -> dict[str, s
         supervisor.start(embedded.redis(var / "redis", ports.redis))
         env["SITROOM_REDIS_URL"] = f"redis://127.0.0.1:{ports.redis}/0"
     if settings.mqtt_url is None:
-        supervisor.start(embedded.mqtt_broker(ports.mqtt))
+        supervisor.start(embedded.mqtt_broker(ports.mqtt, settings.mqtt_accounts,
+                                              settings.topic_root, settings.agencies))
         # A username gives ingest a persistent session on amqtt (see sitroom.broker).
         env["SITROOM_MQTT_URL"] = f"mqtt://sitroom@127.0.0.1:{ports.mqtt}"
         env["SITROOM_MQTT_PUBLIC_URL"] = f"mqtt://127.0.0.1:{ports.mqtt}"

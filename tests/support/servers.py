@@ -105,11 +105,11 @@ def start_amqtt() -> ServerProcess:
     return ServerProcess(process, port, argv)
 
 
-def mosquitto_config(port: int, data_dir: Path) -> str:
+def mosquitto_config(port: int, data_dir: Path, anonymous: bool = True) -> str:
     """The recommended durable Mosquitto configuration (docs/deploy.md), anonymous for tests."""
     return "\n".join([
         f"listener {port} 127.0.0.1",
-        "allow_anonymous true",
+        f"allow_anonymous {'true' if anonymous else 'false'}",
         "persistence true",
         f"persistence_location {data_dir}/",
         # Snapshot every 10 s. `autosave_on_changes` with a small count rewrites the whole
@@ -126,7 +126,7 @@ def mosquitto_config(port: int, data_dir: Path) -> str:
     ])
 
 
-def start_mosquitto(data_dir: Path) -> ServerProcess:
+def start_mosquitto(data_dir: Path, extra: str = "", anonymous: bool = True) -> ServerProcess:
     """A system Mosquitto binary on a free port with its own data directory."""
     binary = embedded.mosquitto_binary()
     if binary is None:
@@ -135,7 +135,7 @@ def start_mosquitto(data_dir: Path) -> ServerProcess:
     data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     conf = data_dir / "mosquitto.conf"
-    conf.write_text(mosquitto_config(port, data_dir))
+    conf.write_text(mosquitto_config(port, data_dir, anonymous) + extra)
     argv = [binary, "-c", str(conf)]
     process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_port(port, process)
