@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -95,12 +96,32 @@ def broker_check(workers: Mapping[str, Mapping[str, Any]] | None) -> Check:
     return Check(connected > 0, f"{connected} of {len(workers)} ingest worker(s) connected")
 
 
+BROKER_DROPS_RED_S = 600.0
+"""The health page stays red this long after the broker last reported dropping messages."""
+
+
+def broker_drops_check(workers: Mapping[str, Mapping[str, Any]] | None,
+                       now: float) -> Check:
+    """Red when the broker reported dropping messages recently (data was lost upstream)."""
+    rising = [float(d["broker_dropped_rising_at"]) for d in (workers or {}).values()
+              if d.get("broker_dropped_rising_at") is not None]
+    latest = max(rising, default=None)
+    if latest is not None and now - latest < BROKER_DROPS_RED_S:
+        dropped = max(int(d.get("broker_dropped") or 0) for d in (workers or {}).values())
+        return Check(False, f"the broker dropped messages ({dropped} in all, last"
+                            f" {now - latest:.0f} s ago): raise its queue limits, see"
+                            " docs/deploy.md; field clients re-send what they kept")
+    return Check(True, "no drops reported")
+
+
 def health_report(settings: Settings, cache: Check, database: Check,
-                  workers: Mapping[str, Mapping[str, Any]] | None) -> tuple[dict[str, Any], int]:
+                  workers: Mapping[str, Mapping[str, Any]] | None,
+                  now: float | None = None) -> tuple[dict[str, Any], int]:
     """The health document and its HTTP status: 503 when the dashboard cannot work."""
     broker = broker_check(workers)
+    drops = broker_drops_check(workers, time.time() if now is None else now)
     ingest = ingest_summary(workers)
-    if not (cache.ok and database.ok):
+    if not (cache.ok and database.ok and drops.ok):
         status = "down"
     elif not (broker.ok and ingest["ok"]):
         status = "degraded"
@@ -112,7 +133,8 @@ def health_report(settings: Settings, cache: Check, database: Check,
     report = {
         "status": status,
         "broker": {"url": url, "public_url": redact_url(settings.public_mqtt_url) or url,
-                   "ok": broker.ok, "detail": broker.detail},
+                   "ok": broker.ok and drops.ok,
+                   "detail": broker.detail if drops.ok else drops.detail},
         "database": {"url": redact_url(settings.database_url), "ok": database.ok,
                      "detail": database.detail},
         "cache": {"url": redact_url(settings.redis_url), "ok": cache.ok, "detail": cache.detail},

@@ -29,6 +29,10 @@ from ingest.topics import TopicScheme
 
 log = logging.getLogger(__name__)
 
+BROKER_DROPPED_TOPIC = "$SYS/broker/publish/messages/dropped"
+"""Mosquitto's count of messages it dropped (queue limits); ingest watches it for the health
+page. Brokers without it (amqtt) simply never publish it."""
+
 
 class _Raw(NamedTuple):
     generation: int
@@ -51,6 +55,10 @@ class IngestStats:
     store_retries: int = 0
     live_failures: int = 0
     last_commit_at: float | None = None
+    broker_dropped: int | None = None
+    """The broker's own count of dropped messages, when it publishes one."""
+    broker_dropped_rising_at: float | None = None
+    """When that count was last seen rising (or first seen above zero)."""
     lag_ms: deque[float] = field(default_factory=lambda: deque(maxlen=512))
 
     def as_dict(self, backlog: int, connected: bool) -> dict[str, Any]:
@@ -62,6 +70,8 @@ class IngestStats:
             "batches": self.batches, "store_retries": self.store_retries,
             "live_failures": self.live_failures, "last_commit_at": self.last_commit_at,
             "backlog": backlog, "broker_connected": connected,
+            "broker_dropped": self.broker_dropped,
+            "broker_dropped_rising_at": self.broker_dropped_rising_at,
             "lag_p50_ms": lags[len(lags) // 2] if lags else None,
             "lag_max_ms": lags[-1] if lags else None,
             "at": time.time(),
@@ -85,6 +95,7 @@ class IngestService:
         self._generation = 0
         self._connected = threading.Event()
         self._subscribed = threading.Event()
+        self._feed_subscription_mid = -1
         self._armed = False
         self._stopping = False
         self._wake = asyncio.Event()
@@ -154,7 +165,9 @@ class IngestService:
             log.error("broker %s refused ingest: %s", self._address.url(), reason)
             return
         self._generation += 1
-        client.subscribe(self._subscription(), qos=1)
+        _, mid = client.subscribe(self._subscription(), qos=1)
+        self._feed_subscription_mid = mid if mid is not None else -1
+        client.subscribe(BROKER_DROPPED_TOPIC, qos=0)
         self._connected.set()
         log.info("connected to %s (session present: %s)", self._address.url(),
                  flags.session_present)
@@ -172,6 +185,8 @@ class IngestService:
 
     def _on_subscribe(self, client: Client, userdata: Any, mid: int,
                       reasons: list[ReasonCode], properties: Any) -> None:
+        if mid != self._feed_subscription_mid:
+            return  # the $SYS watch: a broker that refuses it just has no drop counter
         failed = [r for r in reasons if r.is_failure]
         if failed:
             log.error("broker refused the subscription %s: %s", self._subscription(), failed)
@@ -179,11 +194,27 @@ class IngestService:
         self._subscribed.set()
 
     def _on_message(self, client: Client, userdata: Any, message: MQTTMessage) -> None:
+        if message.topic == BROKER_DROPPED_TOPIC:
+            self._note_broker_drops(bytes(message.payload))
+            return
         self._inbox.append(_Raw(self._generation, message.mid, message.qos, message.topic,
                                 bytes(message.payload), time.time()))
         if not self._armed and self._loop is not None:
             self._armed = True
             self._loop.call_soon_threadsafe(self._wake.set)
+
+    def _note_broker_drops(self, payload: bytes) -> None:
+        try:
+            dropped = int(payload)
+        except ValueError:
+            log.error("unreadable %s payload %r", BROKER_DROPPED_TOPIC, payload[:40])
+            return
+        previous = self.stats.broker_dropped
+        if (previous is None and dropped > 0) or (previous is not None and dropped > previous):
+            self.stats.broker_dropped_rising_at = time.time()
+            log.error("the broker reports %d dropped messages (was %s): check its queue limits"
+                      " (docs/deploy.md)", dropped, previous)
+        self.stats.broker_dropped = dropped
 
     # --- the event loop --------------------------------------------------------------
 

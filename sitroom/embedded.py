@@ -39,6 +39,11 @@ def _pg_bin() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 
+def postgres_bin() -> Path:
+    """The embedded PostgreSQL's bin directory (pg_ctl, psql, pg_isready …)."""
+    return _pg_bin()
+
+
 def _ensure_system_user(name: str) -> pwd.struct_passwd:
     try:
         return pwd.getpwnam(name)

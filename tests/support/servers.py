@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,6 +59,8 @@ class ServerProcess:
     port: int
     argv: list[str]
     user: str | None = None
+    ready: Callable[[int], None] | None = None
+    """Waits, after the port opens, until the server can serve (PostgreSQL's recovery)."""
 
     def kill(self) -> None:
         """SIGKILL the server, as a crash would."""
@@ -70,6 +73,8 @@ class ServerProcess:
         self.process = subprocess.Popen(self.argv, user=self.user, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.DEVNULL)
         wait_port(self.port, self.process)
+        if self.ready is not None:
+            self.ready(self.port)
 
     def stop(self) -> None:
         """Stop the server for good."""
@@ -84,7 +89,21 @@ def start_postgres(data_dir: Path) -> ServerProcess:
     process = subprocess.Popen(spec.argv, user=spec.user, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     wait_port(port, process)
-    return ServerProcess(process, port, spec.argv, spec.user)
+    wait_postgres_ready(port)
+    return ServerProcess(process, port, spec.argv, spec.user, wait_postgres_ready)
+
+
+def wait_postgres_ready(port: int, timeout_s: float = 30.0) -> None:
+    """Wait until PostgreSQL accepts queries (it listens before recovery is over)."""
+    pg_isready = embedded.postgres_bin() / "pg_isready"
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        done = subprocess.run([str(pg_isready), "-h", "127.0.0.1", "-p", str(port), "-q"])
+        if done.returncode == 0:
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"PostgreSQL on port {port} not ready after {timeout_s}s")
+
 
 
 def start_redis(data_dir: Path) -> ServerProcess:
