@@ -170,9 +170,9 @@ def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
 
 
 @pytest.fixture(scope="session")
-def amqtt_broker() -> Iterator[Broker]:
+def amqtt_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
     """The embedded amqtt broker that `sitroom up` uses."""
-    server = start_amqtt()
+    server = start_amqtt(tmp_path_factory.mktemp("amqtt"))
     try:
         # With a username amqtt keeps the session (sitroom.broker.DemoAuthPlugin).
         yield Broker("amqtt", f"mqtt://sitroom@127.0.0.1:{server.port}", "3.1.1", server)

