@@ -21,6 +21,8 @@ from flask import Flask, Response, request
 from config.settings import Settings
 from dashboard.geojson import incidents_collection, units_collection
 from dashboard.portal import AsyncBridge
+from incidents.cap import CapAlert
+from incidents.cap_export import export_cap
 from incidents.live import LiveState, LiveUnavailable
 from incidents.store import StoredDeadLetter, StoreError
 
@@ -204,6 +206,16 @@ def dead_letter_doc(stored: StoredDeadLetter) -> dict[str, Any]:
     }
 
 
+async def _cap_alerts(bridge: AsyncBridge) -> list[dict[str, Any]]:
+    store = await bridge.store()
+    return await store.cap_alerts()
+
+
+async def _cap_alert(bridge: AsyncBridge, alert_id: str) -> CapAlert | None:
+    store = await bridge.store()
+    return await store.cap_alert(alert_id)
+
+
 def _json(doc: Any, status: int = 200, mimetype: str = "application/json") -> Response:
     return Response(_encoder.encode(doc), status=status, mimetype=mimetype,
                     headers={"Cache-Control": "no-store"})
@@ -245,6 +257,26 @@ def register_api(server: Flask, bridge: AsyncBridge, settings: Settings) -> None
             return _json({"error": "database_unavailable", "detail": str(exc)}, 503)
         return _json({"dead_letters": [dead_letter_doc(d) for d in found]})
 
+    def cap_list() -> Response:
+        try:
+            found = bridge.call(_cap_alerts, bridge)
+        except StoreError as exc:
+            return _json({"error": "database_unavailable", "detail": str(exc)}, 503)
+        return _json({"alerts": found})
+
+    def cap_export(alert_id: str) -> Response:
+        try:
+            alert = bridge.call(_cap_alert, bridge, alert_id)
+        except StoreError as exc:
+            return _json({"error": "database_unavailable", "detail": str(exc)}, 503)
+        if alert is None:
+            return _json({"error": "not_found", "detail": f"no CAP alert {alert_id!r}"}, 404)
+        return Response(export_cap(alert), mimetype="application/cap+xml",
+                        headers={"Cache-Control": "no-store"})
+
+    server.add_url_rule("/api/cap", "api_cap_list", cap_list, methods=["GET"])
+    server.add_url_rule("/api/cap/<path:alert_id>", "api_cap_export", cap_export,
+                        methods=["GET"])
     server.add_url_rule("/api/health", "api_health", health, methods=["GET"])
     server.add_url_rule("/api/deadletters", "api_deadletters", deadletters, methods=["GET"])
     server.add_url_rule("/api/units", "api_units", units, methods=["GET"])

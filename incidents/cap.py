@@ -19,7 +19,7 @@ from typing import Annotated
 
 import msgspec
 
-from incidents.model import Latitude, Longitude, Timestamp
+from incidents.model import Latitude, Level, Longitude, Timestamp
 
 CAP_NAMESPACE = "urn:oasis:names:tc:emergency:cap:1.2"
 """XML namespace of CAP 1.2 documents."""
@@ -346,3 +346,16 @@ def _union(boxes: list[BoundingBox]) -> BoundingBox | None:
     for box in boxes[1:]:
         result = result.union(box)
     return result
+
+
+class CapAlertMessage(msgspec.Struct, frozen=True, kw_only=True, gc=False):  # acyclic
+    """A CAP alert as ingest carries it to the store, with the ids it is known by."""
+
+    id: str
+    """Store id of the alert (from sender and identifier; the dedup key)."""
+    alert: CapAlert
+    """The alert itself."""
+    references: tuple[str, ...] = ()
+    """Store ids of the alerts it updates or cancels."""
+    level: Level | None = None
+    """The most severe level of its info blocks."""

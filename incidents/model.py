@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import msgspec
+
+if TYPE_CHECKING:  # cap.py builds on this module; Inbound is never decoded from JSON
+    from incidents.cap import CapAlertMessage
 
 Latitude = Annotated[float, msgspec.Meta(ge=-90.0, le=90.0, description="WGS-84 latitude, degrees")]
 Longitude = Annotated[
@@ -282,7 +285,7 @@ class Inbound(
     """A decoded, validated message with its envelope."""
 
     envelope: Envelope
-    message: FieldMessage
+    message: FieldMessage | CapAlertMessage
 
 
 class DeadLetter(msgspec.Struct, frozen=True, kw_only=True):

@@ -8,6 +8,7 @@ from typing import Any
 
 import msgspec
 
+from incidents.cap import CapAlertMessage
 from incidents.model import (
     Ack,
     Alarm,
@@ -21,6 +22,8 @@ from incidents.model import (
     Report,
     Status,
 )
+from ingest.cap_codec import CapError, alert_level, cap_message_id, parse_cap, references_ids
+from ingest.cot_codec import CotError, parse_cot
 from ingest.topics import TopicError, TopicScheme
 
 
@@ -35,6 +38,11 @@ class Reason(StrEnum):
     MALFORMED_JSON = "malformed_json"
     INVALID = "invalid"
     AGENCY_MISMATCH = "agency_mismatch"
+    XML_FORBIDDEN = "xml_forbidden"
+    MALFORMED_XML = "malformed_xml"
+    INVALID_CAP = "invalid_cap"
+    INVALID_COT = "invalid_cot"
+    UNSUPPORTED_COT = "unsupported_cot"
 
 
 class DecodeError(ValueError):
@@ -73,13 +81,31 @@ def json_schema(kind: Kind) -> dict[str, Any]:
 
 def supported_kinds() -> tuple[Kind, ...]:
     """Kinds this ingest can decode."""
+    return (*_TYPES, Kind.CAP, Kind.COT)
+
+
+def json_kinds() -> tuple[Kind, ...]:
+    """Kinds whose payload is JSON (with a JSON Schema in docs/feeds.md)."""
     return tuple(_TYPES)
 
 
-def decode_payload(kind: Kind, payload: bytes, max_bytes: int) -> FieldMessage:
-    """Decode and validate one JSON payload of `kind`, or raise DecodeError."""
+def decode_payload(kind: Kind, payload: bytes, max_bytes: int) -> FieldMessage | CapAlertMessage:
+    """Decode and validate one payload of `kind` (JSON, CAP or CoT XML), or raise DecodeError."""
     if len(payload) > max_bytes:
         raise DecodeError(Reason.TOO_LARGE, f"payload is {len(payload)} bytes, limit {max_bytes}")
+    if kind is Kind.COT:
+        try:
+            return parse_cot(payload, max_bytes)
+        except CotError as exc:
+            raise DecodeError(Reason(str(exc.reason)), exc.detail, exc.message_id) from exc
+    if kind is Kind.CAP:
+        try:
+            alert = parse_cap(payload, max_bytes)
+        except CapError as exc:
+            raise DecodeError(Reason(str(exc.reason)), exc.detail, exc.message_id) from exc
+        return CapAlertMessage(id=cap_message_id(alert), alert=alert,
+                               references=tuple(references_ids(alert)),
+                               level=alert_level(alert))
     decoder = _DECODERS.get(kind)
     if decoder is None:
         raise DecodeError(

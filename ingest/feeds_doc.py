@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from incidents.model import Kind
-from ingest.codecs import Reason, json_schema, supported_kinds
+from ingest.codecs import Reason, json_kinds, json_schema
 from ingest.receipts import Receipt
 
 SCHEMA_VERSION = "1"
@@ -40,7 +40,35 @@ _REASONS = {
     Reason.MALFORMED_JSON: "not JSON, not UTF-8, or nested absurdly deep",
     Reason.INVALID: "JSON that does not match the kind's schema (the detail names the field)",
     Reason.AGENCY_MISMATCH: "the payload's `agency` field names another agency than the topic",
+    Reason.XML_FORBIDDEN: "XML with a DTD, entity declarations or external references"
+                          " (refused, never expanded)",
+    Reason.MALFORMED_XML: "not well-formed XML, or an encoding other than UTF-8/16, Latin-1 or GB*",
+    Reason.INVALID_CAP: "not valid CAP 1.2 (the detail names the element, e.g."
+                        " `alert/info[1]/urgency`)",
+    Reason.INVALID_COT: "a CoT event without uid, time or a valid point",
+    Reason.UNSUPPORTED_COT: "a CoT event type sitroom does not ingest (chat, pings …)",
 }
+
+
+_XML_SECTIONS = [
+    "",
+    "## `cap`: CAP 1.2 alerts",
+    "",
+    "OASIS CAP 1.2 XML (`urn:oasis:names:tc:emergency:cap:1.2`) as meteorological, earthquake"
+    " and flood-control agencies issue it: every `alert`/`info`/`area` element (polygons,"
+    " circles, geocodes), several `info` blocks in different languages. The store id is"
+    " `cap:{sender}:{identifier}` (a SHA-256 form when that does not fit), so a re-sent alert is"
+    " stored once. An `Update` or `Cancel` from the same sender updates or cancels the alerts it"
+    " `references`; `Exercise`, `Test`, `System` and `Draft` alerts are kept apart and never open"
+    " incidents. Stored alerts export back as CAP 1.2: `GET /api/cap/{id}`. Limit: 256 KiB.",
+    "",
+    "## `cot`: Cursor-on-Target events",
+    "",
+    "CoT XML as ATAK, WinTAK and iTAK emit it. Atoms (`a-*`) become positions (unit = the uid,"
+    " made safe; callsign, group, speed and course from `detail`); `b-a-o-tbl` (911) and the"
+    " other emergency types become `emergency` alarms, `b-a-o-can` clears them. TAK devices can"
+    " also stream CoT over TCP to ingest (`cot_tcp_port`, off by default).",
+]
 
 
 def _portable(schema: dict[str, Any]) -> dict[str, Any]:
@@ -63,9 +91,8 @@ def render() -> str:
         "",
         "- `agency`: one of the configured agencies (default `police fire health weather water"
         " safety civil_defence`).",
-        "- `kind`: " + ", ".join(f"`{k.value}`" for k in Kind) + ". This version decodes "
-        + ", ".join(f"`{k.value}`" for k in supported_kinds()) + "; the others are accepted by"
-        " the broker and dead-lettered as `unsupported_kind` until their codec lands.",
+        "- `kind`: " + ", ".join(f"`{k.value}`" for k in json_kinds()) + " (JSON, schemas"
+        " below), `cap` (CAP 1.2 XML) and `cot` (Cursor-on-Target XML).",
         "- `source`: the publishing system or unit (letters, digits, `.`, `_`, `-`; at most 64)."
         " Receipts for it are published on `sitroom/v1/receipts/{source}`.",
         "- A payload may carry an `agency` field; if it names another agency than the topic,"
@@ -111,7 +138,8 @@ def render() -> str:
         "| --- | --- |",
     ]
     out += [f"| `{reason.value}` | {text} |" for reason, text in _REASONS.items()]
-    for kind in supported_kinds():
+    out += _XML_SECTIONS
+    for kind in json_kinds():
         out += [
             "",
             f"## `{kind.value}`",

@@ -19,7 +19,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from config.settings import Settings
 from incidents.live import LiveState, LiveUnavailable
-from incidents.model import DeadLetter, Inbound, Incident, UnitState
+from incidents.model import DeadLetter, Inbound, Incident, Position, UnitState
 from incidents.store import BatchResult, Store, StoreUnavailable
 from ingest.codecs import decode
 from ingest.mqtt import BrokerAddress, connect_async, make_client, protocol_version
@@ -312,7 +312,7 @@ class IngestService:
     def _count(self, raws: Sequence[_Raw], inbound: list[Inbound], dead: list[DeadLetter],
                result: BatchResult, committed_at: float) -> None:
         stats = self.stats
-        positions = sum(1 for i in inbound if i.envelope.kind == "position")
+        positions = sum(1 for i in inbound if isinstance(i.message, Position))
         stats.committed += len(inbound)
         stats.duplicates += positions - result.positions_new
         stats.dead_letters += len(dead)

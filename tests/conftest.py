@@ -16,6 +16,7 @@ import pytest
 from config.settings import IngestSettings, Settings
 from incidents.live import LiveState
 from incidents.store import Store
+from tests.support.http import served_dashboard
 from tests.support.servers import (
     ServerProcess,
     start_amqtt,
@@ -204,6 +205,13 @@ def settings(database_url: str, redis_server: str, redis_prefix: str, broker: Br
         var_dir=tmp_path,
         ingest=IngestSettings(client_id=f"ingest-{uuid.uuid4().hex[:8]}", session_expiry_s=120),
     )
+
+
+@pytest.fixture
+def dashboard(settings: Settings) -> Iterator[str]:
+    """The dashboard, in-process, on the test's settings; yields its base URL."""
+    with served_dashboard(settings) as url:
+        yield url
 
 
 @pytest.fixture(autouse=True)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg
 
+from incidents.cap import CapAlertMessage
 from incidents.model import (
     DeadLetter,
     Envelope,
@@ -20,11 +20,9 @@ from incidents.model import (
     Report,
     UnitState,
 )
+from incidents.store.cap import store_cap_alerts
 from incidents.store.feeds import store_feeds
-
-INCIDENT_COLUMNS = (
-    "id, type, level, status, title, lat, lon, agency, source_report, reported_at, updated_at"
-)
+from incidents.store.incident_sql import insert_incident, journal
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,18 +44,21 @@ async def write_batch(
     """Store a batch atomically; ids already stored are ignored."""
     positions: list[tuple[Envelope, Position]] = []
     reports: list[tuple[Envelope, Report]] = []
+    alerts: list[tuple[Envelope, CapAlertMessage]] = []
     others: list[Inbound] = []
     for item in inbound:
         if isinstance(item.message, Position):
             positions.append((item.envelope, item.message))
         elif isinstance(item.message, Report):
             reports.append((item.envelope, item.message))
+        elif isinstance(item.message, CapAlertMessage):
+            alerts.append((item.envelope, item.message))
         else:
             others.append(item)
     positions_new = 0
     units: list[UnitState] = []
     incidents: list[Incident] = []
-    if not reports and not dead and not others:
+    if not reports and not dead and not others and not alerts:
         # The hot path: a single statement is its own transaction.
         if positions:
             positions_new, units = await _store_positions(conn, positions)
@@ -69,6 +70,8 @@ async def write_batch(
                 await store_feeds(conn, others)
             if reports:
                 incidents = await _insert_reports(conn, reports)
+            if alerts:
+                incidents += await store_cap_alerts(conn, alerts)
             if dead:
                 await _insert_dead_letters(conn, dead)
     return BatchResult(positions_new=positions_new, units=units, incidents=incidents,
@@ -174,24 +177,13 @@ async def _insert_reports(
             lon=report.lon, reported_at=report.ts, updated_at=envelope.received_at,
             agency=envelope.agency, source_report=report.id,
         )
-        await conn.execute(
-            f"INSERT INTO incidents ({INCIDENT_COLUMNS}) VALUES"
-            " ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            uuid.UUID(incident.id), incident.type, incident.level.value, incident.status.value,
-            incident.title, incident.lat, incident.lon, incident.agency, incident.source_report,
-            incident.reported_at, incident.updated_at,
-        )
+        await insert_incident(conn, incident)
         await conn.execute(
             "UPDATE reports SET incident_id = $1 WHERE id = $2", uuid.UUID(incident.id), report.id
         )
-        await conn.execute(
-            "INSERT INTO incident_events (incident_id, actor, action, data) VALUES"
-            " ($1, $2, 'reported', $3::jsonb)",
-            uuid.UUID(incident.id), f"{envelope.agency}/{envelope.source}",
-            json.dumps({"report": report.id, "type": report.type,
-                        "level": incident.level.value, "text": report.text},
-                       ensure_ascii=False),
-        )
+        await journal(conn, incident.id, f"{envelope.agency}/{envelope.source}", "reported",
+                      {"report": report.id, "type": report.type,
+                       "level": incident.level.value, "text": report.text})
         incidents.append(incident)
     return incidents
 

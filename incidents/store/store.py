@@ -12,10 +12,13 @@ from importlib import resources
 from typing import Any
 
 import asyncpg
+import msgspec
 
-from incidents.model import DeadLetter, Inbound, Incident, IncidentStatus, Level, UnitState
-from incidents.store.batch import INCIDENT_COLUMNS, BatchResult, write_batch
+from incidents.cap import CapAlert
+from incidents.model import DeadLetter, Inbound, Incident, UnitState
+from incidents.store.batch import BatchResult, write_batch
 from incidents.store.errors import UNAVAILABLE, StoreUnavailable, safe_dsn
+from incidents.store.incident_sql import INCIDENT_COLUMNS, incident_from_row
 
 _MIGRATION_LOCK = 0x51770001  # advisory lock id: one migrator at a time
 
@@ -120,7 +123,7 @@ class Store:
                 f"SELECT {INCIDENT_COLUMNS} FROM incidents WHERE status <> 'closed'"
                 " ORDER BY reported_at DESC"
             )
-        return [_incident(r) for r in rows]
+        return [incident_from_row(r) for r in rows]
 
     async def incident_events(self, incident_id: str) -> list[dict[str, Any]]:
         """The journal of one incident, oldest first."""
@@ -159,6 +162,21 @@ class Store:
             for r in rows
         ]
 
+    async def cap_alert(self, alert_id: str) -> CapAlert | None:
+        """One stored CAP alert, or None."""
+        async with self._conn() as conn:
+            doc = await conn.fetchval("SELECT alert::text FROM cap_alerts WHERE id = $1", alert_id)
+        return None if doc is None else msgspec.json.decode(doc, type=CapAlert)
+
+    async def cap_alerts(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The most recent CAP alerts with their state (superseded, cancelled, incident)."""
+        async with self._conn() as conn:
+            rows = await conn.fetch(
+                "SELECT id, sender, identifier, sent, status, msg_type, level, headline, event,"
+                " superseded_by, cancelled_by, incident_id::text AS incident_id"
+                " FROM cap_alerts ORDER BY sent DESC LIMIT $1", limit)
+        return [dict(r.items()) for r in rows]
+
     async def mark_replayed(self, row_ids: Sequence[int]) -> None:
         """Record that these dead letters were re-ingested (they are kept, never deleted)."""
         async with self._conn() as conn:
@@ -191,15 +209,6 @@ def _unit(r: asyncpg.Record) -> UnitState:
     return UnitState(unit=r["unit"], agency=r["agency"], lat=r["lat"], lon=r["lon"],
                      ts=r["last_ts"], speed=r["speed"], heading=r["heading"],
                      unit_type=r["unit_type"])
-
-
-def _incident(r: asyncpg.Record) -> Incident:
-    return Incident(
-        id=str(r["id"]), type=r["type"], level=Level(r["level"]),
-        status=IncidentStatus(r["status"]), title=r["title"], lat=r["lat"], lon=r["lon"],
-        reported_at=r["reported_at"], updated_at=r["updated_at"], agency=r["agency"],
-        source_report=r["source_report"],
-    )
 
 
 async def ensure_database(server_dsn: str, name: str) -> None:

@@ -6,22 +6,17 @@ import asyncio
 import json
 import subprocess
 import sys
-import threading
-import urllib.request
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
-from werkzeug.serving import BaseWSGIServer, make_server
 
 from config.settings import Settings
-from dashboard.app import create_app
 from incidents.model import DeadLetter
 from incidents.store import Store
 from ingest.codecs import decode
 from ingest.topics import TopicScheme
+from tests.support.http import get_json
 from tests.support.processes import settings_env
 
 pytestmark = pytest.mark.integration
@@ -66,33 +61,14 @@ async def test_replay_stores_what_a_new_agency_admits(store: Store, settings: Se
     assert [d.letter.reason for d in pending] == ["malformed_json"]
 
 
-@pytest.fixture
-def dashboard(settings: Settings) -> Iterator[str]:
-    app = create_app(settings)
-    server: BaseWSGIServer = make_server("127.0.0.1", 0, app.server, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    app.server.extensions["sitroom.bridge"].close()
-
-
 async def test_the_api_lists_dead_letters_with_their_payload(store: Store, dashboard: str,
                                                              settings: Settings) -> None:
     letter = _letter(settings.topic_root, "police/position/x", b"\xff\xfe{bin")
     await store.write_batch([], [letter])
-    status, doc = await asyncio.to_thread(_get, f"{dashboard}/api/deadletters?limit=5")
+    status, doc = await asyncio.to_thread(get_json, f"{dashboard}/api/deadletters?limit=5")
     (entry,) = doc["dead_letters"]
     assert status == 200 and entry["reason"] == "malformed_json"
     assert entry["payload_text"] is None and entry["payload_base64"] == "//57Ymlu"
-    status, doc = await asyncio.to_thread(_get, f"{dashboard}/api/deadletters?limit=many")
+    status, doc = await asyncio.to_thread(get_json, f"{dashboard}/api/deadletters?limit=many")
     assert status == 400 and "whole number" in doc["detail"]
 
-
-def _get(url: str) -> tuple[int, dict[str, Any]]:
-    try:
-        with urllib.request.urlopen(url) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        with error:
-            return error.code, json.loads(error.read())
