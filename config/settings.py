@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     """MQTT protocol for ingest: 5, 3.1.1, or auto (5 for external brokers, 3.1.1 embedded)."""
     database_url: str | None = None
     """PostgreSQL DSN; unset means start the embedded PostgreSQL."""
+    rules_file: Path | None = None
+    """Rules (thresholds, hazardous sites, sensitive areas, correlation); default: the shipped
+    config/rules.toml (Xingtai demo data)."""
     mqtt_accounts: Path | None = None
     """MQTT accounts file (see config/accounts.example.toml): enforced by the embedded broker,
     and rendered as a Mosquitto ACL by `sitroom accounts acl`. Unset: the open demo broker."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import threading
@@ -18,6 +19,7 @@ from paho.mqtt.client import Client, ConnectFlags, DisconnectFlags, MQTTMessage
 from paho.mqtt.reasoncodes import ReasonCode
 
 from config.settings import Settings
+from incidents.cap import CapAlertMessage
 from incidents.live import LiveState, LiveUnavailable
 from incidents.model import DeadLetter, Inbound, Incident, Position, UnitState
 from incidents.store import BatchResult, Store, StoreUnavailable
@@ -25,6 +27,7 @@ from ingest.codecs import decode
 from ingest.mqtt import BrokerAddress, connect_async, make_client, protocol_version
 from ingest.paho_bulk import BulkClient
 from ingest.receipts import Receipt
+from ingest.rules import Outcome, RuleEngine, RuleSet, load_rules
 from ingest.topics import TopicScheme
 
 log = logging.getLogger(__name__)
@@ -78,10 +81,17 @@ class IngestStats:
         }
 
 
+def _evaluate(engine: RuleEngine, items: Sequence[Inbound]) -> list[Outcome]:
+    """The rules' outcomes for newly stored messages, in order (CAP alerts act on their own)."""
+    return [o for i in items if not isinstance(i.message, CapAlertMessage)
+            for o in engine.evaluate(i.envelope, i.message)]
+
+
 class IngestService:
     """Consumes the feeds from the broker into the store and the live state."""
 
-    def __init__(self, settings: Settings, store: Store, live: LiveState) -> None:
+    def __init__(self, settings: Settings, store: Store, live: LiveState,
+                 rules: RuleSet | None = None) -> None:
         if settings.mqtt_url is None:
             raise ValueError("ingest needs SITROOM_MQTT_URL (sitroom up sets it for you)")
         self._settings = settings
@@ -107,6 +117,8 @@ class IngestService:
         self._live_pending = asyncio.Event()
         self._receipt_encoder = msgspec.json.Encoder()
         self.stats = IngestStats()
+        self._rules = RuleEngine(rules or load_rules(settings.rules_file),
+                                 lambda: datetime.now(UTC))
         self._client = cast(BulkClient, make_client(
             self._address, self._cfg.client_id, self._protocol, persistent=True,
             manual_ack=True, cls=BulkClient,
@@ -129,6 +141,7 @@ class IngestService:
     async def run(self) -> None:
         """Consume until cancelled; on cancel, commit what was received, then disconnect."""
         self._loop = asyncio.get_running_loop()
+        await self._resume_rules()
         connect_async(self._client, self._address, self._protocol, persistent=True,
                       session_expiry_s=self._cfg.session_expiry_s,
                       receive_maximum=self._cfg.receive_maximum)
@@ -151,6 +164,19 @@ class IngestService:
             except StoreUnavailable as exc:
                 log.warning("stopping with %d uncommitted messages, which the broker will"
                             " redeliver: %s", len(self._inbox), exc)
+
+    async def _resume_rules(self) -> None:
+        delay = 0.5
+        while True:
+            try:
+                keyed = await self._store.open_rule_incidents()
+                break
+            except StoreUnavailable as exc:
+                log.warning("cannot load open rule incidents yet (%s); retrying", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10)
+        self._rules.restore(keyed)
+        log.info("rules: %d open incidents resumed", len(keyed))
 
     def _subscription(self) -> str:
         topic = self._scheme.subscription
@@ -268,8 +294,14 @@ class IngestService:
     ) -> BatchResult:
         backoff = 0.2
         while True:
+            # Rules run on a fork of the engine inside the store's transaction; the fork
+            # replaces the engine only once the batch (and the rules' outcomes) committed.
+            trial = self._rules.fork()
             try:
-                return await self._store.write_batch(inbound, dead)
+                result = await self._store.write_batch(inbound, dead,
+                                                       functools.partial(_evaluate, trial))
+                self._rules = trial
+                return result
             except StoreUnavailable as exc:
                 if deadline is not None and time.monotonic() > deadline:
                     raise

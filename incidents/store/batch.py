@@ -3,26 +3,30 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import asyncpg
 
 from incidents.cap import CapAlertMessage
 from incidents.model import (
+    Alarm,
     DeadLetter,
     Envelope,
     Inbound,
     Incident,
     IncidentStatus,
     Level,
+    Observation,
     Position,
     Report,
     UnitState,
 )
+from incidents.outcomes import Outcome
 from incidents.store.cap import store_cap_alerts
 from incidents.store.feeds import store_feeds
 from incidents.store.incident_sql import insert_incident, journal
+from incidents.store.rules_sql import apply_outcomes
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,10 +42,19 @@ class BatchResult:
     dead_letters: int
 
 
+Evaluate = Callable[[Sequence[Inbound]], list[Outcome]]
+"""The rules: outcomes of the messages a batch stored for the first time, in arrival order."""
+
+
 async def write_batch(
-    conn: asyncpg.Connection, inbound: Sequence[Inbound], dead: Sequence[DeadLetter]
+    conn: asyncpg.Connection, inbound: Sequence[Inbound], dead: Sequence[DeadLetter],
+    evaluate: Evaluate | None = None,
 ) -> BatchResult:
-    """Store a batch atomically; ids already stored are ignored."""
+    """Store a batch atomically; ids already stored are ignored.
+
+    With `evaluate`, the rules decide what new reports, observations and alarms do to
+    incidents (in the same transaction); without it each new report opens an incident.
+    """
     positions: list[tuple[Envelope, Position]] = []
     reports: list[tuple[Envelope, Report]] = []
     alerts: list[tuple[Envelope, CapAlertMessage]] = []
@@ -66,16 +79,34 @@ async def write_batch(
         async with conn.transaction():
             if positions:
                 positions_new, units = await _store_positions(conn, positions)
+            new_ids: set[str] = set()
             if others:
-                await store_feeds(conn, others)
+                new_ids |= await store_feeds(conn, others)
             if reports:
-                incidents = await _insert_reports(conn, reports)
+                stored_reports, incidents = await _insert_reports(conn, reports,
+                                                                  evaluate is None)
+                new_ids |= stored_reports
             if alerts:
                 incidents += await store_cap_alerts(conn, alerts)
+            if evaluate is not None and new_ids:
+                fresh = [i for i in inbound if i.message.id in new_ids
+                         and isinstance(i.message, Report | Observation | Alarm)]
+                incidents += await apply_outcomes(conn, evaluate(_first_of_each(fresh)))
             if dead:
                 await _insert_dead_letters(conn, dead)
     return BatchResult(positions_new=positions_new, units=units, incidents=incidents,
                        dead_letters=len(dead))
+
+
+def _first_of_each(items: list[Inbound]) -> list[Inbound]:
+    """Each id once (a batch may hold a message and its redelivery), in arrival order."""
+    seen: set[str] = set()
+    unique = []
+    for item in items:
+        if item.message.id not in seen:
+            seen.add(item.message.id)
+            unique.append(item)
+    return unique
 
 
 # Positions and the units' latest fixes in ONE statement: with no explicit transaction this is
@@ -146,8 +177,9 @@ async def _store_positions(
 
 
 async def _insert_reports(
-    conn: asyncpg.Connection, reports: list[tuple[Envelope, Report]]
-) -> list[Incident]:
+    conn: asyncpg.Connection, reports: list[tuple[Envelope, Report]], open_incidents: bool
+) -> tuple[set[str], list[Incident]]:
+    """Insert reports; return the ids stored now and, without rules, one incident per report."""
     inserted = await conn.fetch(
         "INSERT INTO reports (id, agency, source, ts, type, lat, lon, text, level, reporter,"
         " received_at) SELECT * FROM unnest($1::text[], $2::text[], $3::text[],"
@@ -167,10 +199,13 @@ async def _insert_reports(
     )
     new_ids = {row["id"] for row in inserted}
     incidents: list[Incident] = []
+    if not open_incidents:
+        return new_ids, incidents
+    pending = set(new_ids)
     for envelope, report in reports:
-        if report.id not in new_ids:
+        if report.id not in pending:
             continue
-        new_ids.discard(report.id)  # the same id twice in one batch opens one incident
+        pending.discard(report.id)  # the same id twice in one batch opens one incident
         incident = Incident(
             id=str(uuid.uuid4()), type=report.type, level=report.level or Level.IV,
             status=IncidentStatus.REPORTED, title=report.text[:120], lat=report.lat,
@@ -185,7 +220,7 @@ async def _insert_reports(
                       {"report": report.id, "type": report.type,
                        "level": incident.level.value, "text": report.text})
         incidents.append(incident)
-    return incidents
+    return new_ids, incidents
 
 
 async def _insert_dead_letters(conn: asyncpg.Connection, dead: Sequence[DeadLetter]) -> None:

@@ -60,19 +60,22 @@ _TABLES: dict[type, _Table] = {
 }
 
 
-async def store_feeds(conn: asyncpg.Connection, items: Sequence[Inbound]) -> None:
-    """Insert each message into its table (ids already stored are skipped)."""
+async def store_feeds(conn: asyncpg.Connection, items: Sequence[Inbound]) -> set[str]:
+    """Insert each message into its table; return the ids stored now (not before)."""
     by_type: dict[type, list[tuple[Any, ...]]] = {}
     for item in items:
         table = _TABLES[type(item.message)]
         by_type.setdefault(type(item.message), []).append(table.row(item.envelope, item.message))
+    new_ids: set[str] = set()
     for message_type, rows in by_type.items():
         table = _TABLES[message_type]
         columns = list(zip(*rows, strict=True))
-        await conn.execute(table.insert_sql(), *[list(c) for c in columns])
+        stored = await conn.fetch(table.insert_sql() + " RETURNING id", *[list(c) for c in columns])
+        new_ids.update(r["id"] for r in stored)
     statuses = [i.message for i in items if isinstance(i.message, Status)]
     if statuses:
         await _update_availability(conn, statuses)
+    return new_ids
 
 
 async def _update_availability(conn: asyncpg.Connection, statuses: list[Status]) -> None:

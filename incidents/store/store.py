@@ -15,8 +15,9 @@ import asyncpg
 import msgspec
 
 from incidents.cap import CapAlert
-from incidents.model import DeadLetter, Inbound, Incident, UnitState
-from incidents.store.batch import BatchResult, write_batch
+from incidents.model import DeadLetter, Inbound, Incident, Level, UnitState
+from incidents.outcomes import KeyedIncident
+from incidents.store.batch import BatchResult, Evaluate, write_batch
 from incidents.store.errors import UNAVAILABLE, StoreUnavailable, safe_dsn
 from incidents.store.incident_sql import INCIDENT_COLUMNS, incident_from_row
 
@@ -100,11 +101,23 @@ class Store:
         return applied
 
     async def write_batch(
-        self, inbound: Sequence[Inbound], dead: Sequence[DeadLetter]
+        self, inbound: Sequence[Inbound], dead: Sequence[DeadLetter],
+        evaluate: Evaluate | None = None,
     ) -> BatchResult:
-        """Store a batch atomically; ids already stored are ignored."""
+        """Store a batch atomically; ids already stored are ignored (see batch.write_batch)."""
         async with self._conn() as conn:
-            return await write_batch(conn, inbound, dead)
+            return await write_batch(conn, inbound, dead, evaluate)
+
+    async def open_rule_incidents(self) -> list[KeyedIncident]:
+        """Open incidents that rules manage, for the rules engine to resume after a restart."""
+        async with self._conn() as conn:
+            rows = await conn.fetch(
+                "SELECT i.rule_key, i.level, i.lat, i.lon, i.reported_at,"
+                " (SELECT max(r.ts) FROM reports r WHERE r.incident_id = i.id) AS last_report"
+                " FROM incidents i WHERE i.rule_key IS NOT NULL AND i.status <> 'closed'")
+        return [KeyedIncident(key=r["rule_key"], level=Level(r["level"]), lat=r["lat"],
+                              lon=r["lon"], opened_at=r["reported_at"],
+                              last_report_at=r["last_report"]) for r in rows]
 
     async def units(self, seen_since: datetime | None = None) -> list[UnitState]:
         """Latest state of every unit, optionally only those seen since a time."""

@@ -6,9 +6,7 @@ close in space and time (correlated into one incident). No I/O: `RuleEngine.eval
 a message into outcomes, with time from an injected clock.
 """
 
-from ingest.rules.config import RulesError, RuleSet, load_rules, parse_rules
-from ingest.rules.engine import RuleEngine
-from ingest.rules.outcomes import (
+from incidents.outcomes import (
     Change,
     Correlated,
     KeyedIncident,
@@ -21,6 +19,8 @@ from ingest.rules.outcomes import (
     report_key,
     site_key,
 )
+from ingest.rules.config import RulesError, RuleSet, load_rules, parse_rules
+from ingest.rules.engine import RuleEngine
 
 __all__ = [
     "Change",

@@ -22,9 +22,7 @@ from incidents.model import (
     Observation,
     Report,
 )
-from ingest.rules.config import RuleSet, severity
-from ingest.rules.index import RuleIndex, Rung, Watch, haversine_m
-from ingest.rules.outcomes import (
+from incidents.outcomes import (
     Change,
     Correlated,
     KeyedIncident,
@@ -35,6 +33,8 @@ from ingest.rules.outcomes import (
     area_key,
     report_key,
 )
+from ingest.rules.config import RuleSet, severity
+from ingest.rules.index import RuleIndex, Rung, Watch, haversine_m
 
 TITLE_TEXT_CHARS = 60
 """How much of a report's text goes into the title of the incident it opens."""

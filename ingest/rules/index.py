@@ -11,6 +11,7 @@ import numpy as np
 import shapely
 
 from incidents.model import Level
+from incidents.outcomes import Rule, gauge_key, site_key
 from ingest.rules.config import (
     AlarmType,
     Area,
@@ -22,7 +23,6 @@ from ingest.rules.config import (
     severity,
     unit_key,
 )
-from ingest.rules.outcomes import Rule, gauge_key, site_key
 
 EARTH_RADIUS_M: Final = 6_371_008.8
 

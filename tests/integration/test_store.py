@@ -27,7 +27,7 @@ async def test_migrate_on_an_empty_database_creates_every_table(postgres_server:
     dsn = postgres_server.rpartition("/")[0] + "/sitroom_t_empty"
     fresh = await Store.connect(dsn)
     try:
-        assert await fresh.migrate() == ["0001_init", "0002_feeds", "0003_cap"]
+        assert await fresh.migrate() == ["0001_init", "0002_feeds", "0003_cap", "0004_rules"]
         assert await fresh.migrate() == []
         counts = await fresh.counts()
         assert counts == {"positions": 0, "units": 0, "reports": 0, "open_incidents": 0,
