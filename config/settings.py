@@ -64,6 +64,14 @@ class Settings(BaseSettings):
     """MQTT protocol for ingest: 5, 3.1.1, or auto (5 for external brokers, 3.1.1 embedded)."""
     database_url: str | None = None
     """PostgreSQL DSN; unset means start the embedded PostgreSQL."""
+    cot_tcp_port: int | None = None
+    """TCP port for TAK devices streaming CoT (8087 is TAK's usual); unset: off."""
+    cot_tcp_host: str = "127.0.0.1"
+    """Interface for the CoT TCP input; the TAK devices' network, never 0.0.0.0 by default."""
+    cot_agency: str = "police"
+    """Agency namespace the CoT TCP input publishes under."""
+    cot_source: str = "cot-tcp"
+    """Source name of the CoT TCP input (its receipts and outbox)."""
     rules_file: Path | None = None
     """Rules (thresholds, hazardous sites, sensitive areas, correlation); default: the shipped
     config/rules.toml (Xingtai demo data)."""

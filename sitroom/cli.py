@@ -184,7 +184,14 @@ async def _ingest(settings: Settings) -> int:
     store = await _connect_store(settings.database_url)
     live = LiveState.from_url(settings.redis_url, settings.redis_prefix)
     try:
-        await IngestService(settings, store, live).run()
+        if settings.cot_tcp_port is None:
+            await IngestService(settings, store, live).run()
+        else:
+            from ingest.cot_input import CotInput
+
+            async with asyncio.TaskGroup() as group:
+                group.create_task(IngestService(settings, store, live).run(), name="ingest")
+                group.create_task(CotInput(settings, store).run(), name="cot-tcp")
     finally:
         await live.close()
         await store.close()

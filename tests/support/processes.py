@@ -31,11 +31,13 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def start_sitroom(args: list[str], settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
-    """Start `sitroom ARGS` with `settings`, output to `log_path`."""
+def start_sitroom(args: list[str], settings: Settings, log_path: Path,
+                  extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """Start `sitroom ARGS` with `settings` (plus `extra_env`), output to `log_path`."""
     log = open(log_path, "ab")  # noqa: SIM115 - the child owns it from here
     try:
         return subprocess.Popen([sys.executable, "-m", "sitroom", *args], stdout=log,
-                                stderr=subprocess.STDOUT, env=settings_env(settings))
+                                stderr=subprocess.STDOUT,
+                                env={**settings_env(settings), **(extra_env or {})})
     finally:
         log.close()
