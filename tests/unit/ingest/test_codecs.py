@@ -438,7 +438,7 @@ def spliced(draw: st.DrawFn) -> bytes:
     return base[:start] + draw(st.binary(max_size=8)) + base[end:]
 
 
-@settings(max_examples=800, deadline=None)
+@settings(max_examples=2000, deadline=None)
 @given(topic=FEED_TOPICS, payload=st.one_of(st.binary(max_size=300), spliced()))
 def test_decode_never_raises_on_arbitrary_bytes(topic: str, payload: bytes) -> None:
     result = decode(SCHEME, topic, payload, RECEIVED_AT, MAX_BYTES)
@@ -469,7 +469,7 @@ def json_ish(draw: st.DrawFn) -> tuple[str, bytes]:
     return topic, json.dumps(doc, ensure_ascii=ascii_only).encode("utf-8")
 
 
-@settings(max_examples=800, deadline=None)
+@settings(max_examples=2000, deadline=None)
 @given(case=json_ish())
 def test_decode_never_raises_on_json_ish_dicts(case: tuple[str, bytes]) -> None:
     topic, payload = case
@@ -494,7 +494,7 @@ def raw_string_fields(draw: st.DrawFn) -> tuple[str, bytes]:
     return topic, b"{" + b", ".join(parts) + b"}"
 
 
-@settings(max_examples=600, deadline=None)
+@settings(max_examples=1500, deadline=None)
 @given(case=raw_string_fields())
 def test_decode_never_raises_on_raw_bytes_in_strings(case: tuple[str, bytes]) -> None:
     topic, payload = case
