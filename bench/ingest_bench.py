@@ -47,20 +47,29 @@ class Run:
         return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
 
 
-def _publish(servers: BenchServers, root: str, count: int,
-             rate: float) -> tuple[int, float, list[float]]:
+def publish(servers: BenchServers, root: str, count: int, rate: float,
+            *extra: str) -> dict[str, Any]:
+    """Run bench.publisher; return its summary."""
     out = subprocess.run(
         [sys.executable, "-m", "bench.publisher", "--port", str(servers.mqtt_port),
-         "--root", root, "--count", str(count), "--rate", str(rate)],
+         "--root", root, "--count", str(count), "--rate", str(rate), *extra],
         check=True, stdout=subprocess.PIPE, text=True, timeout=900,
     ).stdout
     summary: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return summary
+
+
+def _publish(servers: BenchServers, root: str, count: int, rate: float,
+             *extra: str) -> tuple[int, float, list[float]]:
+    summary = publish(servers, root, count, rate, *extra)
     latencies: list[float] = summary["latencies_ms"]
     return summary["receipted"], summary["last_receipt"] - summary["started"], latencies
 
 
-def _start_ingest(servers: BenchServers, dsn: str, root: str) -> subprocess.Popen[bytes]:
-    client_id = f"bench-ingest-{uuid.uuid4().hex[:6]}"
+def start_ingest(servers: BenchServers, dsn: str, root: str, client_id: str | None = None,
+                 shared_group: str | None = None) -> subprocess.Popen[bytes]:
+    """Start `sitroom ingest` and wait until it is connected."""
+    client_id = client_id or f"bench-ingest-{uuid.uuid4().hex[:6]}"
     prefix = f"bench{uuid.uuid4().hex[:6]}:"
     env = {k: v for k, v in os.environ.items() if not k.startswith("SITROOM_")}
     env.update({
@@ -70,6 +79,8 @@ def _start_ingest(servers: BenchServers, dsn: str, root: str) -> subprocess.Pope
         "SITROOM_INGEST__SESSION_EXPIRY_S": "60", "SITROOM_LOG_LEVEL": "WARNING",
         "SITROOM_MQTT_PROTOCOL": os.environ.get("BENCH_PROTOCOL", "5"),
     })
+    if shared_group:
+        env["SITROOM_INGEST__SHARED_GROUP"] = shared_group
     process = subprocess.Popen([sys.executable, "-m", "sitroom", "ingest"], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     status_key = f"{prefix}status:ingest:{client_id}"
@@ -93,22 +104,24 @@ def _start_naive(servers: BenchServers, dsn: str, root: str) -> subprocess.Popen
     return process
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def stop_consumer(process: subprocess.Popen[bytes]) -> None:
     stop(process, signal.SIGINT)
 
 
-def _measure(servers: BenchServers, consumer: str, count: int, rate: float) -> Run:
+def measure(servers: BenchServers, consumer: str, count: int, rate: float,
+            *extra: str) -> Run:
+    """One consumer (sitroom ingest or the naive one) against one publisher run."""
     root = f"bench{uuid.uuid4().hex[:6]}/v1"
     with fresh_database(servers.postgres) as dsn:
-        start = _start_ingest if consumer == "sitroom" else _start_naive
-        process = start(servers, dsn, root)
+        process = (start_ingest(servers, dsn, root) if consumer == "sitroom"
+                   else _start_naive(servers, dsn, root))
         time.sleep(SETTLE_S)
         try:
             before = _cpu_seconds(process.pid)
-            receipted, seconds, latencies = _publish(servers, root, count, rate)
+            receipted, seconds, latencies = _publish(servers, root, count, rate, *extra)
             cpu = _cpu_seconds(process.pid) - before
         finally:
-            _stop(process)
+            stop_consumer(process)
     name = f"{consumer} @ {'max' if rate == 0 else f'{rate:,.0f}/s'}"
     return Run(name, rate, count, receipted, seconds, latencies, cpu)
 
@@ -125,10 +138,10 @@ def run(quick: bool = False) -> list[Run]:
     with bench_servers() as servers:
         # Latency runs first: a saturated run leaves PostgreSQL writing back (and dropping its
         # database forces a checkpoint), which would land in the next run's tail.
-        runs.append(_measure(servers, "sitroom", big, 10_000))
-        runs.append(_measure(servers, "naive", small, 10_000))
-        runs.append(_measure(servers, "sitroom", big, 0))
-        runs.append(_measure(servers, "naive", small, 0))
+        runs.append(measure(servers, "sitroom", big, 10_000))
+        runs.append(measure(servers, "naive", small, 10_000))
+        runs.append(measure(servers, "sitroom", big, 0))
+        runs.append(measure(servers, "naive", small, 0))
     return runs
 
 

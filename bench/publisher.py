@@ -34,30 +34,33 @@ def main() -> None:
     parser.add_argument("--sources", type=int, default=4)
     parser.add_argument("--units", type=int, default=400)
     parser.add_argument("--wait", type=float, default=120.0, help="seconds to wait for receipts")
+    parser.add_argument("--mix", action="store_true",
+                        help="70%% positions, 20%% observations, 10%% alarms and reports")
+    parser.add_argument("--no-receipts", action="store_true",
+                        help="do not wait for receipts (a backlog for later, or pass-through)")
     args = parser.parse_args()
 
     binary = shutil.which("mosquitto_pub")
     if binary is None:
         raise SystemExit("mosquitto_pub is missing: apt-get install -y mosquitto-clients")
-    sources = [f"src-{i:02d}" for i in range(args.sources)]
-    receipts = _ReceiptClock(args.port, [f"{args.root}/receipts/{s}" for s in sources],
-                             args.count)
+    streams = _streams(args.sources, args.mix)
+    receipts = None if args.no_receipts else _ReceiptClock(
+        args.port, [f"{args.root}/receipts/{source}" for _, _, source in streams], args.count)
     pipes = [
         subprocess.Popen([binary, "-p", str(args.port), "-q", "1", "-l", "-i",
-                          f"bench-{s}-{uuid.uuid4().hex[:6]}", "-t",
-                          f"{args.root}/police/position/{s}"], stdin=subprocess.PIPE)
-        for s in sources
+                          f"bench-{source}-{uuid.uuid4().hex[:6]}", "-t",
+                          f"{args.root}/{agency}/{kind}/{source}"], stdin=subprocess.PIPE)
+        for agency, kind, source in streams
     ]
     # Payloads are made before the clock starts; a fix a few seconds old is what real
     # devices send after a tunnel anyway.
     now = datetime.now(UTC).isoformat()
-    lines: list[tuple[str, bytes]] = []
+    lines: list[tuple[str, int, bytes]] = []
     for i in range(args.count):
         message_id = uuid.uuid4().hex
-        lines.append((message_id, json.dumps({
-            "id": message_id, "ts": now, "unit": f"u-{i % args.units:04d}",
-            "lat": 37.0 + (i % 1000) * 1e-5, "lon": 114.5, "speed": 12.5, "heading": 90.0,
-        }).encode() + b"\n"))
+        stream = _pick_stream(i, streams, args.mix)
+        doc = _payload(streams[stream][1], message_id, now, i, args.units)
+        lines.append((message_id, stream, json.dumps(doc).encode() + b"\n"))
 
     sent_at: dict[str, float] = {}
     started = time.time()
@@ -70,8 +73,8 @@ def main() -> None:
             continue
         stamp = time.time()
         for i in range(index, due):
-            message_id, line = lines[i]
-            stdin = pipes[i % len(pipes)].stdin
+            message_id, stream, line = lines[i]
+            stdin = pipes[stream].stdin
             assert stdin is not None
             stdin.write(line)
             sent_at[message_id] = stamp
@@ -84,9 +87,11 @@ def main() -> None:
     for pipe in pipes:
         pipe.wait(timeout=120)
     published = time.time()
-    receipts.done.wait(args.wait)
-    receipts.close()
-    at = receipts.at
+    at: dict[str, float] = {}
+    if receipts is not None:
+        receipts.done.wait(args.wait)
+        receipts.close()
+        at = receipts.at
     latencies = sorted((at[k] - sent_at[k]) * 1000 for k in at if k in sent_at)
     print(json.dumps({
         "count": args.count, "started": started, "published": published,
@@ -94,6 +99,43 @@ def main() -> None:
         "last_receipt": max(at.values()) if at else published,
         "latencies_ms": [round(v, 2) for v in latencies],
     }))
+
+
+def _streams(sources: int, mix: bool) -> list[tuple[str, str, str]]:
+    """(agency, kind, source) of each publishing pipe."""
+    positions = [("police", "position", f"src-{i:02d}") for i in range(sources)]
+    if not mix:
+        return positions
+    return positions + [("water", "observation", "hydro-00"), ("safety", "alarm", "iot-00"),
+                        ("fire", "report", "c119-00")]
+
+
+def _pick_stream(i: int, streams: list[tuple[str, str, str]], mix: bool) -> int:
+    """70 % positions, 20 % observations, 5 % alarms, 5 % reports (in a fixed 20-cycle)."""
+    positions = sum(1 for _, kind, _ in streams if kind == "position")
+    if not mix:
+        return i % positions
+    slot = i % 20
+    if slot < 14:
+        return (i // 20 * 14 + slot) % positions
+    if slot < 18:
+        return positions
+    return positions + 1 if slot == 18 else positions + 2
+
+
+def _payload(kind: str, message_id: str, now: str, i: int, units: int) -> dict[str, object]:
+    place = {"lat": 37.0 + (i % 1000) * 1e-5, "lon": 114.5}
+    if kind == "observation":  # below any warning level, so the rules stay quiet
+        return {"id": message_id, "ts": now, "sensor": f"xt-rain-{i % 50:03d}",
+                "quantity": "rainfall", "value": 1.5, "unit": "mm", **place}
+    if kind == "alarm":
+        return {"id": message_id, "ts": now, "device": f"xt-smoke-{i % 200:03d}",
+                "type": "smoke", "state": "test", **place}
+    if kind == "report":
+        return {"id": message_id, "ts": now, "type": "medical", "text": "120 来电",
+                **place}
+    return {"id": message_id, "ts": now, "unit": f"u-{i % units:04d}", "speed": 12.5,
+            "heading": 90.0, **place}
 
 
 def _flush(stdin: IO[bytes] | None) -> None:

@@ -206,7 +206,10 @@ class Store:
                 " (SELECT count(*) FROM units) AS units,"
                 " (SELECT count(*) FROM reports) AS reports,"
                 " (SELECT count(*) FROM incidents WHERE status <> 'closed') AS open_incidents,"
-                " (SELECT count(*) FROM dead_letters) AS dead_letters"
+                " (SELECT count(*) FROM dead_letters) AS dead_letters,"
+                " (SELECT count(*) FROM observations) + (SELECT count(*) FROM alarms)"
+                " + (SELECT count(*) FROM unit_statuses) + (SELECT count(*) FROM order_acks)"
+                " AS feeds"
             )
         assert row is not None
         return dict(row.items())

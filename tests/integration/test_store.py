@@ -31,7 +31,7 @@ async def test_migrate_on_an_empty_database_creates_every_table(postgres_server:
         assert await fresh.migrate() == []
         counts = await fresh.counts()
         assert counts == {"positions": 0, "units": 0, "reports": 0, "open_incidents": 0,
-                          "dead_letters": 0}
+                          "dead_letters": 0, "feeds": 0}
     finally:
         await fresh.close()
         conn = await asyncpg.connect(postgres_server)

@@ -1,0 +1,100 @@
+"""Mixed-feed and backlog benchmarks (issue #3), each beside the broker-only pass-through."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+
+from bench.ingest_bench import Run, measure, publish, start_ingest, stop_consumer
+from bench.servers import BenchServers, bench_servers, fresh_database
+from incidents.store import Store
+
+
+@dataclass(frozen=True)
+class Figures:
+    """What the mixed-feed benchmark measured."""
+
+    passthrough: float
+    """msgs/s a bare subscriber receives (QoS 1, same publisher, same machine)."""
+    mixed_max: Run
+    mixed_paced: Run
+    backlog: int
+    backlog_drain: float
+    """msgs/s two ingest workers drained a queued backlog with."""
+
+
+def _passthrough(servers: BenchServers, count: int) -> float:
+    root = f"bench{uuid.uuid4().hex[:6]}/v1"
+    consumer = subprocess.Popen(
+        [sys.executable, "-m", "bench.passthrough", "--port", str(servers.mqtt_port),
+         "--root", root, "--count", str(count)], stdout=subprocess.PIPE, text=True)
+    assert consumer.stdout is not None
+    consumer.stdout.readline()  # "ready"
+    summary = publish(servers, root, count, 0, "--mix", "--no-receipts")
+    out, _ = consumer.communicate(timeout=300)
+    received: dict[str, float] = json.loads(out.strip().splitlines()[-1])
+    return float(received["received"]) / max(1e-9, received["last"] - summary["started"])
+
+
+def _backlog(servers: BenchServers, count: int) -> float:
+    """Queue `count` messages while both workers are away, then time their drain."""
+    root = f"bench{uuid.uuid4().hex[:6]}/v1"
+    ids = [f"bench-drain-{uuid.uuid4().hex[:6]}-{n}" for n in range(2)]
+    with fresh_database(servers.postgres) as dsn:
+        workers = [start_ingest(servers, dsn, root, i, shared_group="bench") for i in ids]
+        for worker in workers:  # persistent sessions stay subscribed at the broker
+            stop_consumer(worker)
+        publish(servers, root, count, 0, "--mix", "--no-receipts")
+        started = time.time()
+        workers = [start_ingest(servers, dsn, root, i, shared_group="bench") for i in ids]
+        try:
+            stored = asyncio.run(_wait_stored(dsn, count, timeout_s=600))
+        finally:
+            for worker in workers:
+                stop_consumer(worker)
+        return stored / (time.time() - started)
+
+
+async def _wait_stored(dsn: str, count: int, timeout_s: float) -> int:
+    store = await Store.connect(dsn)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            counts = await store.counts()
+            stored = counts["positions"] + counts["reports"] + counts["feeds"]
+            if stored >= count or time.monotonic() > deadline:
+                return stored
+            await asyncio.sleep(0.2)
+    finally:
+        await store.close()
+
+
+def run(quick: bool = False) -> Figures:
+    """Measure the pass-through, sitroom on the mixed feed, and the two-worker drain."""
+    count, backlog = (20_000, 20_000) if quick else (100_000, 200_000)
+    with bench_servers() as servers:
+        passthrough = _passthrough(servers, count)
+        paced = measure(servers, "sitroom", count, 10_000, "--mix")
+        fastest = measure(servers, "sitroom", count, 0, "--mix")
+        drain = _backlog(servers, backlog)
+    return Figures(passthrough, fastest, paced, backlog, drain)
+
+
+def report(f: Figures) -> str:
+    """The issue #3 figures, each with its ratio to the pass-through."""
+    p = f.passthrough
+    return "\n".join([
+        "mixed feed (70 % positions, 20 % observations, 10 % alarms and reports), QoS 1:",
+        f"broker pass-through (bare paho subscriber): {p:,.0f} msgs/s",
+        f"sustained mixed feed: {f.mixed_max.throughput:,.0f} msgs/s"
+        f" = {f.mixed_max.throughput / p:.2f} x pass-through  (goal >= 15,000)",
+        f"at 10,000 msgs/s: p50 {f.mixed_paced.percentile(0.5):.1f} ms,"
+        f" p99 {f.mixed_paced.percentile(0.99):.1f} ms publish->committed  (goal p99 <= 50 ms)",
+        f"backlog of {f.backlog:,} drained by two workers: {f.backlog_drain:,.0f} msgs/s"
+        f" = {f.backlog_drain / p:.2f} x pass-through  (goal >= 20,000)",
+    ])
