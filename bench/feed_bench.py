@@ -38,7 +38,8 @@ def _passthrough(servers: BenchServers, count: int) -> float:
     summary = publish(servers, root, count, 0, "--mix", "--no-receipts")
     out, _ = consumer.communicate(timeout=300)
     received: dict[str, float] = json.loads(out.strip().splitlines()[-1])
-    return float(received["received"]) / max(1e-9, received["last"] - summary["started"])
+    started = float(summary["started"])
+    return float(received["received"]) / max(1e-9, received["last"] - started)
 
 
 def _backlog(servers: BenchServers, count: int) -> float:
