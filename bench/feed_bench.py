@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from bench.ingest_bench import Run, measure, publish, start_ingest, stop_consumer
@@ -51,14 +52,26 @@ def _backlog(servers: BenchServers, count: int) -> float:
         for worker in workers:  # persistent sessions stay subscribed at the broker
             stop_consumer(worker)
         publish(servers, root, count, 0, "--mix", "--no-receipts")
-        started = time.time()
-        workers = [start_ingest(servers, dsn, root, i, shared_group="bench") for i in ids]
+        with ThreadPoolExecutor(len(ids)) as pool:  # both start together
+            workers = list(pool.map(
+                lambda i: start_ingest(servers, dsn, root, i, shared_group="bench"), ids))
         try:
             stored = asyncio.run(_wait_stored(dsn, count, timeout_s=600))
+            seconds = asyncio.run(_drain_seconds(dsn))
         finally:
             for worker in workers:
                 stop_consumer(worker)
-        return stored / (time.time() - started)
+        return stored / seconds
+
+
+async def _drain_seconds(dsn: str) -> float:
+    """First message received → last one committed, from the rows themselves (so the
+    workers' start-up, which is not draining, does not count)."""
+    store = await Store.connect(dsn)
+    try:
+        return await store.drain_seconds()
+    finally:
+        await store.close()
 
 
 async def _wait_stored(dsn: str, count: int, timeout_s: float) -> int:

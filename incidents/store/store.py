@@ -214,6 +214,13 @@ class Store:
         assert row is not None
         return dict(row.items())
 
+    async def drain_seconds(self) -> float:
+        """Seconds from the first position received to the last one stored (benchmarks)."""
+        async with self._conn() as conn:
+            value = await conn.fetchval(
+                "SELECT extract(epoch FROM max(stored_at) - min(received_at)) FROM positions")
+        return float(value or 0.0)
+
     async def position_ids(self) -> list[str]:
         """Every stored position id (for audits and tests of exactly-once storage)."""
         async with self._conn() as conn:
