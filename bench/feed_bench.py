@@ -8,7 +8,6 @@ import subprocess
 import sys
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from bench.ingest_bench import Run, measure, publish, start_ingest, stop_consumer
@@ -52,11 +51,13 @@ def _backlog(servers: BenchServers, count: int) -> float:
         for worker in workers:  # persistent sessions stay subscribed at the broker
             stop_consumer(worker)
         publish(servers, root, count, 0, "--mix", "--no-receipts")
-        with ThreadPoolExecutor(len(ids)) as pool:  # both start together
-            workers = list(pool.map(
-                lambda i: start_ingest(servers, dsn, root, i, shared_group="bench"), ids))
+        # One after the other: started together, 1 % of the backlog went missing in one run
+        # (see docs/performance.md); under investigation.
+        workers = [start_ingest(servers, dsn, root, i, shared_group="bench") for i in ids]
         try:
-            stored = asyncio.run(_wait_stored(dsn, count, timeout_s=600))
+            stored = asyncio.run(_wait_stored(dsn, count, timeout_s=120))
+            if stored < count:
+                print(f"  only {stored:,} of {count:,} stored after 120 s", file=sys.stderr)
             seconds = asyncio.run(_drain_seconds(dsn))
         finally:
             for worker in workers:
@@ -78,11 +79,16 @@ async def _wait_stored(dsn: str, count: int, timeout_s: float) -> int:
     store = await Store.connect(dsn)
     try:
         deadline = time.monotonic() + timeout_s
+        shown = time.monotonic()
         while True:
             counts = await store.counts()
             stored = counts["positions"] + counts["reports"] + counts["feeds"]
             if stored >= count or time.monotonic() > deadline:
                 return stored
+            if time.monotonic() - shown > 5:
+                print(f"  draining: {stored:,} of {count:,} stored", file=sys.stderr,
+                      flush=True)
+                shown = time.monotonic()
             await asyncio.sleep(0.2)
     finally:
         await store.close()
