@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from bench.ingest_bench import Run, measure, publish, start_ingest, stop_consumer
@@ -51,9 +52,9 @@ def _backlog(servers: BenchServers, count: int) -> float:
         for worker in workers:  # persistent sessions stay subscribed at the broker
             stop_consumer(worker)
         publish(servers, root, count, 0, "--mix", "--no-receipts")
-        # One after the other: started together, 1 % of the backlog went missing in one run
-        # (see docs/performance.md); under investigation.
-        workers = [start_ingest(servers, dsn, root, i, shared_group="bench") for i in ids]
+        with ThreadPoolExecutor(len(ids)) as pool:  # both start together, as after an outage
+            workers = list(pool.map(
+                lambda i: start_ingest(servers, dsn, root, i, shared_group="bench"), ids))
         try:
             stored = asyncio.run(_wait_stored(dsn, count, timeout_s=120))
             if stored < count:

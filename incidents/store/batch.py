@@ -147,7 +147,9 @@ def _latest_per_unit(
         seen = latest.get(p.unit)
         if seen is None or seen[1].ts <= p.ts:
             latest[p.unit] = (envelope, p)
-    return list(latest.values())
+    # Always lock unit rows in the same order: two workers upserting the same units in
+    # different orders deadlocked (PostgreSQL aborts one of them).
+    return [latest[unit] for unit in sorted(latest)]
 
 
 async def _store_positions(

@@ -27,6 +27,9 @@ UNAVAILABLE = (
     asyncpg.exceptions.InterfaceError,
     asyncpg.exceptions.InvalidCatalogNameError,
     asyncpg.exceptions.TooManyConnectionsError,
+    # Concurrency conflicts between workers: the whole transaction can simply be retried.
+    asyncpg.exceptions.DeadlockDetectedError,
+    asyncpg.exceptions.SerializationError,
 )
 
 

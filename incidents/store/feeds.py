@@ -84,11 +84,12 @@ async def _update_availability(conn: asyncpg.Connection, statuses: list[Status])
         seen = latest.get(status.unit)
         if seen is None or seen.ts <= status.ts:
             latest[status.unit] = status
-    # Units that have not reported a position yet get their row with the first fix.
+    # Units that have not reported a position yet get their row with the first fix. Rows are
+    # locked in unit order, like the position upsert, so concurrent workers cannot deadlock.
     await conn.execute(
         "UPDATE units AS u SET availability = s.availability, availability_ts = s.ts"
         " FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS s(unit, availability, ts)"
         " WHERE u.unit = s.unit AND (u.availability_ts IS NULL OR u.availability_ts <= s.ts)",
-        list(latest), [s.availability.value for s in latest.values()],
-        [s.ts for s in latest.values()],
+        sorted(latest), [latest[u].availability.value for u in sorted(latest)],
+        [latest[u].ts for u in sorted(latest)],
     )

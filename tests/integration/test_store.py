@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import asyncpg
@@ -127,3 +128,26 @@ async def test_units_within_radius_use_earthdistance_without_postgis(store: Stor
 async def test_an_unreachable_server_raises_store_unavailable() -> None:
     with pytest.raises(StoreUnavailable, match="cannot connect"):
         await Store.connect("postgresql://postgres@127.0.0.1:1/nothing")
+
+
+async def test_concurrent_batches_over_the_same_units_do_not_deadlock(database_url: str) -> None:
+    """Two workers commit batches touching the same units in opposite orders."""
+    a, b = await Store.connect(database_url), await Store.connect(database_url)
+    try:
+        units = [f"u-{i:03d}" for i in range(200)]
+        for _ in range(15):
+            forward = [inbound(position(unit=u)) for u in units]
+            backward = [inbound(position(unit=u)) for u in reversed(units)]
+            await asyncio.gather(a.write_batch(forward, []), b.write_batch(backward, []))
+    finally:
+        await a.close()
+        await b.close()
+    assert len(await a_units(database_url)) == 200
+
+
+async def a_units(dsn: str) -> list[str]:
+    store = await Store.connect(dsn)
+    try:
+        return [u.unit for u in await store.units()]
+    finally:
+        await store.close()
