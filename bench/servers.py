@@ -8,14 +8,14 @@ import os
 import socket
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 
 from incidents.store import Store
-from tests.support.servers import start_mosquitto, start_postgres, start_redis
+from tests.support.servers import ServerProcess, start_mosquitto, start_postgres, start_redis
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,19 @@ def _listening(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def _server(name: str, port: int, url: str, start: Callable[[], ServerProcess],
+            started: list[ServerProcess]) -> str:
+    """SITROOM_BENCH_{name}_URL, else the system server on `port`, else one we start."""
+    configured = os.environ.get(f"SITROOM_BENCH_{name}_URL")
+    if configured is not None:
+        return configured
+    if _listening(port):
+        return url.format(port)
+    server = start()
+    started.append(server)
+    return url.format(server.port)
+
+
 @contextlib.contextmanager
 def bench_servers() -> Iterator[BenchServers]:
     """Mosquitto of our own; PostgreSQL and Redis from SITROOM_BENCH_* or standard ports."""
@@ -43,20 +56,10 @@ def bench_servers() -> Iterator[BenchServers]:
         os.chmod(work, 0o755)
         mosquitto = start_mosquitto(work / "mosquitto")
         started = [mosquitto]
-        postgres = os.environ.get("SITROOM_BENCH_POSTGRES_URL")
-        if postgres is None and _listening(5432):
-            postgres = "postgresql://postgres@127.0.0.1:5432/postgres"
-        if postgres is None:
-            pg = start_postgres(work / "pg")
-            started.append(pg)
-            postgres = f"postgresql://postgres@127.0.0.1:{pg.port}/postgres"
-        redis = os.environ.get("SITROOM_BENCH_REDIS_URL")
-        if redis is None and _listening(6379):
-            redis = "redis://127.0.0.1:6379/0"
-        if redis is None:
-            rd = start_redis(work / "redis")
-            started.append(rd)
-            redis = f"redis://127.0.0.1:{rd.port}/0"
+        postgres = _server("POSTGRES", 5432, "postgresql://postgres@127.0.0.1:{}/postgres",
+                           lambda: start_postgres(work / "pg"), started)
+        redis = _server("REDIS", 6379, "redis://127.0.0.1:{}/0",
+                        lambda: start_redis(work / "redis"), started)
         try:
             yield BenchServers(mosquitto.port, postgres, redis, work)
         finally:

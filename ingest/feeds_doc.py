@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import msgspec
+
 from incidents.model import Kind
 from ingest.codecs import Reason, json_kinds, json_schema
 from ingest.receipts import Receipt
@@ -160,8 +162,6 @@ def render() -> str:
 
 
 def _receipt_schema() -> dict[str, Any]:
-    import msgspec
-
     schema: dict[str, Any] = msgspec.json.schema(Receipt)
     return schema
 

@@ -21,10 +21,11 @@ import asyncpg
 import pytest
 
 from config.settings import IngestSettings, Settings
-from incidents.live import LiveState, LiveUnavailable
+from incidents.live import LiveState
 from incidents.model import Kind, Position, UnitState
 from incidents.store import Store
 from ingest.field_client import FieldClient, new_id
+from tests.support.ingest import live_units_or_none
 from tests.support.processes import start_sitroom
 from tests.support.servers import ServerProcess, start_mosquitto, start_postgres, start_redis
 from tests.support.waiting import eventually
@@ -52,12 +53,6 @@ def _immediate_stop(server: ServerProcess) -> None:
     server.process.send_signal(signal.SIGQUIT)
     server.process.wait(timeout=30)
 
-
-async def _live_units(live: LiveState) -> list[UnitState] | None:
-    try:
-        return await live.units()
-    except LiveUnavailable:
-        return None
 
 
 async def test_nothing_is_lost_or_doubled_when_everything_crashes(
@@ -114,7 +109,7 @@ async def test_nothing_is_lost_or_doubled_when_everything_crashes(
     sent: set[str] = set()
     live = LiveState.from_url(settings.redis_url or "", settings.redis_prefix)
     try:
-        await eventually(lambda: _true(all(c.connected for c in clients)), bool, timeout_s=15)
+        await eventually(lambda: all(c.connected for c in clients), bool, timeout_s=15)
         for round_ in range(ROUNDS):
             for i, client in enumerate(clients):
                 batch = [Position(id=new_id(), ts=datetime.now(UTC), unit=f"unit-{i:02d}",
@@ -125,13 +120,13 @@ async def test_nothing_is_lost_or_doubled_when_everything_crashes(
                 await asyncio.to_thread(chaos[round_])
             await asyncio.sleep(0.3)
         assert len(sent) == UNITS * ROUNDS * PER_ROUND
-        await eventually(lambda: _true(sum(c.pending() for c in clients)), lambda n: n == 0,
+        await eventually(lambda: sum(c.pending() for c in clients), lambda n: n == 0,
                          timeout_s=180, interval_s=0.5)
         stored = await _position_ids(dsn)
         # The live state shows every unit at its latest committed fix.
         expected = {u.unit: u.lat for u in await _store_units(dsn)}
         units = await eventually(
-            lambda: _live_units(live),
+            lambda: live_units_or_none(live),
             lambda u: u is not None and {x.unit: x.lat for x in u} == expected, timeout_s=10)
         caught_up_after_s = time.monotonic() - redis_back[-1]
     finally:
@@ -167,6 +162,3 @@ async def _store_units(dsn: str) -> list[UnitState]:
     finally:
         await store.close()
 
-
-async def _true(value: int | bool) -> int | bool:
-    return value

@@ -52,7 +52,7 @@ async def test_sigkill_of_ingest_loses_and_duplicates_nothing(
     ]
     sent: set[str] = set()
     try:
-        await eventually(lambda: _async(all(c.connected for c in clients)), bool)
+        await eventually(lambda: all(c.connected for c in clients), bool)
         kills = 0
         for round_ in range(PER_SOURCE // 50):
             for i, client in enumerate(clients):
@@ -69,7 +69,7 @@ async def test_sigkill_of_ingest_loses_and_duplicates_nothing(
             await asyncio.sleep(0.05)
         assert kills == 2 and len(sent) == SOURCES * PER_SOURCE
         try:
-            await eventually(lambda: _async(sum(c.pending() for c in clients)),
+            await eventually(lambda: sum(c.pending() for c in clients),
                              lambda n: n == 0, timeout_s=60, interval_s=0.5)
         except AssertionError:
             # Tell stored-but-unreceipted apart from lost.
@@ -89,6 +89,3 @@ async def test_sigkill_of_ingest_loses_and_duplicates_nothing(
     assert len(stored) == len(set(stored)) == SOURCES * PER_SOURCE
     assert set(stored) == sent
 
-
-async def _async(value: int | bool) -> int | bool:
-    return value

@@ -15,11 +15,10 @@ import asyncpg
 import pytest
 
 from config.settings import IngestSettings, Settings
-from incidents.live import LiveState, LiveUnavailable
-from incidents.model import UnitState
+from incidents.live import LiveState
 from incidents.store import Store
 from tests.conftest import Broker
-from tests.support.ingest import publisher, running_ingest
+from tests.support.ingest import live_units_or_none, publisher, running_ingest
 from tests.support.processes import start_sitroom
 from tests.support.servers import ServerProcess, start_redis
 from tests.support.waiting import eventually
@@ -39,12 +38,6 @@ def position(unit: str, lat: float) -> str:
     return json.dumps({"id": str(uuid.uuid4()), "ts": datetime.now(UTC).isoformat(),
                        "unit": unit, "lat": lat, "lon": 114.5})
 
-
-async def _units_or_none(live: LiveState) -> list[UnitState] | None:
-    try:
-        return await live.units()
-    except LiveUnavailable:
-        return None
 
 
 async def test_live_state_catches_up_after_redis_restarts(
@@ -70,7 +63,7 @@ async def test_live_state_catches_up_after_redis_restarts(
                 await eventually(store.counts, lambda c: c["units"] == 2)  # still stored
                 own_redis.restart()  # comes back empty
                 returned = time.monotonic()
-                units = await eventually(lambda: _units_or_none(live),
+                units = await eventually(lambda: live_units_or_none(live),
                                          lambda u: u is not None and len(u) == 2,
                                          timeout_s=10)
                 caught_up_s = time.monotonic() - returned

@@ -108,5 +108,5 @@ async def _subscribed(live: LiveState, names: list[str]) -> bool:
     return True
 
 
-async def _pending(clients: list[FieldClient]) -> int:
+def _pending(clients: list[FieldClient]) -> int:
     return sum(c.pending() for c in clients)

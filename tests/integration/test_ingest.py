@@ -33,7 +33,7 @@ async def test_a_position_is_stored_live_and_receipted(settings: Settings, store
             pub.listen(f"{root}/receipts/car-7")
             pub.publish(f"{root}/police/position/car-7", position_json(message_id=message_id))
             units = await eventually(live.units, lambda u: len(u) == 1)
-            await eventually(lambda: _async(len(pub.received)), lambda n: n >= 1)
+            await eventually(lambda: len(pub.received), lambda n: n >= 1)
     assert units[0].unit == "car-7" and units[0].agency == "police"
     assert await store.position_ids() == [message_id]
     receipt = json.loads(pub.received[0].payload)
@@ -48,8 +48,8 @@ async def test_the_same_id_twice_is_stored_once(settings: Settings, store: Store
         with publisher(broker.url, broker.protocol) as pub:
             for _ in range(2):
                 pub.publish(f"{root}/police/position/car-7", position_json(message_id=message_id))
-            await eventually(lambda: _async(service.stats.received), lambda n: n >= 2)
-            await eventually(lambda: _async(service.stats.batches), lambda n: n >= 1)
+            await eventually(lambda: service.stats.received, lambda n: n >= 2)
+            await eventually(lambda: service.stats.batches, lambda n: n >= 1)
     assert await store.position_ids() == [message_id]
     assert service.stats.duplicates == 1
 
@@ -72,7 +72,7 @@ async def test_malformed_payloads_become_dead_letters_with_a_reason(
             for topic, payload in cases.items():
                 pub.publish(topic, payload)
             letters = await eventually(store.dead_letters, lambda d: len(d) == 4)
-            await eventually(lambda: _async(len(pub.received)), lambda n: n >= 1)
+            await eventually(lambda: len(pub.received), lambda n: n >= 1)
     reasons = {d.letter.topic: d.letter.reason for d in letters}
     assert reasons == {
         f"{root}/police/position/car-7": "malformed_json",
@@ -109,9 +109,6 @@ async def test_the_heartbeat_reports_the_broker_and_counts(settings: Settings, s
                                   lambda s: s is not None and s["broker_connected"])
     assert status is not None and status["broker"] == broker.url
 
-
-async def _async(value: int) -> int:
-    return value
 
 
 async def test_messages_sent_while_ingest_is_down_arrive_when_it_returns(

@@ -12,7 +12,8 @@ from paho.mqtt.client import Client, MQTTMessage
 from paho.mqtt.enums import MQTTProtocolVersion
 
 from config.settings import Settings
-from incidents.live import LiveState
+from incidents.live import LiveState, LiveUnavailable
+from incidents.model import UnitState
 from incidents.store import Store
 from ingest.mqtt import BrokerAddress, connect_async, make_client, protocol_version
 from ingest.service import IngestService
@@ -38,6 +39,14 @@ async def _ready(service: IngestService, task: asyncio.Task[None]) -> bool:
     if task.done():
         task.result()  # surface the error that ended it
     return service.subscribed
+
+
+async def live_units_or_none(live: LiveState) -> list[UnitState] | None:
+    """The live units, or None while Redis is away (for polling across a Redis restart)."""
+    try:
+        return await live.units()
+    except LiveUnavailable:
+        return None
 
 
 class Publisher:
