@@ -1,0 +1,105 @@
+"""What the command service asks of spatial analysis, as a protocol `maps/` implements.
+
+`incidents/` must not import `maps/` (maps depends on incidents); the command service takes
+an implementation of `Spatial`, chosen once at start-up, and speaks only these structs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol
+
+import msgspec
+
+
+class UnitPoint(msgspec.Struct, frozen=True, kw_only=True):
+    """A unit's latest known place and whether it can take a task."""
+
+    unit: str
+    """Unit id."""
+    agency: str
+    """Owning agency code."""
+    unit_kind: str | None
+    """Kind of unit (taxonomy unit kind code, e.g. fire_engine), if known."""
+    lat: float
+    """WGS-84 latitude."""
+    lon: float
+    """WGS-84 longitude."""
+    available: bool
+    """False when engaged, off duty or out of service."""
+
+
+class NearUnit(msgspec.Struct, frozen=True, kw_only=True):
+    """A unit found near a point, with its great-circle distance."""
+
+    unit: UnitPoint
+    """The unit."""
+    distance_m: float
+    """Distance from the query point in metres."""
+
+
+class DistrictRef(msgspec.Struct, frozen=True, kw_only=True):
+    """A county-level division (行政区) a point falls in."""
+
+    code: str
+    """GB/T 2260 code, e.g. 130502."""
+    name_zh: str
+    """Chinese name."""
+    name_en: str
+    """English name (pinyin)."""
+
+
+class Facility(msgspec.Struct, frozen=True, kw_only=True):
+    """A point of a facilities or cameras layer near a query point."""
+
+    id: str
+    """Feature id, unique within its layer."""
+    layer: str
+    """Layer name the feature came from."""
+    kind: str
+    """Facility kind: hospital, school, shelter, hazardous_site, camera, reservoir, …"""
+    name: str
+    """Display name (as the layer gives it)."""
+    lat: float
+    """WGS-84 latitude."""
+    lon: float
+    """WGS-84 longitude."""
+    distance_m: float
+    """Distance from the query point in metres."""
+    properties: dict[str, str | int | float | bool | None] = msgspec.field(default_factory=dict)
+    """The feature's other attributes (capacity, beds, direction of view …)."""
+
+
+class Spatial(Protocol):
+    """Spatial questions the command service asks; implemented in maps/."""
+
+    def district_of(self, lat: float, lon: float) -> DistrictRef | None:
+        """The district containing the point, or None outside the city."""
+        ...
+
+    def facilities_near(self, lat: float, lon: float, radius_m: float,
+                        kinds: Iterable[str] | None = None) -> list[Facility]:
+        """Facilities (and cameras) within `radius_m`, nearest first; all kinds when None."""
+        ...
+
+    def population_within(self, lat: float, lon: float, radius_m: float) -> int:
+        """Estimated people living within `radius_m` of the point."""
+        ...
+
+
+
+class UnitIndex(Protocol):
+    """Units by place, built once and updated as they move; answers nearest-unit queries."""
+
+    def update(self, points: Iterable[UnitPoint]) -> None:
+        """Insert or move these units (a unit id seen before is replaced)."""
+        ...
+
+    def remove(self, units: Iterable[str]) -> None:
+        """Forget these unit ids; unknown ids are ignored."""
+        ...
+
+    def nearest(self, lat: float, lon: float, *, agency: str | None, unit_kind: str | None,
+                k: int, available_only: bool = True) -> list[NearUnit]:
+        """The `k` nearest matching units, nearest first."""
+        ...
