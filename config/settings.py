@@ -49,6 +49,32 @@ class IngestSettings(BaseModel):
     """How often ingest reports its status to the live state."""
 
 
+class AuthSettings(BaseModel):
+    """Dashboard authentication: the secret key, sessions and lock-out."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    secret_key: SecretStr | None = None
+    """Signs CSRF tokens and derives every other key of the dashboard: at least 32 random
+    bytes, from the environment (SITROOM_AUTH__SECRET_KEY), never from a file in the repo."""
+    session_idle_minutes: float = Field(default=30, gt=0, le=24 * 60)
+    """A session unused this long ends (each request slides it)."""
+    session_max_hours: float = Field(default=12, gt=0, le=7 * 24)
+    """A session ends this long after sign-in, however busy."""
+    max_failed_logins: int = Field(default=5, ge=1, le=100)
+    """Consecutive wrong passwords after which the account is locked."""
+    lockout_minutes: float = Field(default=15, gt=0, le=24 * 60)
+    """How long a locked account stays locked."""
+    min_password_length: int = Field(default=10, ge=8, le=128)
+    """Shortest password `sitroom user add/passwd` accepts."""
+    cookie_secure: bool = False
+    """Mark the session cookie Secure: set true whenever the dashboard is served over HTTPS."""
+    public_health: bool = True
+    """Let probes read /api/health without signing in; they then get only the status word."""
+    timezone: str = "Asia/Shanghai"
+    """Time zone of the times shown to people (e.g. when a locked account opens again)."""
+
+
 class Settings(BaseSettings):
     """Everything a sitroom process needs to know, validated at start-up."""
 
@@ -96,10 +122,13 @@ class Settings(BaseSettings):
     """How often the browser asks the dashboard for changes."""
     unit_online_s: int = 300
     """A unit is online if its last position is at most this old."""
-    secret_key: SecretStr | None = None
-    """Signs dashboard sessions; from the environment only, never from a file in the repo."""
+    journal_key: SecretStr | None = None
+    """HMAC key of the incident journal (SITROOM_JOURNAL_KEY): from the environment, never
+    stored in the database; the same on every ingest and dashboard worker."""
     embedded: EmbeddedPorts = EmbeddedPorts()
     ingest: IngestSettings = IngestSettings()
+    auth: AuthSettings = AuthSettings()
+    """Dashboard sign-in: the secret key, sessions, lock-out."""
 
     @classmethod
     def settings_customise_sources(

@@ -33,6 +33,8 @@ class AsyncBridge:
             raise ValueError("the dashboard needs redis_url (sitroom up sets it for the "
                              "embedded redis-server)")
         self._database_url = settings.database_url
+        key = settings.journal_key
+        self._journal_key = key.get_secret_value().encode() if key is not None else None
         self._stack = ExitStack()
         self._portal: BlockingPortal = self._stack.enter_context(
             start_blocking_portal(backend="asyncio", name="sitroom-dashboard-loop")
@@ -65,7 +67,8 @@ class AsyncBridge:
             if self._store is None:
                 if self._database_url is None:
                     raise StoreUnavailable("no database_url is configured")
-                self._store = await Store.connect(self._database_url, min_size=1, max_size=4)
+                self._store = await Store.connect(self._database_url, min_size=1, max_size=4,
+                                                  journal_key=self._journal_key)
         return self._store
 
     def close(self) -> None:

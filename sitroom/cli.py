@@ -82,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         from dashboard.server import serve
 
         _require(settings, "redis_url", "database_url")
+        journal_key(settings)  # refuse to start without one: every leader action is journaled
         serve(settings)
         return 0
     if command == "simulate":
@@ -181,7 +182,7 @@ async def _ingest(settings: Settings) -> int:
     sys.setswitchinterval(0.0005)
     # What the imports created lives for the whole run: keep it out of garbage collections.
     gc.freeze()
-    store = await _connect_store(settings.database_url)
+    store = await _connect_store(settings.database_url, journal_key(settings))
     live = LiveState.from_url(settings.redis_url, settings.redis_prefix)
     try:
         if settings.cot_tcp_port is None:
@@ -198,11 +199,23 @@ async def _ingest(settings: Settings) -> int:
     return 0
 
 
-async def _connect_store(dsn: str) -> Store:
+def journal_key(settings: Settings) -> bytes:
+    """The journal's HMAC key from the settings, or exit with what to set."""
+    from incidents.journal import JournalKeyError
+    from incidents.journal import journal_key as checked
+
+    value = settings.journal_key.get_secret_value() if settings.journal_key else None
+    try:
+        return checked(value)
+    except JournalKeyError as exc:
+        raise SystemExit(f"sitroom: {exc}") from exc
+
+
+async def _connect_store(dsn: str, key: bytes) -> Store:
     delay = 0.5
     while True:
         try:
-            return await Store.connect(dsn)
+            return await Store.connect(dsn, journal_key=key)
         except StoreUnavailable as exc:
             log.warning("%s; retrying in %.1fs", exc, delay)
             await asyncio.sleep(delay)

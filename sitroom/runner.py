@@ -11,6 +11,7 @@ from pathlib import Path
 from config.settings import Settings
 from incidents.store import Store, ensure_database
 from sitroom import embedded
+from sitroom.secrets import demo_secret
 from sitroom.supervisor import StartupError, Supervisor
 
 log = logging.getLogger("sitroom.up")
@@ -38,6 +39,8 @@ def _embedded_servers(settings: Settings, supervisor: Supervisor) -> dict[str, s
         env["SITROOM_MQTT_URL"] = f"mqtt://sitroom@127.0.0.1:{ports.mqtt}"
         env["SITROOM_MQTT_PUBLIC_URL"] = f"mqtt://127.0.0.1:{ports.mqtt}"
         env["SITROOM_MQTT_PROTOCOL"] = "3.1.1"  # amqtt speaks MQTT 3.1.1 only
+    if settings.journal_key is None:
+        env["SITROOM_JOURNAL_KEY"] = demo_secret(var / "secrets" / "journal.key")
     return env
 
 

@@ -17,6 +17,7 @@ from config.settings import IngestSettings, Settings
 from incidents.live import LiveState
 from incidents.store import Store
 from tests.support.http import served_dashboard
+from tests.support.keys import TEST_JOURNAL_KEY
 from tests.support.servers import (
     ServerProcess,
     start_amqtt,
@@ -24,6 +25,9 @@ from tests.support.servers import (
     start_postgres,
     start_redis,
 )
+
+# Every sitroom process a test starts inherits it (ingest refuses to run without a key).
+os.environ.setdefault("SITROOM_JOURNAL_KEY", TEST_JOURNAL_KEY)
 
 
 @pytest.fixture(autouse=True)
@@ -105,7 +109,7 @@ async def database_url(postgres_server: str, template_db: str) -> AsyncIterator[
 @pytest.fixture
 async def store(database_url: str) -> AsyncIterator[Store]:
     """A Store on the test's own database."""
-    opened = await Store.connect(database_url)
+    opened = await Store.connect(database_url, journal_key=TEST_JOURNAL_KEY.encode())
     yield opened
     await opened.close()
 

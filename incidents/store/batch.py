@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from incidents.cap import CapAlertMessage
+from incidents.journal import JournalKeyError
 from incidents.model import (
     Alarm,
     DeadLetter,
@@ -25,7 +26,8 @@ from incidents.model import (
 from incidents.outcomes import Outcome
 from incidents.store.cap import store_cap_alerts
 from incidents.store.feeds import store_feeds
-from incidents.store.incident_sql import insert_incident, journal
+from incidents.store.incident_sql import insert_incident
+from incidents.store.journal_sql import Event, JournalWriter
 from incidents.store.rules_sql import apply_outcomes
 
 
@@ -48,7 +50,7 @@ Evaluate = Callable[[Sequence[Inbound]], list[Outcome]]
 
 async def write_batch(
     conn: asyncpg.Connection, inbound: Sequence[Inbound], dead: Sequence[DeadLetter],
-    evaluate: Evaluate | None = None,
+    journal: JournalWriter | None, evaluate: Evaluate | None = None,
 ) -> BatchResult:
     """Store a batch atomically; ids already stored are ignored.
 
@@ -76,6 +78,7 @@ async def write_batch(
         if positions:
             positions_new, units = await _store_positions(conn, positions)
     else:
+        events: list[Event] = []
         async with conn.transaction():
             if positions:
                 positions_new, units = await _store_positions(conn, positions)
@@ -84,16 +87,22 @@ async def write_batch(
                 new_ids |= await store_feeds(conn, others)
             if reports:
                 stored_reports, incidents = await _insert_reports(conn, reports,
-                                                                  evaluate is None)
+                                                                  evaluate is None, events)
                 new_ids |= stored_reports
             if alerts:
-                incidents += await store_cap_alerts(conn, alerts)
+                incidents += await store_cap_alerts(conn, alerts, events)
             if evaluate is not None and new_ids:
                 fresh = [i for i in inbound if i.message.id in new_ids
                          and isinstance(i.message, Report | Observation | Alarm)]
-                incidents += await apply_outcomes(conn, evaluate(_first_of_each(fresh)))
+                incidents += await apply_outcomes(conn, evaluate(_first_of_each(fresh)),
+                                                   events)
             if dead:
                 await _insert_dead_letters(conn, dead)
+            if events:
+                if journal is None:
+                    raise JournalKeyError("this batch opens or changes incidents, and the store"
+                                          " has no journal key: set SITROOM_JOURNAL_KEY")
+                await journal.append(conn, events)  # last: the chain head is the last lock
     return BatchResult(positions_new=positions_new, units=units, incidents=incidents,
                        dead_letters=len(dead))
 
@@ -179,7 +188,8 @@ async def _store_positions(
 
 
 async def _insert_reports(
-    conn: asyncpg.Connection, reports: list[tuple[Envelope, Report]], open_incidents: bool
+    conn: asyncpg.Connection, reports: list[tuple[Envelope, Report]], open_incidents: bool,
+    events: list[Event],
 ) -> tuple[set[str], list[Incident]]:
     """Insert reports; return the ids stored now and, without rules, one incident per report."""
     inserted = await conn.fetch(
@@ -218,9 +228,9 @@ async def _insert_reports(
         await conn.execute(
             "UPDATE reports SET incident_id = $1 WHERE id = $2", uuid.UUID(incident.id), report.id
         )
-        await journal(conn, incident.id, f"{envelope.agency}/{envelope.source}", "reported",
-                      {"report": report.id, "type": report.type,
-                       "level": incident.level.value, "text": report.text})
+        events.append(Event(incident.id, f"{envelope.agency}/{envelope.source}", "reported",
+                            {"report": report.id, "type": report.type,
+                             "level": incident.level.value, "text": report.text}))
         incidents.append(incident)
     return new_ids, incidents
 

@@ -14,17 +14,21 @@ from incidents.store.incident_sql import (
     INCIDENT_COLUMNS,
     incident_from_row,
     insert_incident,
-    journal,
 )
+from incidents.store.journal_sql import Event
 
 _encoder = msgspec.json.Encoder()
 _CAP_ACTOR = "cap"
 
 
 async def store_cap_alerts(
-    conn: asyncpg.Connection, alerts: Sequence[tuple[Envelope, CapAlertMessage]]
+    conn: asyncpg.Connection, alerts: Sequence[tuple[Envelope, CapAlertMessage]],
+    events: list[Event],
 ) -> list[Incident]:
-    """Store new alerts (a re-sent one is ignored) and apply them; return incidents changed."""
+    """Store new alerts (a re-sent one is ignored) and apply them; return incidents changed.
+
+    Journal events are added to `events` for the caller to append at the end of its transaction.
+    """
     changed: list[Incident] = []
     for envelope, message in alerts:
         if not await _insert(conn, envelope, message):
@@ -37,11 +41,11 @@ async def store_cap_alerts(
         if not alert.is_actual:
             continue  # exercises, tests, drafts: kept and shown, never acted on
         if alert.msg_type is CapMsgType.ALERT:
-            incident = await _open_incident(conn, envelope, message)
+            incident = await _open_incident(conn, envelope, message, events)
             if incident is not None:
                 changed.append(incident)
         elif alert.msg_type in (CapMsgType.UPDATE, CapMsgType.CANCEL):
-            changed += await _apply_to_referenced(conn, message)
+            changed += await _apply_to_referenced(conn, message, events)
     return changed
 
 
@@ -66,7 +70,7 @@ async def _insert(conn: asyncpg.Connection, envelope: Envelope,
 
 
 async def _open_incident(conn: asyncpg.Connection, envelope: Envelope,
-                         message: CapAlertMessage) -> Incident | None:
+                         message: CapAlertMessage, events: list[Event]) -> Incident | None:
     alert = message.alert
     centre = alert.centroid()
     if centre is None:
@@ -82,14 +86,14 @@ async def _open_incident(conn: asyncpg.Connection, envelope: Envelope,
     await insert_incident(conn, incident)
     await conn.execute("UPDATE cap_alerts SET incident_id = $1 WHERE id = $2",
                        uuid.UUID(incident.id), message.id)
-    await journal(conn, incident.id, f"{envelope.agency}/{envelope.source}", "reported",
-                  {"cap": message.id, "sender": alert.sender, "event": info.event if info else None,
-                   "level": incident.level.value})
+    events.append(Event(incident.id, f"{envelope.agency}/{envelope.source}", "reported",
+                        {"cap": message.id, "sender": alert.sender,
+                         "event": info.event if info else None, "level": incident.level.value}))
     return incident
 
 
-async def _apply_to_referenced(conn: asyncpg.Connection,
-                               message: CapAlertMessage) -> list[Incident]:
+async def _apply_to_referenced(conn: asyncpg.Connection, message: CapAlertMessage,
+                               events: list[Event]) -> list[Incident]:
     alert = message.alert
     cancel = alert.msg_type is CapMsgType.CANCEL
     # Only the sender of an alert may update or cancel it: references may name anyone.
@@ -121,7 +125,7 @@ async def _apply_to_referenced(conn: asyncpg.Connection,
                                row["incident_id"], message.id)
         if updated is None:
             continue
-        await journal(conn, incident_id, _CAP_ACTOR, "cap_cancel" if cancel else "cap_update",
-                      {"cap": message.id, "references": row["id"]})
+        events.append(Event(incident_id, _CAP_ACTOR, "cap_cancel" if cancel else "cap_update",
+                            {"cap": message.id, "references": row["id"]}))
         changed.append(incident_from_row(updated))
     return changed

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import uuid
-from collections.abc import Sequence
-from typing import Any
 
 import asyncpg
 
@@ -24,27 +21,6 @@ async def insert_incident(conn: asyncpg.Connection, incident: Incident) -> None:
         uuid.UUID(incident.id), incident.type, incident.level.value, incident.status.value,
         incident.title, incident.lat, incident.lon, incident.agency, incident.source_report,
         incident.reported_at, incident.updated_at,
-    )
-
-
-async def journal(conn: asyncpg.Connection, incident_id: str, actor: str, action: str,
-                  data: dict[str, Any]) -> None:
-    """Append one event to an incident's journal."""
-    await conn.execute(
-        "INSERT INTO incident_events (incident_id, actor, action, data)"
-        " VALUES ($1, $2, $3, $4::jsonb)",
-        uuid.UUID(incident_id), actor, action, json.dumps(data, ensure_ascii=False),
-    )
-
-
-async def journal_many(conn: asyncpg.Connection, incident_ids: Sequence[uuid.UUID], actor: str,
-                       action: str, data: Sequence[dict[str, Any]]) -> None:
-    """Append one event per incident, in one statement."""
-    await conn.execute(
-        "INSERT INTO incident_events (incident_id, actor, action, data)"
-        " SELECT i, $2, $3, d FROM unnest($1::uuid[], $4::jsonb[]) AS x(i, d)",
-        list(incident_ids), actor, action,
-        [json.dumps(d, ensure_ascii=False) for d in data],
     )
 
 

@@ -13,27 +13,26 @@ from incidents.outcomes import Correlated, OpenIncident, Outcome, Rule, UpdateIn
 from incidents.store.incident_sql import (
     INCIDENT_COLUMNS,
     incident_from_row,
-    journal,
-    journal_many,
 )
+from incidents.store.journal_sql import Event
 
 _ACTOR = "rules"
 _SEVERITY = {Level.I: 0, Level.II: 1, Level.III: 2, Level.IV: 3}
 
 
-async def apply_outcomes(conn: asyncpg.Connection,
-                         outcomes: Sequence[Outcome]) -> list[Incident]:
-    """Apply outcomes in order; return the incidents they opened or changed."""
+async def apply_outcomes(conn: asyncpg.Connection, outcomes: Sequence[Outcome],
+                         events: list[Event]) -> list[Incident]:
+    """Apply outcomes in order; return the incidents changed; journal events go to `events`."""
     # Opens first, all in three statements (a busy batch can open hundreds): an update or a
     # correlation in the same batch always follows the open of its key, so it finds it.
     opens = [o for o in outcomes if isinstance(o, OpenIncident)]
-    changed: dict[str, Incident] = {i.id: i for i in await _open_all(conn, opens)}
+    changed: dict[str, Incident] = {i.id: i for i in await _open_all(conn, opens, events)}
     for outcome in outcomes:
         incident: Incident | None
         if isinstance(outcome, UpdateIncident):
-            incident = await _update(conn, outcome)
+            incident = await _update(conn, outcome, events)
         elif isinstance(outcome, Correlated):
-            incident = await _correlate(conn, outcome)
+            incident = await _correlate(conn, outcome, events)
         else:
             continue
         if incident is not None:
@@ -41,7 +40,8 @@ async def apply_outcomes(conn: asyncpg.Connection,
     return list(changed.values())
 
 
-async def _open_all(conn: asyncpg.Connection, opens: list[OpenIncident]) -> list[Incident]:
+async def _open_all(conn: asyncpg.Connection, opens: list[OpenIncident],
+                    events: list[Event]) -> list[Incident]:
     if not opens:
         return []
     now = datetime.now(UTC)
@@ -71,10 +71,10 @@ async def _open_all(conn: asyncpg.Connection, opens: list[OpenIncident]) -> list
             "UPDATE reports SET incident_id = x.incident FROM unnest($1::text[], $2::uuid[])"
             " AS x(report, incident) WHERE reports.id = x.report",
             [r for r, _ in links], [i for _, i in links])
-    await journal_many(conn, ids, _ACTOR, "reported", [{
+    events.extend(Event(str(i), _ACTOR, "reported", {
         "rule": o.rule.value, "key": o.key, "title_en": o.title_en, "note_zh": o.note_zh,
         "note_en": o.note_en, "evidence": list(o.evidence), "level": o.level.value,
-    } for o in opens])
+    }) for o, i in zip(opens, ids, strict=True))
     return incidents
 
 
@@ -85,7 +85,8 @@ async def _open_by_key(conn: asyncpg.Connection, key: str) -> asyncpg.Record | N
     return row
 
 
-async def _update(conn: asyncpg.Connection, outcome: UpdateIncident) -> Incident | None:
+async def _update(conn: asyncpg.Connection, outcome: UpdateIncident,
+                  events: list[Event]) -> Incident | None:
     row = await _open_by_key(conn, outcome.key)
     if row is None:
         return None  # closed meanwhile by a person: the rules engine is told to forget it
@@ -95,19 +96,20 @@ async def _update(conn: asyncpg.Connection, outcome: UpdateIncident) -> Incident
     updated = await conn.fetchrow(
         f"UPDATE incidents SET level = $2, updated_at = now() WHERE id = $1"
         f" RETURNING {INCIDENT_COLUMNS}", row["id"], level.value)
-    await journal(conn, str(row["id"]), _ACTOR, "rule_update", {
+    events.append(Event(str(row["id"]), _ACTOR, "rule_update", {
         "key": outcome.key, "change": outcome.change.value, "level": level.value,
         "note_zh": outcome.note_zh, "note_en": outcome.note_en,
         "evidence": list(outcome.evidence),
-    })
+    }))
     return incident_from_row(updated)
 
 
-async def _correlate(conn: asyncpg.Connection, outcome: Correlated) -> Incident | None:
+async def _correlate(conn: asyncpg.Connection, outcome: Correlated,
+                     events: list[Event]) -> Incident | None:
     row = await _open_by_key(conn, outcome.key)
     if row is None:
         return None
     await conn.execute("UPDATE reports SET incident_id = $1 WHERE id = $2", row["id"],
                        outcome.report_id)
-    await journal(conn, str(row["id"]), _ACTOR, "correlated", {"report": outcome.report_id})
+    events.append(Event(str(row["id"]), _ACTOR, "correlated", {"report": outcome.report_id}))
     return incident_from_row(row)

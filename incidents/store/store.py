@@ -15,11 +15,13 @@ import asyncpg
 import msgspec
 
 from incidents.cap import CapAlert
+from incidents.journal import Finding, JournalKeyError, verify
 from incidents.model import DeadLetter, Inbound, Incident, Level, UnitState
 from incidents.outcomes import KeyedIncident
 from incidents.store.batch import BatchResult, Evaluate, write_batch
 from incidents.store.errors import UNAVAILABLE, StoreUnavailable, safe_dsn
 from incidents.store.incident_sql import INCIDENT_COLUMNS, incident_from_row
+from incidents.store.journal_sql import JournalWriter, chain_start, read_chain, read_head
 
 _MIGRATION_LOCK = 0x51770001  # advisory lock id: one migrator at a time
 
@@ -43,12 +45,17 @@ def migrations() -> list[tuple[str, str]]:
 class Store:
     """Async access to PostgreSQL through one asyncpg pool."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, journal_key: bytes | None = None) -> None:
         self._pool = pool
+        self._journal = JournalWriter(journal_key) if journal_key is not None else None
 
     @classmethod
-    async def connect(cls, dsn: str, *, min_size: int = 1, max_size: int = 4) -> Store:
-        """Open a pool to `dsn`, or raise StoreUnavailable."""
+    async def connect(cls, dsn: str, *, min_size: int = 1, max_size: int = 4,
+                      journal_key: bytes | None = None) -> Store:
+        """Open a pool to `dsn`, or raise StoreUnavailable.
+
+        Without `journal_key` the store reads everything but refuses to write journal events.
+        """
         try:
             pool = await asyncpg.create_pool(
                 dsn, min_size=min_size, max_size=max_size, command_timeout=30
@@ -56,7 +63,7 @@ class Store:
         except UNAVAILABLE as exc:
             where = safe_dsn(dsn)
             raise StoreUnavailable(f"cannot connect to PostgreSQL at {where}: {exc}") from exc
-        return cls(pool)
+        return cls(pool, journal_key)
 
     async def close(self) -> None:
         """Close every connection of the pool."""
@@ -106,7 +113,7 @@ class Store:
     ) -> BatchResult:
         """Store a batch atomically; ids already stored are ignored (see batch.write_batch)."""
         async with self._conn() as conn:
-            return await write_batch(conn, inbound, dead, evaluate)
+            return await write_batch(conn, inbound, dead, self._journal, evaluate)
 
     async def open_rule_incidents(self) -> list[KeyedIncident]:
         """Open incidents that rules manage, for the rules engine to resume after a restart."""
@@ -189,6 +196,22 @@ class Store:
                 " superseded_by, cancelled_by, incident_id::text AS incident_id"
                 " FROM cap_alerts ORDER BY sent DESC LIMIT $1", limit)
         return [dict(r.items()) for r in rows]
+
+    async def verify_journal(self, key: bytes) -> tuple[int, list[Finding], int]:
+        """Check the whole journal chain: (rows checked, findings, unsealed rows before it)."""
+        async with self._conn() as conn, conn.transaction(isolation="repeatable_read"):
+            start = await chain_start(conn)
+            head = await read_head(conn)
+            rows = [row async for row in read_chain(conn, start)]
+        checked, findings = verify(key, rows, head, start)
+        return checked, findings, start
+
+    @property
+    def journal(self) -> JournalWriter:
+        """The journal writer, or JournalKeyError when the store has no key."""
+        if self._journal is None:
+            raise JournalKeyError("the store has no journal key: set SITROOM_JOURNAL_KEY")
+        return self._journal
 
     async def mark_replayed(self, row_ids: Sequence[int]) -> None:
         """Record that these dead letters were re-ingested (they are kept, never deleted)."""

@@ -1,0 +1,151 @@
+"""The tamper-evident journal: each row's HMAC is chained over the previous row's.
+
+The key comes from the environment (SITROOM_JOURNAL_KEY) and is never stored in the database,
+so whoever can write to the database can still not forge a row: editing a row breaks its own
+MAC, inserting or removing one breaks the chain (and the sequence), and removing rows at the
+end breaks the chain head, whose own MAC needs the key too. The database also refuses UPDATE,
+DELETE and TRUNCATE on the journal (a trigger); the MACs catch what bypasses the trigger.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import msgspec
+
+GENESIS = bytes(32)
+"""The "previous MAC" of the first row of the chain."""
+
+MIN_KEY_BYTES = 32
+_WEAK_KEYS = {"change-me", "changeme", "secret", "sitroom", "password", "test", "default"}
+
+
+class JournalKeyError(ValueError):
+    """The journal key is missing or too weak; the message says how to set one."""
+
+
+def journal_key(value: str | None) -> bytes:
+    """The HMAC key from its configured text, or JournalKeyError when unusable."""
+    hint = ("set SITROOM_JOURNAL_KEY to a random secret of at least 32 bytes, e.g."
+            " `python -c 'import secrets; print(secrets.token_hex(32))'`; keep it out of the"
+            " database and the same on every ingest and dashboard worker")
+    if not value:
+        raise JournalKeyError(f"no journal key: {hint}")
+    if value.strip().lower() in _WEAK_KEYS or len(value.encode()) < MIN_KEY_BYTES:
+        raise JournalKeyError(f"the journal key is too weak: {hint}")
+    return value.encode()
+
+
+class JournalEntry(msgspec.Struct, frozen=True, kw_only=True):
+    """One journal row, as sealed."""
+
+    seq: int
+    """Position in the chain, 1-based, without gaps."""
+    incident_id: str
+    """The incident the event belongs to."""
+    at: datetime
+    """When it was recorded (UTC, microseconds)."""
+    actor: str
+    """Who: a user, a rule, or agency/source for field input."""
+    action: str
+    """What: the action code (verify, escalate, dispatch, note, order_ack …)."""
+    client: str | None
+    """From where: the client address or process that made the change."""
+    data: dict[str, Any]
+    """Details of the event."""
+    prev_mac: bytes
+    """The previous row's MAC (GENESIS for the first)."""
+    mac: bytes
+    """HMAC-SHA256 over this row's canonical form, which includes prev_mac."""
+
+
+def canonical(seq: int, incident_id: str, at: datetime, actor: str, action: str,
+              client: str | None, data: dict[str, Any], prev_mac: bytes) -> bytes:
+    """The exact bytes a row's MAC covers (sorted-key JSON, UTC time with microseconds)."""
+    when = at.astimezone(UTC).isoformat(timespec="microseconds")
+    return json.dumps(
+        [seq, incident_id, when, actor, action, client, data, prev_mac.hex()],
+        sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+    ).encode()
+
+
+def seal(key: bytes, prev_mac: bytes, seq: int, incident_id: str, at: datetime, actor: str,
+         action: str, client: str | None, data: dict[str, Any]) -> JournalEntry:
+    """The next row of the chain, with its MAC."""
+    body = canonical(seq, incident_id, at, actor, action, client, data, prev_mac)
+    mac = hmac.new(key, body, hashlib.sha256).digest()
+    return JournalEntry(seq=seq, incident_id=incident_id, at=at, actor=actor, action=action,
+                        client=client, data=data, prev_mac=prev_mac, mac=mac)
+
+
+def head_mac(key: bytes, seq: int, mac: bytes) -> bytes:
+    """MAC of the chain head (last seq and its MAC): removing rows at the end shows."""
+    return hmac.new(key, b"head:%d:" % seq + mac, hashlib.sha256).digest()
+
+
+class Problem(StrEnum):
+    """What verification can find wrong with a row or the chain."""
+
+    EDITED = "edited"
+    """The row's content does not match its MAC."""
+    CHAIN_BROKEN = "chain_broken"
+    """The row does not follow the previous one (a row was inserted or removed before it)."""
+    GAP = "gap"
+    """Sequence numbers are missing before this row (rows removed)."""
+    TAIL_REMOVED = "tail_removed"
+    """The chain head names rows that are gone, or its own MAC is wrong."""
+
+
+class Finding(msgspec.Struct, frozen=True, kw_only=True):
+    """One problem found by verification."""
+
+    seq: int
+    """The row (or head position) where it shows."""
+    problem: Problem
+    """What is wrong."""
+    detail: str
+    """For people: what was expected and seen."""
+
+
+def verify(key: bytes, rows: Iterable[JournalEntry], head: tuple[int, bytes, bytes] | None,
+           start: int = 0) -> tuple[int, list[Finding]]:
+    """Check every row and the head (last seq, last mac, head mac); return (rows, findings).
+
+    `start` is the seq after which the chain begins (rows before it predate sealing).
+    """
+    findings: list[Finding] = []
+    prev_mac, expected_seq, count = GENESIS, start + 1, 0
+    for row in rows:
+        count += 1
+        body = canonical(row.seq, row.incident_id, row.at, row.actor, row.action, row.client,
+                         row.data, row.prev_mac)
+        if not hmac.compare_digest(hmac.new(key, body, hashlib.sha256).digest(), row.mac):
+            findings.append(Finding(seq=row.seq, problem=Problem.EDITED,
+                                    detail="content does not match its MAC"))
+        if row.seq != expected_seq:
+            findings.append(Finding(seq=row.seq, problem=Problem.GAP,
+                                    detail=f"expected seq {expected_seq}, found {row.seq}"))
+        if not hmac.compare_digest(row.prev_mac, prev_mac):
+            findings.append(Finding(seq=row.seq, problem=Problem.CHAIN_BROKEN,
+                                    detail="does not follow the previous row's MAC"))
+        prev_mac, expected_seq = row.mac, row.seq + 1
+    last_seq = expected_seq - 1
+    if head is None:
+        if count:
+            findings.append(Finding(seq=last_seq, problem=Problem.TAIL_REMOVED,
+                                    detail="rows exist but the chain head is missing"))
+        return count, findings
+    seq, mac, their_head_mac = head
+    if not hmac.compare_digest(head_mac(key, seq, mac), their_head_mac):
+        findings.append(Finding(seq=seq, problem=Problem.TAIL_REMOVED,
+                                detail="the chain head's own MAC is wrong"))
+    if seq != last_seq or not hmac.compare_digest(mac, prev_mac):
+        findings.append(Finding(seq=seq, problem=Problem.TAIL_REMOVED,
+                                detail=f"the head names row {seq}, the last row is {last_seq}"))
+    return count, findings

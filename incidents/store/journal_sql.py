@@ -1,0 +1,107 @@
+"""Appending to and reading the HMAC-chained journal (incident_events and journal_head)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+
+from incidents.journal import JournalEntry, head_mac, seal
+
+_READ_CHUNK = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """An event to append to an incident's journal."""
+
+    incident_id: str
+    """The incident."""
+    actor: str
+    """Who: a user name, a rule, or agency/source for field input."""
+    action: str
+    """What: the action code."""
+    data: dict[str, Any]
+    """Details."""
+    client: str | None = None
+    """From where: the client address or the process."""
+
+
+class JournalWriter:
+    """Seals events with the journal key and appends them after the chain head.
+
+    Call inside the caller's transaction, after every other write of it: the head row stays
+    locked until the commit, so appends from every worker form one chain, and taking it last
+    everywhere keeps one lock order (incident and order rows, then the head).
+    """
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+
+    async def append(self, conn: asyncpg.Connection, events: Sequence[Event]
+                     ) -> list[JournalEntry]:
+        """Append the events in order, in one statement; return them as sealed."""
+        if not events:
+            return []
+        head = await conn.fetchrow("SELECT seq, mac FROM journal_head FOR UPDATE")
+        if head is None:
+            raise RuntimeError("journal_head is missing: run `sitroom migrate`")
+        seq, prev = int(head["seq"]), bytes(head["mac"])
+        at = datetime.now(UTC)
+        entries: list[JournalEntry] = []
+        for event in events:
+            seq += 1
+            entry = seal(self._key, prev, seq, event.incident_id, at, event.actor, event.action,
+                         event.client, event.data)
+            entries.append(entry)
+            prev = entry.mac
+        await conn.execute(
+            "INSERT INTO incident_events"
+            " (seq, incident_id, at, actor, action, client, data, prev_mac, mac)"
+            " SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::timestamptz[], $4::text[],"
+            " $5::text[], $6::text[], $7::jsonb[], $8::bytea[], $9::bytea[])",
+            [e.seq for e in entries], [uuid.UUID(e.incident_id) for e in entries],
+            [e.at for e in entries], [e.actor for e in entries], [e.action for e in entries],
+            [e.client for e in entries],
+            [json.dumps(e.data, ensure_ascii=False) for e in entries],
+            [e.prev_mac for e in entries], [e.mac for e in entries],
+        )
+        await conn.execute("UPDATE journal_head SET seq = $1, mac = $2, head_mac = $3",
+                           seq, prev, head_mac(self._key, seq, prev))
+        return entries
+
+
+async def chain_start(conn: asyncpg.Connection) -> int:
+    """The seq after which rows are sealed (rows up to it predate the chain)."""
+    return int(await conn.fetchval("SELECT chain_start FROM journal_head") or 0)
+
+
+async def read_chain(conn: asyncpg.Connection, after: int) -> AsyncIterator[JournalEntry]:
+    """Every row after seq `after`, in seq order, streamed in chunks."""
+    while True:
+        rows = await conn.fetch(
+            "SELECT seq, incident_id, at, actor, action, client, data::text AS data, prev_mac,"
+            " mac FROM incident_events WHERE seq > $1 ORDER BY seq LIMIT $2", after, _READ_CHUNK)
+        for r in rows:
+            yield JournalEntry(
+                seq=r["seq"], incident_id=str(r["incident_id"]), at=r["at"], actor=r["actor"],
+                action=r["action"], client=r["client"], data=json.loads(r["data"]),
+                prev_mac=bytes(r["prev_mac"] or b""), mac=bytes(r["mac"] or b""),
+            )
+        if len(rows) < _READ_CHUNK:
+            return
+        after = rows[-1]["seq"]
+
+
+async def read_head(conn: asyncpg.Connection) -> tuple[int, bytes, bytes] | None:
+    """The chain head as (last seq, its MAC, the head's MAC); None when never written."""
+    row = await conn.fetchrow("SELECT seq, mac, head_mac, chain_start FROM journal_head")
+    if row is None or row["head_mac"] is None:
+        return None if row is None or row["seq"] == row["chain_start"] else (
+            int(row["seq"]), bytes(row["mac"]), b"")
+    return int(row["seq"]), bytes(row["mac"]), bytes(row["head_mac"])

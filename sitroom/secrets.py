@@ -1,0 +1,25 @@
+"""Secrets for the demo: generated once, kept in the var directory, readable by the owner only.
+
+Production sets them in the environment; `sitroom up` only generates the ones left unset, so a
+demo never runs on a secret that is written in the repository.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+
+def demo_secret(path: Path) -> str:
+    """The secret kept in `path`, created (mode 0600) with 32 random bytes if missing."""
+    if path.is_file():
+        text = path.read_text("ascii").strip()
+        if len(text) >= 64:
+            return text
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as out:
+        out.write(text + "\n")
+    return text

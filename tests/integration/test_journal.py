@@ -1,0 +1,108 @@
+"""The journal on a real PostgreSQL: appended by ingest and by hand, refused edits, and
+`verify` finding rows edited, deleted or inserted behind the trigger's back."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+
+import asyncpg
+import pytest
+
+from incidents.journal import Problem
+from incidents.model import Envelope, Inbound, Kind, Report
+from incidents.store import Store
+from incidents.store.journal_sql import Event
+from tests.support.keys import TEST_JOURNAL_KEY
+
+pytestmark = pytest.mark.integration
+KEY = TEST_JOURNAL_KEY.encode()
+
+
+def report(n: int) -> Inbound:
+    now = datetime.now(UTC)
+    return Inbound(
+        envelope=Envelope(topic="sitroom/v1/safety/report/desk", agency="safety",
+                          kind=Kind.REPORT, source="desk", received_at=now),
+        message=Report(id=f"r-{n}-{uuid.uuid4().hex[:6]}", ts=now, type="chemical_leak",
+                       lat=37.05, lon=114.5, text=f"储罐泄漏 {n}"),
+    )
+
+
+async def journal_with_rows(store: Store) -> str:
+    """Three reports open three incidents; then four notes on the first."""
+    result = await store.write_batch([report(i) for i in range(3)], [])
+    incident = result.incidents[0].id
+    async with store._pool.acquire() as conn, conn.transaction():
+        await store.journal.append(conn, [
+            Event(incident, "leader-wang", "note", {"text": f"现场第{i}次反馈"}, "10.1.2.3")
+            for i in range(4)])
+    return incident
+
+
+async def tamper(database_url: str, sql: str, *args: object) -> None:
+    """Run SQL as a superuser with triggers off: what an intruder with the database can do."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        async with conn.transaction():
+            await conn.execute("SET LOCAL session_replication_role = replica")
+            await conn.execute(sql, *args)
+    finally:
+        await conn.close()
+
+
+async def test_ingest_and_leader_events_form_one_chain_that_verifies(store: Store) -> None:
+    await journal_with_rows(store)
+    checked, findings, unsealed = await store.verify_journal(KEY)
+    assert (checked, findings, unsealed) == (7, [], 0)
+
+
+async def test_the_trigger_refuses_updates_and_deletes(store: Store, database_url: str) -> None:
+    await journal_with_rows(store)
+    conn = await asyncpg.connect(database_url)
+    try:
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
+            await conn.execute("UPDATE incident_events SET actor = 'x' WHERE seq = 1")
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
+            await conn.execute("DELETE FROM incident_events WHERE seq = 1")
+    finally:
+        await conn.close()
+
+
+async def test_an_edited_row_is_found(store: Store, database_url: str) -> None:
+    await journal_with_rows(store)
+    await tamper(database_url, "UPDATE incident_events SET data = $1::jsonb WHERE seq = 5",
+                 json.dumps({"text": "改写过的反馈"}))
+    _, findings, _ = await store.verify_journal(KEY)
+    assert [(f.seq, f.problem) for f in findings] == [(5, Problem.EDITED)]
+
+
+async def test_a_deleted_row_is_found(store: Store, database_url: str) -> None:
+    await journal_with_rows(store)
+    await tamper(database_url, "DELETE FROM incident_events WHERE seq = 4")
+    _, findings, _ = await store.verify_journal(KEY)
+    assert {(f.seq, f.problem) for f in findings} == {(5, Problem.GAP),
+                                                      (5, Problem.CHAIN_BROKEN)}
+
+
+async def test_an_inserted_row_is_found(store: Store, database_url: str) -> None:
+    incident = await journal_with_rows(store)
+    # Make room in the middle by renumbering the tail, then slip a row in with a copied MAC.
+    await tamper(database_url, "UPDATE incident_events SET seq = seq + 100 WHERE seq > 5")
+    await tamper(
+        database_url,
+        "INSERT INTO incident_events (seq, incident_id, at, actor, action, client, data,"
+        " prev_mac, mac) SELECT 6, $1, at, 'intruder', 'note', client, '{}'::jsonb, mac, mac"
+        " FROM incident_events WHERE seq = 5", uuid.UUID(incident))
+    _, findings, _ = await store.verify_journal(KEY)
+    problems = {f.problem for f in findings}
+    assert Problem.EDITED in problems and Problem.GAP in problems
+    assert any(f.seq == 6 and f.problem is Problem.EDITED for f in findings)
+
+
+async def test_removing_the_newest_rows_is_found(store: Store, database_url: str) -> None:
+    await journal_with_rows(store)
+    await tamper(database_url, "DELETE FROM incident_events WHERE seq >= 6")
+    _, findings, _ = await store.verify_journal(KEY)
+    assert {f.problem for f in findings} == {Problem.TAIL_REMOVED}

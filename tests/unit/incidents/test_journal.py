@@ -1,0 +1,94 @@
+"""The HMAC chain: a sealed journal verifies; edits, insertions and removals are found."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import msgspec
+import pytest
+
+from incidents.journal import (
+    GENESIS,
+    JournalEntry,
+    JournalKeyError,
+    Problem,
+    head_mac,
+    journal_key,
+    seal,
+    verify,
+)
+
+KEY = b"k" * 32
+
+
+def chain(n: int) -> list[JournalEntry]:
+    rows, prev = [], GENESIS
+    t0 = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
+    for seq in range(1, n + 1):
+        row = seal(KEY, prev, seq, "inc-1", t0 + timedelta(seconds=seq), "leader", "note",
+                   "10.0.0.7", {"text": f"第{seq}条", "n": seq})
+        rows.append(row)
+        prev = row.mac
+    return rows
+
+
+def head_of(rows: list[JournalEntry]) -> tuple[int, bytes, bytes]:
+    last = rows[-1]
+    return last.seq, last.mac, head_mac(KEY, last.seq, last.mac)
+
+
+def problems(rows: list[JournalEntry], head: tuple[int, bytes, bytes] | None
+             ) -> set[Problem]:
+    return {f.problem for f in verify(KEY, rows, head)[1]}
+
+
+def test_an_untouched_chain_verifies() -> None:
+    rows = chain(5)
+    assert verify(KEY, rows, head_of(rows)) == (5, [])
+
+
+def test_an_edited_row_is_found_where_it_is() -> None:
+    rows = chain(5)
+    rows[2] = msgspec.structs.replace(rows[2], data={"text": "改过", "n": 3})
+    count, findings = verify(KEY, rows, head_of(rows))
+    assert [(f.seq, f.problem) for f in findings] == [(3, Problem.EDITED)]
+
+
+def test_a_removed_row_breaks_the_chain() -> None:
+    rows = chain(5)
+    head = head_of(rows)
+    del rows[1]
+    assert problems(rows, head) == {Problem.GAP, Problem.CHAIN_BROKEN}
+
+
+def test_an_inserted_row_cannot_be_sealed_without_the_key() -> None:
+    rows = chain(3)
+    head = head_of(rows)
+    forged = seal(b"x" * 32, rows[-1].mac, 4, "inc-1", rows[-1].at, "intruder", "note", None,
+                  {"text": "forged"})
+    assert problems([*rows, forged], head) == {Problem.EDITED, Problem.TAIL_REMOVED}
+
+
+def test_removing_the_last_rows_shows_at_the_head() -> None:
+    rows = chain(4)
+    head = head_of(rows)
+    assert problems(rows[:3], head) == {Problem.TAIL_REMOVED}
+    # Rolling the head back needs the head's own MAC, which needs the key.
+    rolled = (3, rows[2].mac, head[2])
+    assert problems(rows[:3], rolled) == {Problem.TAIL_REMOVED}
+
+
+def test_a_different_key_fails_every_row() -> None:
+    rows = chain(3)
+    count, findings = verify(b"z" * 32, rows, head_of(rows))
+    assert count == 3 and len([f for f in findings if f.problem is Problem.EDITED]) == 3
+
+
+@pytest.mark.parametrize("value", [None, "", "secret", "short-key"])
+def test_missing_or_weak_keys_are_refused_with_how_to_fix(value: str | None) -> None:
+    with pytest.raises(JournalKeyError, match="SITROOM_JOURNAL_KEY"):
+        journal_key(value)
+
+
+def test_a_strong_key_is_accepted() -> None:
+    assert journal_key("a" * 64) == b"a" * 64
