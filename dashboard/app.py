@@ -33,8 +33,8 @@ def create_app(settings: Settings, bridge: AsyncBridge | None = None) -> dash.Da
         use_pages=False,
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
-    if settings.secret_key is not None:
-        app.server.secret_key = settings.secret_key.get_secret_value()
+    if settings.auth.secret_key is not None:
+        app.server.secret_key = settings.auth.secret_key.get_secret_value()
     app.layout = situation.layout(settings)
     situation.register_callbacks(app, situation.BridgeReader(bridge), settings)
     register_api(app.server, bridge, settings)

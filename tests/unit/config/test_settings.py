@@ -33,7 +33,9 @@ def test_defaults() -> None:
     assert settings.topic_root == "sitroom/v1"
     assert settings.agencies == DEFAULT_AGENCIES
     assert settings.var_dir == Path("var")
-    assert settings.secret_key is None
+    assert settings.auth.secret_key is None
+    assert settings.auth.session_idle_minutes == 30
+    assert settings.auth.max_failed_logins == 5
     assert settings.ingest.batch_max == 2000
     assert settings.ingest.max_payload_bytes == 64 * 1024
     assert settings.ingest.receive_maximum == 4000
@@ -123,10 +125,10 @@ def test_keyword_overrides_win_over_environment(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_secret_comes_from_environment_and_is_hidden(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SITROOM_SECRET_KEY", "s3cr3t-value")
+    monkeypatch.setenv("SITROOM_AUTH__SECRET_KEY", "s3cr3t-value")
     settings = load_settings()
-    assert settings.secret_key is not None
-    assert settings.secret_key.get_secret_value() == "s3cr3t-value"
+    assert settings.auth.secret_key is not None
+    assert settings.auth.secret_key.get_secret_value() == "s3cr3t-value"
     assert "s3cr3t-value" not in repr(settings)
     assert "s3cr3t-value" not in str(settings)
 
