@@ -12,6 +12,7 @@ from enum import StrEnum
 
 import msgspec
 
+from incidents.errors import Conflict
 from incidents.model import IncidentStatus, Level
 
 _S = IncidentStatus
@@ -41,15 +42,8 @@ class Resolution(StrEnum):
     """Absorbed into another incident."""
 
 
-class IllegalTransition(ValueError):
+class IllegalTransition(Conflict):
     """A command that the incident's current state does not allow; the message says why."""
-
-    def __init__(self, zh: str, en: str) -> None:
-        super().__init__(en)
-        self.zh = zh
-        """The reason in Chinese."""
-        self.en = en
-        """The reason in English."""
 
 
 class State(msgspec.Struct, frozen=True, kw_only=True):

@@ -25,6 +25,7 @@ from incidents.model import DeadLetter, Inbound, Incident, Position, UnitState
 from incidents.store import BatchResult, Store, StoreUnavailable
 from ingest.codecs import decode
 from ingest.mqtt import BrokerAddress, connect_async, make_client, protocol_version
+from ingest.order_sender import OrderSender
 from ingest.paho_bulk import BulkClient
 from ingest.receipts import Receipt
 from ingest.rules import Outcome, RuleEngine, RuleSet, load_rules
@@ -123,6 +124,9 @@ class IngestService:
             self._address, self._cfg.client_id, self._protocol, persistent=True,
             manual_ack=True, cls=BulkClient,
         ))
+        self.orders = OrderSender(store, self._client, self._scheme, self._cfg.client_id,
+                                  lambda: self.connected)
+        """Publishes dispatch orders from the store's outbox."""
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
@@ -153,6 +157,7 @@ class IngestService:
                 group.create_task(self._flush_forever(), name="ingest-flush")
                 group.create_task(self._heartbeat_forever(), name="ingest-heartbeat")
                 group.create_task(self._live_forever(), name="ingest-live")
+                group.create_task(self.orders.run(), name="ingest-orders")
         finally:
             self._stopping = True
             self._client.disconnect()

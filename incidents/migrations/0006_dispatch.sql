@@ -34,7 +34,9 @@ CREATE TABLE dispatch_orders (
 CREATE INDEX dispatch_orders_incident ON dispatch_orders (incident_id);
 CREATE INDEX dispatch_orders_unsent ON dispatch_orders (issued_at) WHERE sent_at IS NULL;
 CREATE INDEX dispatch_orders_waiting ON dispatch_orders (deadline_at) WHERE state = 'issued';
-CREATE INDEX dispatch_orders_unit ON dispatch_orders (unit) WHERE state NOT IN ('done', 'rejected', 'cancelled');
+-- A unit works one order at a time: two leaders dispatching the same unit at once cannot both win.
+CREATE UNIQUE INDEX dispatch_orders_one_open_per_unit ON dispatch_orders (unit)
+    WHERE state NOT IN ('done', 'rejected', 'cancelled');
 
 ALTER TABLE incidents ADD COLUMN resolution text;
 ALTER TABLE incidents ADD COLUMN merged_into uuid REFERENCES incidents (id);

@@ -11,6 +11,7 @@ import asyncpg
 from incidents.cap import CapAlertMessage
 from incidents.journal import JournalKeyError
 from incidents.model import (
+    Ack,
     Alarm,
     DeadLetter,
     Envelope,
@@ -28,6 +29,7 @@ from incidents.store.cap import store_cap_alerts
 from incidents.store.feeds import store_feeds
 from incidents.store.incident_sql import insert_incident
 from incidents.store.journal_sql import Event, JournalWriter
+from incidents.store.orders_sql import apply_acks
 from incidents.store.rules_sql import apply_outcomes
 
 
@@ -42,6 +44,9 @@ class BatchResult:
     incidents: list[Incident]
     """Incidents opened by the batch's new reports."""
     dead_letters: int
+    """Dead letters stored."""
+    orders_moved: int = 0
+    """Dispatch orders moved on by the batch's acks."""
 
 
 Evaluate = Callable[[Sequence[Inbound]], list[Outcome]]
@@ -71,6 +76,7 @@ async def write_batch(
         else:
             others.append(item)
     positions_new = 0
+    orders_moved = 0
     units: list[UnitState] = []
     incidents: list[Incident] = []
     if not reports and not dead and not others and not alerts:
@@ -85,6 +91,10 @@ async def write_batch(
             new_ids: set[str] = set()
             if others:
                 new_ids |= await store_feeds(conn, others)
+                acks = [(i.envelope, i.message) for i in others
+                        if isinstance(i.message, Ack) and i.message.id in new_ids]
+                if acks:
+                    orders_moved = await apply_acks(conn, acks, events)
             if reports:
                 stored_reports, incidents = await _insert_reports(conn, reports,
                                                                   evaluate is None, events)
@@ -104,7 +114,7 @@ async def write_batch(
                                           " has no journal key: set SITROOM_JOURNAL_KEY")
                 await journal.append(conn, events)  # last: the chain head is the last lock
     return BatchResult(positions_new=positions_new, units=units, incidents=incidents,
-                       dead_letters=len(dead))
+                       dead_letters=len(dead), orders_moved=orders_moved)
 
 
 def _first_of_each(items: list[Inbound]) -> list[Inbound]:

@@ -19,9 +19,11 @@ from incidents.journal import Finding, JournalKeyError, verify
 from incidents.model import DeadLetter, Inbound, Incident, Level, UnitState
 from incidents.outcomes import KeyedIncident
 from incidents.store.batch import BatchResult, Evaluate, write_batch
+from incidents.store.command import CommandStore
 from incidents.store.errors import UNAVAILABLE, StoreUnavailable, safe_dsn
 from incidents.store.incident_sql import INCIDENT_COLUMNS, incident_from_row
 from incidents.store.journal_sql import JournalWriter, chain_start, read_chain, read_head
+from incidents.store.orders_sql import OrderOutbox
 
 _MIGRATION_LOCK = 0x51770001  # advisory lock id: one migrator at a time
 
@@ -205,6 +207,15 @@ class Store:
             rows = [row async for row in read_chain(conn, start)]
         checked, findings = verify(key, rows, head, start)
         return checked, findings, start
+
+    @property
+    def commands(self) -> CommandStore:
+        """The leaders' commands (transitions, notes, dispatch) on this store's pool."""
+        return CommandStore(self._pool, self._journal)
+
+    def outbox(self, actor: str) -> OrderOutbox:
+        """The dispatch-order outbox, journaling escalations as `actor`."""
+        return OrderOutbox(self._pool, self.journal, actor)
 
     @property
     def journal(self) -> JournalWriter:

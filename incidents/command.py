@@ -1,0 +1,335 @@
+"""The command service: what leaders do with incidents — the one copy the API and UI share.
+
+It checks commands against the taxonomy, the plans and the life cycle, lets the store apply
+them in one transaction each (journaled with who and from where), and tells the live state.
+Spatial questions go to a `Spatial` and a `UnitIndex` chosen at start-up (maps/ implements
+them), so this module needs no GIS library.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+
+import msgspec
+
+from incidents import lifecycle
+from incidents.dispatch import Proposal, propose
+from incidents.errors import Conflict, Invalid, NotFound
+from incidents.lifecycle import Action, Resolution
+from incidents.live import LiveState, LiveUnavailable
+from incidents.model import Incident, IncidentStatus, Level
+from incidents.plans import Plan, PlanBook, PlanError, Requirement
+from incidents.spatial import DistrictRef, Facility, Spatial, UnitIndex
+from incidents.store.command import CommandStore, Order
+from incidents.taxonomy import Taxonomy, TaxonomyError
+
+log = logging.getLogger(__name__)
+
+
+class Actor(msgspec.Struct, frozen=True, kw_only=True):
+    """Who issues a command, and from where (journaled with every change)."""
+
+    name: str
+    """User name, token label or process name."""
+    client: str | None = None
+    """Client address or process."""
+
+
+class NewIncident(msgspec.Struct, frozen=True, kw_only=True):
+    """An incident a person enters (接报)."""
+
+    type: str
+    """Incident type code from the taxonomy."""
+    level: Level = Level.IV
+    """Initial level."""
+    title: str
+    """Short description."""
+    lat: float
+    """WGS-84 latitude."""
+    lon: float
+    """WGS-84 longitude."""
+    agency: str = "command"
+    """Receiving agency."""
+    text: str | None = None
+    """What the caller or reporter said."""
+
+
+class DispatchPlan(msgspec.Struct, frozen=True, kw_only=True):
+    """A plan proposal for an incident: the plan, each task's proposed units and the gap."""
+
+    incident: Incident
+    """The incident."""
+    plan: Plan | None
+    """The plan selected for its type and level (None when no plan applies)."""
+    proposals: list[Proposal]
+    """Per task: the nearest available units of the right kind and how many are missing."""
+
+
+class DecisionSupport(msgspec.Struct, frozen=True, kw_only=True):
+    """What a leader needs to know around an incident."""
+
+    incident: Incident
+    """The incident."""
+    radius_m: float
+    """Radius the figures are for."""
+    district: DistrictRef | None
+    """Its district (行政区)."""
+    facilities: list[Facility]
+    """Hospitals, schools, shelters, hazardous sites … within the radius, nearest first."""
+    population: int
+    """Estimated people within the radius."""
+    cameras: list[Facility]
+    """Cameras within the radius, nearest first."""
+    similar: list[Incident]
+    """Earlier incidents of the same type nearby."""
+    plan: DispatchPlan
+    """The plan and the resource gap (what it needs against what is available)."""
+
+
+class CommandService:
+    """Leaders' commands over the store, the live state, the plans and spatial analysis."""
+
+    def __init__(self, store: CommandStore, live: LiveState | None, taxonomy: Taxonomy,
+                 plans: PlanBook, spatial: Spatial | None, units: UnitIndex,
+                 *, unit_online_s: int = 300,
+                 clock: Callable[[], datetime] | None = None) -> None:
+        self._store = store
+        self._live = live
+        self._taxonomy = taxonomy
+        self._plans = plans
+        self._spatial = spatial
+        self._units = units
+        self._indexed: set[str] = set()
+        self._online = timedelta(seconds=unit_online_s)
+        self._clock = clock or (lambda: datetime.now().astimezone())
+
+    # --- incidents ---------------------------------------------------------------------
+
+    async def create(self, new: NewIncident, actor: Actor) -> Incident:
+        """Record a reported incident (接报)."""
+        self._incident_type(new.type)
+        if not new.title.strip():
+            raise Invalid("事件标题不能为空", "the title must not be empty")
+        now = self._clock()
+        incident = Incident(id=str(uuid.uuid4()), type=new.type, level=new.level,
+                            status=IncidentStatus.REPORTED, title=new.title.strip()[:120],
+                            lat=new.lat, lon=new.lon, reported_at=now, updated_at=now,
+                            agency=new.agency)
+        district = self._spatial.district_of(new.lat, new.lon) if self._spatial else None
+        created = await self._store.create(incident, actor.name, actor.client, {
+            "text": new.text, "district": district.code if district else None})
+        await self._tell_live(created)
+        return created
+
+    async def act(self, incident_id: str, action: Action, actor: Actor, *,
+                  level: Level | None = None, resolution: Resolution | None = None,
+                  reason: str | None = None) -> Incident:
+        """Verify, respond, contain, reopen, escalate, de-escalate or close an incident."""
+        decide: Callable[[lifecycle.State], lifecycle.Outcome]
+        if action in (Action.ESCALATE, Action.DEESCALATE):
+            if level is None:
+                raise Invalid("调整级别须给出目标级别", f"{action.value} needs the new level")
+            wanted = level
+
+            def decide(state: lifecycle.State) -> lifecycle.Outcome:
+                outcome = lifecycle.change_level(state, wanted)
+                if outcome.action is not action:
+                    verb = "升级" if action is Action.ESCALATE else "降级"
+                    raise Conflict(f"从 {state.level.value} 级到 {wanted.value} 级不是{verb}",
+                                   f"level {wanted.value} is not a {action.value} from"
+                                   f" {state.level.value}")
+                return outcome
+        elif action is Action.CLOSE:
+            how = resolution or Resolution.RESOLVED
+
+            def decide(state: lifecycle.State) -> lifecycle.Outcome:
+                return lifecycle.close(state, how)
+        elif action is Action.MERGE:
+            raise Invalid("合并请使用 merge", "use merge to merge incidents")
+        else:
+            def decide(state: lifecycle.State) -> lifecycle.Outcome:
+                return lifecycle.advance(state, action)
+        extra = {"reason": reason} if reason else {}
+        updated = await self._store.transition(incident_id, decide, actor.name, actor.client,
+                                               extra)
+        await self._tell_live(updated)
+        return updated
+
+    async def merge(self, target_id: str, absorbed_id: str, actor: Actor
+                    ) -> tuple[Incident, Incident]:
+        """Merge `absorbed_id` into `target_id` (two reports of one incident)."""
+        same = target_id == absorbed_id
+
+        def decide(target: lifecycle.State, absorbed: lifecycle.State
+                   ) -> tuple[lifecycle.Outcome, lifecycle.Outcome]:
+            return lifecycle.merge(target, absorbed, same=same)
+
+        if same:  # refuse before locking anything
+            decide(lifecycle.State(status=IncidentStatus.REPORTED, level=Level.IV),
+                   lifecycle.State(status=IncidentStatus.REPORTED, level=Level.IV))
+        kept, gone = await self._store.merge(target_id, absorbed_id, decide, actor.name,
+                                             actor.client)
+        await self._tell_live(kept, gone)
+        return kept, gone
+
+    async def note(self, incident_id: str, text: str, actor: Actor) -> None:
+        """Add a note to the incident's journal."""
+        if not text.strip():
+            raise Invalid("备注不能为空", "the note must not be empty")
+        await self._store.note(incident_id, text.strip(), actor.name, actor.client)
+
+    async def incident(self, incident_id: str) -> Incident:
+        """One incident, or NotFound."""
+        return await self._store.incident(incident_id)
+
+    async def incidents(self, *, status: Sequence[IncidentStatus] | None = None,
+                        levels: Sequence[Level] | None = None,
+                        types: Sequence[str] | None = None, since: datetime | None = None,
+                        limit: int = 200) -> list[Incident]:
+        """Incidents matching the filters, most recent first."""
+        return await self._store.list_incidents(status=status, levels=levels, types=types,
+                                                since=since, limit=limit)
+
+    async def timeline(self, incident_id: str) -> list[dict[str, object]]:
+        """The incident's journal, oldest first."""
+        return await self._store.timeline(incident_id)
+
+    # --- dispatch ----------------------------------------------------------------------
+
+    async def propose(self, incident_id: str, plan_id: str | None = None) -> DispatchPlan:
+        """The plan for the incident's type and level, with units proposed for each task."""
+        incident = await self._store.incident(incident_id)
+        plan = self._plan(incident, plan_id)
+        if plan is None:
+            return DispatchPlan(incident=incident, plan=None, proposals=[])
+        await self.refresh_units()
+        proposals = propose(plan.requirements(incident.level), self._units, incident.lat,
+                            incident.lon)
+        return DispatchPlan(incident=incident, plan=plan, proposals=proposals)
+
+    async def dispatch(self, incident_id: str, actor: Actor, *, plan_id: str | None = None,
+                       assignments: Sequence[tuple[str, str]] | None = None) -> list[Order]:
+        """Dispatch the plan: `assignments` (task id, unit) as the leader confirmed or edited
+        them, or the proposal as it stands when None. The incident moves to responding."""
+        incident = await self._store.incident(incident_id)
+        plan = self._plan(incident, plan_id)
+        if plan is None:
+            raise NotFound(f"没有适用于「{incident.type}」{incident.level.value} 级的预案",
+                           f"no plan applies to {incident.type} at level"
+                           f" {incident.level.value}")
+        requirements = {r.task_id: r for r in plan.requirements(incident.level)}
+        pairs: list[tuple[Requirement, str]]
+        if assignments is None:
+            proposal = await self.propose(incident_id, plan.id)
+            pairs = [(p.requirement, near.unit.unit) for p in proposal.proposals
+                     for near in p.units]
+        else:
+            unknown = sorted({task for task, _ in assignments if task not in requirements})
+            if unknown:
+                raise Invalid(f"预案 {plan.id} 中没有任务 {', '.join(unknown)}",
+                              f"plan {plan.id} has no task {', '.join(unknown)}")
+            pairs = [(requirements[task], unit) for task, unit in assignments]
+        if not pairs:
+            raise Conflict("附近没有可调派的单位", "no available unit to dispatch")
+        respond = None
+        if incident.status is IncidentStatus.VERIFIED:
+            def respond(state: lifecycle.State) -> lifecycle.Outcome:
+                return lifecycle.advance(state, Action.RESPOND)
+        elif incident.status not in (IncidentStatus.RESPONDING, IncidentStatus.CONTAINED):
+            raise lifecycle.IllegalTransition(
+                "事件须先核实才能调派预案",
+                f"an incident that is {incident.status.value} must be verified before a plan"
+                " is dispatched")
+        orders = await self._store.dispatch(incident_id, (plan.id, plan.version),
+                                            incident.level, pairs, actor.name, actor.client,
+                                            self._clock(), respond)
+        if respond is not None:
+            await self._tell_live(await self._store.incident(incident_id))
+        return orders
+
+    async def orders(self, incident_id: str) -> list[Order]:
+        """Every order of the incident, oldest first."""
+        await self._store.incident(incident_id)
+        return await self._store.orders(incident_id)
+
+    async def reassign(self, order_id: str, actor: Actor, unit: str | None = None) -> Order:
+        """Give an order's task to another unit: `unit`, or the nearest available of its kind."""
+        if unit is None:
+            unit = await self._next_unit(order_id)
+        return await self._store.reassign(order_id, unit, actor.name, actor.client,
+                                          self._clock())
+
+    async def _next_unit(self, order_id: str) -> str:
+        order = await self._store.order(order_id)
+        incident = await self._store.incident(order.incident_id)
+        kind = await self._store.unit_kind(order.unit)
+        await self.refresh_units()
+        found = self._units.nearest(incident.lat, incident.lon, agency=order.agency,
+                                    unit_kind=kind, k=1)
+        if not found:
+            raise Conflict(f"附近没有可改派的 {order.agency} 单位",
+                           f"no available {order.agency} unit to reassign the order to")
+        return found[0].unit.unit
+
+    async def refresh_units(self) -> None:
+        """Bring the unit index up to date with the units online now."""
+        points = await self._store.unit_points(self._clock() - self._online)
+        seen = {p.unit for p in points}
+        self._units.remove(self._indexed - seen)
+        self._units.update(points)
+        self._indexed = seen
+
+    # --- decision support --------------------------------------------------------------
+
+    async def decision_support(self, incident_id: str, radius_m: float = 3000
+                               ) -> DecisionSupport:
+        """District, facilities, population, cameras, similar incidents and the resource gap."""
+        if not 0 < radius_m <= 50_000:
+            raise Invalid("半径须在 0 到 50 公里之间", "radius_m must be in (0, 50000]")
+        plan = await self.propose(incident_id)
+        incident = plan.incident
+        spatial = self._spatial
+        facilities = (spatial.facilities_near(incident.lat, incident.lon, radius_m)
+                      if spatial else [])
+        similar = await self._store.similar(incident, radius_m=5000, days=365, limit=10)
+        return DecisionSupport(
+            incident=incident, radius_m=radius_m,
+            district=spatial.district_of(incident.lat, incident.lon) if spatial else None,
+            facilities=[f for f in facilities if f.kind != "camera"],
+            population=(spatial.population_within(incident.lat, incident.lon, radius_m)
+                        if spatial else 0),
+            cameras=[f for f in facilities if f.kind == "camera"],
+            similar=similar, plan=plan)
+
+    # --- helpers -----------------------------------------------------------------------
+
+    def _incident_type(self, code: str) -> None:
+        try:
+            self._taxonomy.incident_type(code)
+        except TaxonomyError as exc:
+            raise Invalid(f"未知的事件类型「{code}」", str(exc)) from exc
+
+    def _plan(self, incident: Incident, plan_id: str | None) -> Plan | None:
+        if plan_id is None:
+            return self._plans.select(incident.type, incident.level)
+        try:
+            plan = self._plans.get(plan_id)
+        except PlanError as exc:
+            raise NotFound(f"预案 {plan_id} 不存在", str(exc)) from exc
+        if incident.level not in plan.levels:
+            raise Invalid(f"预案 {plan.id} 不适用于 {incident.level.value} 级事件",
+                          f"plan {plan.id} does not apply at level {incident.level.value}")
+        return plan
+
+    async def _tell_live(self, *incidents: Incident) -> None:
+        if self._live is None:
+            return
+        try:
+            await self._live.apply([], incidents)
+        except LiveUnavailable as exc:
+            # The change is committed; the live state is rebuilt from PostgreSQL when Redis
+            # is back (ingest watches its epoch), so the map catches up by itself.
+            log.warning("incident change committed but not yet live: %s", exc)

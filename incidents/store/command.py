@@ -1,0 +1,397 @@
+"""SQL of the leaders' commands: incident transitions, notes, merges, dispatches and orders.
+
+Each command is one transaction: lock the rows it changes, let the pure life cycle decide,
+write, and journal last (the chain head is the last lock everywhere).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from incidents.dispatch import OrderState
+from incidents.errors import Conflict, NotFound
+from incidents.journal import JournalKeyError
+from incidents.lifecycle import Outcome, State
+from incidents.model import Incident, IncidentStatus, Level
+from incidents.plans import Requirement
+from incidents.spatial import UnitPoint
+from incidents.store.errors import UNAVAILABLE, StoreUnavailable
+from incidents.store.incident_sql import INCIDENT_COLUMNS, incident_from_row, insert_incident
+from incidents.store.journal_sql import Event, JournalWriter
+from incidents.taxonomy import Text
+
+ORDER_COLUMNS = ("id, dispatch_id, incident_id, unit, agency, task_id, task, state, issued_by,"
+                 " issued_at, deadline_at, sent_at, send_count, escalated_at, replaces,"
+                 " updated_at")
+
+
+class Order(msgspec.Struct, frozen=True, kw_only=True):
+    """A dispatch order as stored."""
+
+    id: str
+    """Order id (the unit's acks name it)."""
+    incident_id: str
+    """The incident."""
+    dispatch_id: str | None
+    """The plan dispatch it belongs to; None for a single order."""
+    unit: str
+    """The unit sent."""
+    agency: str
+    """The unit's agency."""
+    task_id: str
+    """Plan task id."""
+    task: dict[str, Any]
+    """Task name and detail, bilingual: {"name": {zh, en}, "detail": {zh, en}}."""
+    state: OrderState
+    """Where the order stands."""
+    issued_by: str
+    """Who issued it."""
+    issued_at: datetime
+    """When."""
+    deadline_at: datetime
+    """Acknowledge by then."""
+    sent_at: datetime | None
+    """When it was last published; None while waiting in the outbox."""
+    send_count: int
+    """How many times it was published."""
+    escalated_at: datetime | None
+    """When its deadline passed unacknowledged."""
+    replaces: str | None
+    """The order it reassigns, if any."""
+    updated_at: datetime
+    """Last change."""
+
+
+def order_from_row(r: asyncpg.Record) -> Order:
+    """An order from a row with ORDER_COLUMNS."""
+    return Order(
+        id=r["id"], incident_id=str(r["incident_id"]),
+        dispatch_id=str(r["dispatch_id"]) if r["dispatch_id"] else None, unit=r["unit"],
+        agency=r["agency"], task_id=r["task_id"], task=json.loads(r["task"]),
+        state=OrderState(r["state"]), issued_by=r["issued_by"], issued_at=r["issued_at"],
+        deadline_at=r["deadline_at"], sent_at=r["sent_at"], send_count=r["send_count"],
+        escalated_at=r["escalated_at"], replaces=r["replaces"], updated_at=r["updated_at"],
+    )
+
+
+def _not_found(what: str, key: str) -> NotFound:
+    names = {"incident": "事件", "order": "调度指令", "unit": "单位"}
+    return NotFound(f"{names.get(what, what)} {key} 不存在", f"{what} {key} does not exist")
+
+
+def task_doc(name: Text, detail: Text) -> dict[str, Any]:
+    """The bilingual task description stored with an order."""
+    return {"name": {"zh": name.zh, "en": name.en}, "detail": {"zh": detail.zh, "en": detail.en}}
+
+
+class CommandStore:
+    """Writes of the command service; reads that only it needs."""
+
+    def __init__(self, pool: asyncpg.Pool, journal: JournalWriter | None) -> None:
+        self._pool = pool
+        self._journal = journal
+
+    @asynccontextmanager
+    async def _tx(self) -> AsyncIterator[asyncpg.Connection]:
+        if self._journal is None:
+            raise JournalKeyError("the store has no journal key: set SITROOM_JOURNAL_KEY")
+        try:
+            async with self._pool.acquire() as conn, conn.transaction():
+                yield conn
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable(f"PostgreSQL is unavailable: {exc}") from exc
+
+    async def _append(self, conn: asyncpg.Connection, events: Sequence[Event]) -> None:
+        assert self._journal is not None  # checked by _tx
+        await self._journal.append(conn, events)
+
+    async def _lock(self, conn: asyncpg.Connection, incident_id: str) -> Incident:
+        try:
+            key = uuid.UUID(incident_id)
+        except ValueError:
+            raise _not_found("incident", incident_id) from None
+        row = await conn.fetchrow(
+            f"SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1 FOR UPDATE", key)
+        if row is None:
+            raise _not_found("incident", incident_id)
+        return incident_from_row(row)
+
+    async def create(self, incident: Incident, actor: str, client: str | None,
+                     data: dict[str, Any]) -> Incident:
+        """Record an incident a person entered (接报) and journal it."""
+        async with self._tx() as conn:
+            await insert_incident(conn, incident)
+            await self._append(conn, [Event(incident.id, actor, "reported", {
+                "type": incident.type, "level": incident.level.value, "title": incident.title,
+                **data}, client)])
+        return incident
+
+    async def transition(self, incident_id: str, decide: Callable[[State], Outcome],
+                         actor: str, client: str | None, extra: dict[str, Any]) -> Incident:
+        """Apply a life-cycle decision to the locked incident and journal it."""
+        async with self._tx() as conn:
+            current = await self._lock(conn, incident_id)
+            outcome = decide(State(status=current.status, level=current.level))
+            updated = await self._write_state(conn, current, outcome)
+            await self._append(conn, [Event(incident_id, actor, outcome.action.value,
+                                            {**outcome.data, **extra}, client)])
+        return updated
+
+    async def _write_state(self, conn: asyncpg.Connection, current: Incident,
+                           outcome: Outcome, merged_into: str | None = None) -> Incident:
+        state = outcome.state
+        row = await conn.fetchrow(
+            "UPDATE incidents SET status = $2, level = $3, updated_at = now(),"
+            " verified_at = CASE WHEN $2 = 'verified' AND verified_at IS NULL THEN now()"
+            " ELSE verified_at END,"
+            " closed_at = CASE WHEN $2 = 'closed' THEN now() ELSE NULL END,"
+            " resolution = CASE WHEN $2 = 'closed' THEN $4 ELSE NULL END,"
+            " merged_into = coalesce($5, merged_into)"
+            f" WHERE id = $1 RETURNING {INCIDENT_COLUMNS}",
+            uuid.UUID(current.id), state.status.value, state.level.value,
+            outcome.data.get("resolution"), uuid.UUID(merged_into) if merged_into else None)
+        return incident_from_row(row)
+
+    async def merge(self, target_id: str, absorbed_id: str,
+                    decide: Callable[[State, State], tuple[Outcome, Outcome]],
+                    actor: str, client: str | None) -> tuple[Incident, Incident]:
+        """Merge one incident into another: reports and open orders move, the journal says so."""
+        async with self._tx() as conn:
+            # Lock in id order: two leaders merging the same pair both ways cannot deadlock.
+            first, second = sorted([target_id, absorbed_id])
+            locked = {first: await self._lock(conn, first)}
+            if second != first:
+                locked[second] = await self._lock(conn, second)
+            target, absorbed = locked[target_id], locked[absorbed_id]
+            kept, gone = decide(State(status=target.status, level=target.level),
+                                State(status=absorbed.status, level=absorbed.level))
+            new_target = await self._write_state(conn, target, kept)
+            new_absorbed = await self._write_state(conn, absorbed, gone, merged_into=target_id)
+            await conn.execute("UPDATE reports SET incident_id = $1 WHERE incident_id = $2",
+                               uuid.UUID(target_id), uuid.UUID(absorbed_id))
+            await conn.execute(
+                "UPDATE dispatch_orders SET incident_id = $1 WHERE incident_id = $2"
+                " AND state NOT IN ('done', 'rejected', 'cancelled')",
+                uuid.UUID(target_id), uuid.UUID(absorbed_id))
+            await self._append(conn, [
+                Event(target_id, actor, kept.action.value, {**kept.data, "absorbed": absorbed_id},
+                      client),
+                Event(absorbed_id, actor, gone.action.value, {**gone.data,
+                                                              "merged_into": target_id}, client),
+            ])
+        return new_target, new_absorbed
+
+    async def note(self, incident_id: str, text: str, actor: str, client: str | None) -> None:
+        """Add a note to an incident's journal."""
+        async with self._tx() as conn:
+            await self._lock(conn, incident_id)
+            await self._append(conn, [Event(incident_id, actor, "note", {"text": text},
+                                            client)])
+
+    async def unit_points(self, online_since: datetime) -> list[UnitPoint]:
+        """Units seen since `online_since`; busy if out of service or holding an open order."""
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT u.unit, u.agency, u.unit_type, u.lat, u.lon,"
+                " coalesce(u.availability, 'available') = 'available' AND NOT EXISTS ("
+                "  SELECT 1 FROM dispatch_orders o WHERE o.unit = u.unit"
+                "  AND o.state NOT IN ('done', 'rejected', 'cancelled')) AS available"
+                " FROM units u WHERE u.last_ts >= $1", online_since)
+        return [UnitPoint(unit=r["unit"], agency=r["agency"], unit_kind=r["unit_type"],
+                          lat=r["lat"], lon=r["lon"], available=r["available"]) for r in rows]
+
+    async def dispatch(self, incident_id: str, plan: tuple[str, str] | None, level: Level,
+                       assignments: Sequence[tuple[Requirement, str]], actor: str,
+                       client: str | None, now: datetime,
+                       respond: Callable[[State], Outcome] | None) -> list[Order]:
+        """Issue one order per (task, unit); they wait in the outbox until ingest sends them.
+
+        `respond` moves a verified incident to responding in the same transaction.
+        """
+        async with self._tx() as conn:
+            incident = await self._lock(conn, incident_id)
+            units = [unit for _, unit in assignments]
+            known = {r["unit"]: r["agency"] for r in await conn.fetch(
+                "SELECT unit, agency FROM units WHERE unit = ANY($1::text[])", units)}
+            missing = [u for u in units if u not in known]
+            if missing:
+                raise _not_found("unit", ", ".join(missing))
+            busy = [r["unit"] for r in await conn.fetch(
+                "SELECT DISTINCT unit FROM dispatch_orders WHERE unit = ANY($1::text[])"
+                " AND state NOT IN ('done', 'rejected', 'cancelled')", units)]
+            if busy or len(set(units)) != len(units):
+                taken = busy or sorted({u for u in units if units.count(u) > 1})
+                raise Conflict(f"单位 {', '.join(taken)} 已有未完成的任务或被重复指派",
+                               f"unit(s) {', '.join(taken)} already hold an open order or are"
+                               " assigned twice")
+            events: list[Event] = []
+            if respond is not None:
+                outcome = respond(State(status=incident.status, level=incident.level))
+                await self._write_state(conn, incident, outcome)
+                events.append(Event(incident_id, actor, outcome.action.value, outcome.data,
+                                    client))
+            dispatch_id = uuid.uuid4()
+            await conn.execute(
+                "INSERT INTO dispatches (id, incident_id, plan_id, plan_version, level,"
+                " created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                dispatch_id, uuid.UUID(incident_id), plan[0] if plan else "manual",
+                plan[1] if plan else "-", level.value, actor, now)
+            orders = [_new_order(req, unit, known[unit], incident_id, str(dispatch_id), actor,
+                                 now) for req, unit in assignments]
+            await _insert_orders(conn, orders)
+            events.append(Event(incident_id, actor, "dispatch", {
+                "dispatch": str(dispatch_id), "plan": plan[0] if plan else None,
+                "plan_version": plan[1] if plan else None, "level": level.value,
+                "orders": [{"order": o.id, "unit": o.unit, "task": o.task_id} for o in orders],
+            }, client))
+            await self._append(conn, events)
+        return orders
+
+    async def orders(self, incident_id: str) -> list[Order]:
+        """Every order of an incident, oldest first."""
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                f"SELECT {ORDER_COLUMNS} FROM dispatch_orders WHERE incident_id = $1"
+                " ORDER BY issued_at, id", uuid.UUID(incident_id))
+        return [order_from_row(r) for r in rows]
+
+    async def order(self, order_id: str) -> Order:
+        """One order, or NotFound."""
+        async with self._pool.acquire() as conn:
+            row = await conn.fetchrow(
+                f"SELECT {ORDER_COLUMNS} FROM dispatch_orders WHERE id = $1", order_id)
+        if row is None:
+            raise _not_found("order", order_id)
+        return order_from_row(row)
+
+    async def unit_kind(self, unit: str) -> str | None:
+        """The kind of a unit as it last reported it."""
+        async with self._pool.acquire() as conn:
+            kind: str | None = await conn.fetchval(
+                "SELECT unit_type FROM units WHERE unit = $1", unit)
+        return kind
+
+    async def reassign(self, order_id: str, unit: str, actor: str, client: str | None,
+                       now: datetime) -> Order:
+        """Cancel an open order and issue the same task to another unit."""
+        async with self._tx() as conn:
+            row = await conn.fetchrow(
+                f"SELECT {ORDER_COLUMNS} FROM dispatch_orders WHERE id = $1 FOR UPDATE",
+                order_id)
+            if row is None:
+                raise _not_found("order", order_id)
+            old = order_from_row(row)
+            if old.state in (OrderState.DONE, OrderState.CANCELLED):
+                raise Conflict(f"指令 {order_id} 已{old.state.value}，不能改派",
+                               f"order {order_id} is {old.state.value} and cannot be reassigned")
+            await self._lock(conn, old.incident_id)
+            agency = await conn.fetchval("SELECT agency FROM units WHERE unit = $1", unit)
+            if agency is None:
+                raise _not_found("unit", unit)
+            busy = await conn.fetchval(
+                "SELECT count(*) FROM dispatch_orders WHERE unit = $1"
+                " AND state NOT IN ('done', 'rejected', 'cancelled')", unit)
+            if busy:
+                raise Conflict(f"单位 {unit} 已有未完成的任务", f"unit {unit} holds an open order")
+            await conn.execute("UPDATE dispatch_orders SET state = 'cancelled', updated_at = $2"
+                               " WHERE id = $1", order_id, now)
+            deadline = old.deadline_at - old.issued_at
+            new = msgspec.structs.replace(
+                old, id=str(uuid.uuid4()), unit=unit, agency=agency, state=OrderState.ISSUED,
+                issued_by=actor, issued_at=now, deadline_at=now + deadline, sent_at=None,
+                send_count=0, escalated_at=None, replaces=order_id, updated_at=now)
+            await _insert_orders(conn, [new])
+            await self._append(conn, [Event(old.incident_id, actor, "reassign", {
+                "order": order_id, "from_unit": old.unit, "new_order": new.id, "unit": unit,
+                "task": old.task_id}, client)])
+        return new
+
+    async def list_incidents(self, *, status: Sequence[IncidentStatus] | None,
+                             levels: Sequence[Level] | None, types: Sequence[str] | None,
+                             since: datetime | None, limit: int) -> list[Incident]:
+        """Incidents matching every given filter, most recent first."""
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                f"SELECT {INCIDENT_COLUMNS} FROM incidents"
+                " WHERE ($1::text[] IS NULL OR status = ANY($1))"
+                " AND ($2::text[] IS NULL OR level = ANY($2))"
+                " AND ($3::text[] IS NULL OR type = ANY($3))"
+                " AND ($4::timestamptz IS NULL OR reported_at >= $4)"
+                " ORDER BY reported_at DESC LIMIT $5",
+                [s.value for s in status] if status else None,
+                [lv.value for lv in levels] if levels else None,
+                list(types) if types else None, since, limit)
+        return [incident_from_row(r) for r in rows]
+
+    async def incident(self, incident_id: str) -> Incident:
+        """One incident, or NotFound."""
+        try:
+            key = uuid.UUID(incident_id)
+        except ValueError:
+            raise _not_found("incident", incident_id) from None
+        async with self._pool.acquire() as conn:
+            row = await conn.fetchrow(f"SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1",
+                                      key)
+        if row is None:
+            raise _not_found("incident", incident_id)
+        return incident_from_row(row)
+
+    async def timeline(self, incident_id: str) -> list[dict[str, Any]]:
+        """The incident's journal, oldest first."""
+        await self.incident(incident_id)
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT seq, at, actor, action, client, data::text AS data FROM incident_events"
+                " WHERE incident_id = $1 ORDER BY seq", uuid.UUID(incident_id))
+        return [{"seq": r["seq"], "at": r["at"], "actor": r["actor"], "action": r["action"],
+                 "client": r["client"], "data": json.loads(r["data"])} for r in rows]
+
+    async def similar(self, incident: Incident, radius_m: float, days: int,
+                      limit: int) -> list[Incident]:
+        """Earlier incidents of the same type near this one, nearest first."""
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                f"SELECT {INCIDENT_COLUMNS} FROM incidents WHERE type = $1 AND id <> $2"
+                " AND reported_at >= $3::timestamptz - make_interval(days => $4)"
+                " AND earth_box(ll_to_earth($5, $6), $7) @> ll_to_earth(lat, lon)"
+                " AND earth_distance(ll_to_earth($5, $6), ll_to_earth(lat, lon)) <= $7"
+                " ORDER BY earth_distance(ll_to_earth($5, $6), ll_to_earth(lat, lon))"
+                " LIMIT $8", incident.type, uuid.UUID(incident.id), incident.reported_at, days,
+                incident.lat, incident.lon, radius_m, limit)
+        return [incident_from_row(r) for r in rows]
+
+
+def _new_order(req: Requirement, unit: str, agency: str, incident_id: str, dispatch_id: str,
+               actor: str, now: datetime) -> Order:
+    return Order(
+        id=str(uuid.uuid4()), incident_id=incident_id, dispatch_id=dispatch_id, unit=unit,
+        agency=agency, task_id=req.task_id, task=task_doc(req.name, req.detail),
+        state=OrderState.ISSUED, issued_by=actor, issued_at=now,
+        deadline_at=now + timedelta(seconds=req.ack_deadline_s), sent_at=None, send_count=0,
+        escalated_at=None, replaces=None, updated_at=now)
+
+
+async def _insert_orders(conn: asyncpg.Connection, orders: Sequence[Order]) -> None:
+    try:
+        await _insert_order_rows(conn, orders)
+    except asyncpg.UniqueViolationError as exc:  # another leader was faster (see 0006)
+        raise Conflict("所选单位刚被指派了其他任务，请刷新后重试",
+                       "a chosen unit was just given another order; refresh and retry") from exc
+
+
+async def _insert_order_rows(conn: asyncpg.Connection, orders: Sequence[Order]) -> None:
+    await conn.executemany(
+        "INSERT INTO dispatch_orders (id, dispatch_id, incident_id, unit, agency, task_id, task,"
+        " state, issued_by, issued_at, deadline_at, replaces, updated_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10, $11, $12, $13)",
+        [(o.id, uuid.UUID(o.dispatch_id) if o.dispatch_id else None, uuid.UUID(o.incident_id),
+          o.unit, o.agency, o.task_id, json.dumps(o.task, ensure_ascii=False), o.state.value,
+          o.issued_by, o.issued_at, o.deadline_at, o.replaces, o.updated_at) for o in orders])

@@ -1,0 +1,76 @@
+"""Sends dispatch orders from the store's outbox to units over MQTT, and escalates late ones.
+
+Orders are written by the command service (dashboard or API) and published here, by the one
+process that holds the broker connection: the order row is the outbox, so an order issued
+while the broker is down goes out when it is back, and none is lost between the two.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+import msgspec
+from paho.mqtt.client import MQTT_ERR_SUCCESS, Client, MQTTMessageInfo
+
+from incidents.dispatch import DispatchOrderMessage
+from incidents.store import Store, StoreUnavailable
+from ingest.topics import TopicScheme
+
+log = logging.getLogger(__name__)
+
+PUBLISH_TIMEOUT_S = 10.0
+
+
+class PublishFailed(RuntimeError):
+    """The broker did not take an order; the outbox keeps it for the next round."""
+
+
+class OrderSender:
+    """Polls the outbox and publishes what waits in it at QoS 1."""
+
+    def __init__(self, store: Store, client: Client, scheme: TopicScheme, worker: str,
+                 connected: Callable[[], bool], poll_s: float = 0.5,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self._outbox = store.outbox(f"ingest/{worker}")
+        self._client = client
+        self._scheme = scheme
+        self._connected = connected
+        self._poll_s = poll_s
+        self._clock = clock
+        self._encoder = msgspec.json.Encoder()
+        self.sent = 0
+        """Orders published so far (re-sends included)."""
+
+    async def run(self) -> None:
+        """Send until cancelled; a broker or database outage only delays orders."""
+        while True:
+            if self._connected():
+                try:
+                    self.sent += await self._outbox.send_pending(self._publish, self._clock())
+                except (StoreUnavailable, PublishFailed) as exc:
+                    log.warning("dispatch orders wait in the outbox: %s", exc)
+            await asyncio.sleep(self._poll_s)
+
+    async def _publish(self, batch: Sequence[tuple[str, DispatchOrderMessage]]) -> None:
+        infos = [self._client.publish(self._scheme.dispatch(unit), self._encoder.encode(msg),
+                                      qos=1) for unit, msg in batch]
+        failed = [info for info in infos if info.rc != MQTT_ERR_SUCCESS]
+        if failed:
+            raise PublishFailed(f"the broker refused {len(failed)} of {len(infos)} orders"
+                                f" (paho rc {failed[0].rc})")
+        await asyncio.to_thread(_wait_published, infos)
+        log.info("sent %d dispatch order(s): %s", len(batch),
+                 ", ".join(f"{msg.id[:8]}→{unit}" for unit, msg in batch))
+
+
+def _wait_published(infos: Sequence[MQTTMessageInfo]) -> None:
+    for info in infos:
+        try:
+            info.wait_for_publish(PUBLISH_TIMEOUT_S)
+        except (RuntimeError, ValueError) as exc:  # paho: connection lost, or not queued
+            raise PublishFailed(f"an order was not published: {exc}") from exc
+        if not info.is_published():
+            raise PublishFailed(f"the broker did not confirm an order in {PUBLISH_TIMEOUT_S} s")
