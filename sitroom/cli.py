@@ -51,6 +51,10 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--limit", type=int, default=50)
     replay.add_argument("--id", type=int, action="append", dest="ids",
                         help="only this dead-letter id (repeatable)")
+    journal = sub.add_parser("journal", help="the tamper-evident incident journal")
+    journal_sub = journal.add_subparsers(dest="action", required=True)
+    journal_sub.add_parser("verify", help="check every row's HMAC and the chain; exit 1 if"
+                           " any row was edited, inserted or removed")
     accounts = sub.add_parser("accounts", help="MQTT accounts: Mosquitto ACL, password hashes")
     accounts_sub = accounts.add_subparsers(dest="action", required=True)
     acl = accounts_sub.add_parser("acl", help="print the Mosquitto acl_file for mqtt_accounts")
@@ -93,6 +97,11 @@ def main(argv: list[str] | None = None) -> int:
                              duration=args.duration, report_every=args.report_every)
     if command == "migrate":
         return _run_async(_migrate(settings))
+    if command == "journal":
+        from sitroom.journal_cli import verify_journal
+
+        _require(settings, "database_url")
+        return _run_async(verify_journal(settings, journal_key(settings)))
     if command == "accounts":
         return _accounts_command(settings, args.action, getattr(args, "out", None))
     if command == "deadletters":

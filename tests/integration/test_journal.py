@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime
 
@@ -13,7 +16,6 @@ import pytest
 from incidents.journal import Problem
 from incidents.model import Envelope, Inbound, Kind, Report
 from incidents.store import Store
-from incidents.store.journal_sql import Event
 from tests.support.keys import TEST_JOURNAL_KEY
 
 pytestmark = pytest.mark.integration
@@ -34,10 +36,8 @@ async def journal_with_rows(store: Store) -> str:
     """Three reports open three incidents; then four notes on the first."""
     result = await store.write_batch([report(i) for i in range(3)], [])
     incident = result.incidents[0].id
-    async with store._pool.acquire() as conn, conn.transaction():
-        await store.journal.append(conn, [
-            Event(incident, "leader-wang", "note", {"text": f"现场第{i}次反馈"}, "10.1.2.3")
-            for i in range(4)])
+    for i in range(4):
+        await store.commands.note(incident, f"现场第{i}次反馈", "leader-wang", "10.1.2.3")
     return incident
 
 
@@ -106,3 +106,28 @@ async def test_removing_the_newest_rows_is_found(store: Store, database_url: str
     await tamper(database_url, "DELETE FROM incident_events WHERE seq >= 6")
     _, findings, _ = await store.verify_journal(KEY)
     assert {f.problem for f in findings} == {Problem.TAIL_REMOVED}
+
+
+def run_verify(database_url: str, key: str = TEST_JOURNAL_KEY
+               ) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SITROOM_DATABASE_URL": database_url, "SITROOM_JOURNAL_KEY": key}
+    return subprocess.run([sys.executable, "-m", "sitroom", "journal", "verify"], env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+async def test_the_cli_says_intact_then_names_the_tampered_row(
+    store: Store, database_url: str
+) -> None:
+    await journal_with_rows(store)
+    intact = run_verify(database_url)
+    assert intact.returncode == 0, intact.stderr
+    assert "journal intact: 7 rows verified" in intact.stdout
+    await tamper(database_url, "UPDATE incident_events SET actor = 'someone-else' WHERE seq = 2")
+    tampered = run_verify(database_url)
+    assert tampered.returncode == 1
+    assert "seq 2: edited" in tampered.stderr and "日志被篡改" in tampered.stderr
+
+
+async def test_the_cli_refuses_a_weak_key(database_url: str) -> None:
+    weak = run_verify(database_url, key="secret")
+    assert weak.returncode != 0 and "SITROOM_JOURNAL_KEY" in weak.stderr
