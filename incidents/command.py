@@ -12,6 +12,7 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 import msgspec
 
@@ -139,8 +140,8 @@ class CommandService:
                 if outcome.action is not action:
                     verb = "升级" if action is Action.ESCALATE else "降级"
                     raise Conflict(f"从 {state.level.value} 级到 {wanted.value} 级不是{verb}",
-                                   f"level {wanted.value} is not a {action.value} from"
-                                   f" {state.level.value}")
+                                   f"cannot {action.value} from level {state.level.value} to"
+                                   f" {wanted.value}: use {outcome.action.value}")
                 return outcome
         elif action is Action.CLOSE:
             how = resolution or Resolution.RESOLVED
@@ -193,7 +194,7 @@ class CommandService:
         return await self._store.list_incidents(status=status, levels=levels, types=types,
                                                 since=since, limit=limit)
 
-    async def timeline(self, incident_id: str) -> list[dict[str, object]]:
+    async def timeline(self, incident_id: str) -> list[dict[str, Any]]:
         """The incident's journal, oldest first."""
         return await self._store.timeline(incident_id)
 
