@@ -1,0 +1,232 @@
+"""Every fixed text of the reports, in Chinese and English, and the date formats of each.
+
+One table keeps the two languages side by side so that a label cannot exist in one only;
+`label` raises KeyError for an unknown key, which a test over every key catches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta, tzinfo
+
+from incidents.model import IncidentStatus, Level
+from incidents.reports.model import Lang, LocalText, OrderState
+
+_LABELS: dict[str, tuple[str, str]] = {
+    # sitrep headings and facts
+    "progress": ("续报", "Progress Report"),
+    "final": ("终报", "Final Report"),
+    "sec_basic": ("一、基本情况", "1. Basic facts"),
+    "sec_progress": ("二、处置进展", "2. Response so far"),
+    "sec_forces": ("三、力量调度", "3. Forces dispatched"),
+    "sec_next": ("四、下一步工作", "4. Next steps"),
+    "sec_outcome": ("四、处置结果", "4. Outcome"),
+    "sec_map": ("附图：现场态势图", "Annex: situation map"),
+    "issuer": ("报送单位", "Issued by"),
+    "issued_at": ("报送时间", "Issued at"),
+    "incident": ("事件名称", "Incident"),
+    "type": ("事件类型", "Type"),
+    "level": ("事件等级", "Level"),
+    "status": ("当前状态", "Status"),
+    "place": ("发生地点", "Place"),
+    "reported_at": ("接报时间", "Reported at"),
+    "updated_at": ("最近更新", "Last update"),
+    "lead_agency": ("接报部门", "Reporting agency"),
+    "casualties": ("伤亡及影响", "Casualties and impact"),
+    "surroundings": ("周边情况", "Surroundings"),
+    "incident_id": ("事件编号", "Incident id"),
+    # tables
+    "time": ("时间", "Time"),
+    "actor": ("操作人", "By"),
+    "action": ("事项", "Action"),
+    "content": ("内容", "Details"),
+    "order": ("指令编号", "Order"),
+    "unit": ("处置力量", "Unit"),
+    "agency": ("部门", "Agency"),
+    "task": ("任务", "Task"),
+    "state": ("状态", "State"),
+    "issued": ("下达时间", "Issued"),
+    "changed": ("最近变化", "Last change"),
+    "required": ("需派", "Required"),
+    "assigned": ("已派", "Assigned"),
+    "done": ("已完成", "Done"),
+    "units": ("出动力量", "Units"),
+    "on_scene": ("到场", "On scene"),
+    "personnel": ("人员", "Personnel"),
+    "vehicles": ("车辆", "Vehicles"),
+    "caption_resources": ("各部门出动力量", "Forces by agency"),
+    "caption_orders": ("调度指令", "Dispatch orders"),
+    "caption_tasks": ("预案任务", "Plan tasks"),
+    "none": ("无", "None"),
+    "unknown": ("不详", "Unknown"),
+    # casualty figures
+    "deaths": ("死亡", "Dead"),
+    "injured": ("受伤", "Injured"),
+    "missing": ("失联", "Missing"),
+    "trapped": ("被困", "Trapped"),
+    "evacuated": ("转移疏散", "Evacuated"),
+    "affected": ("受影响", "Affected"),
+    # map
+    "north": ("北", "N"),
+    "km": ("公里", "km"),
+    "legend_incident": ("事发点", "Incident"),
+    "legend_facility": ("重点目标", "Facility"),
+    # daily summary
+    "daily_title": ("突发事件日报", "Daily Incident Summary"),
+    "daily_overview": ("一、总体情况", "1. Overview"),
+    "daily_by_type": ("二、按类型统计", "2. By type"),
+    "daily_by_level": ("三、按等级统计", "3. By level"),
+    "daily_by_district": ("四、按区县统计", "4. By district"),
+    "daily_response": ("五、响应时效", "5. Response times"),
+    "total": ("事件总数", "Incidents"),
+    "open": ("处置中", "Open"),
+    "closed": ("已结案", "Closed"),
+    "count": ("起数", "Count"),
+    "category": ("类别", "Category"),
+    "measure": ("指标", "Measure"),
+    "samples": ("样本数", "Samples"),
+    "mean": ("平均", "Mean"),
+    "median": ("中位数", "Median"),
+    "p90": ("90%分位", "90th percentile"),
+    "to_verify": ("接报至核实", "Reported to verified"),
+    "to_scene": ("接报至首支力量到场", "Reported to first unit on scene"),
+    "minutes": ("分钟", "min"),
+}
+
+_STATUS: dict[IncidentStatus, tuple[str, str]] = {
+    IncidentStatus.REPORTED: ("接报", "Reported"),
+    IncidentStatus.VERIFIED: ("已核实", "Verified"),
+    IncidentStatus.RESPONDING: ("处置中", "Responding"),
+    IncidentStatus.CONTAINED: ("已控制", "Contained"),
+    IncidentStatus.CLOSED: ("已结案", "Closed"),
+}
+
+_ORDER_STATE: dict[OrderState, tuple[str, str]] = {
+    OrderState.ISSUED: ("已下达", "Issued"),
+    OrderState.ACKNOWLEDGED: ("已签收", "Acknowledged"),
+    OrderState.EN_ROUTE: ("途中", "En route"),
+    OrderState.ON_SCENE: ("已到场", "On scene"),
+    OrderState.DONE: ("已完成", "Done"),
+    OrderState.ESCALATED: ("已升级", "Escalated"),
+}
+
+_AGENCIES: dict[str, tuple[str, str]] = {
+    "police": ("公安", "Police"),
+    "fire": ("消防救援", "Fire and Rescue"),
+    "weather": ("气象", "Meteorology"),
+    "water": ("水利", "Water Resources"),
+    "safety": ("安全生产", "Work Safety"),
+    "civil_defence": ("人防", "Civil Air Defence"),
+    "health": ("卫生健康", "Health"),
+    "command": ("应急指挥中心", "Command Centre"),
+}
+
+_FACILITIES: dict[str, tuple[str, str]] = {
+    "hospital": ("医院", "hospitals"),
+    "school": ("学校", "schools"),
+    "kindergarten": ("幼儿园", "kindergartens"),
+    "nursing_home": ("养老机构", "care homes"),
+    "shelter": ("应急避难场所", "shelters"),
+    "hazardous_site": ("危险源", "hazardous sites"),
+    "reservoir": ("水库", "reservoirs"),
+    "camera": ("视频监控点", "cameras"),
+}
+
+_ACTIONS: dict[str, tuple[str, str]] = {
+    "open": ("立案", "Opened"),
+    "report": ("接报", "Report"),
+    "verify": ("核实", "Verified"),
+    "respond": ("启动处置", "Response started"),
+    "contain": ("控制", "Contained"),
+    "close": ("结案", "Closed"),
+    "escalate": ("升级", "Escalated"),
+    "deescalate": ("降级", "De-escalated"),
+    "merge": ("合并", "Merged"),
+    "reopen": ("重新处置", "Reopened"),
+    "dispatch": ("调度", "Dispatch"),
+    "order_ack": ("指令反馈", "Order update"),
+    "note": ("备注", "Note"),
+}
+
+_MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def label(key: str, lang: Lang) -> str:
+    """The fixed text `key` in `lang`; KeyError for a key that does not exist."""
+    zh, en = _LABELS[key]
+    return zh if lang is Lang.ZH else en
+
+
+def label_keys() -> frozenset[str]:
+    """Every key `label` knows."""
+    return frozenset(_LABELS)
+
+
+def _pick(pair: tuple[str, str], lang: Lang) -> str:
+    return pair[0] if lang is Lang.ZH else pair[1]
+
+
+def status_name(status: IncidentStatus, lang: Lang) -> str:
+    """Name of an incident status."""
+    return _pick(_STATUS[status], lang)
+
+
+def order_state_name(state: OrderState, lang: Lang) -> str:
+    """Name of a dispatch order state."""
+    return _pick(_ORDER_STATE[state], lang)
+
+
+def level_name(level: Level, lang: Lang) -> str:
+    """Level with its numeral: 较大（III级） or Major (Level III)."""
+    if lang is Lang.ZH:
+        return f"{level.label_zh}（{level.value}级）"
+    return f"{level.label_en} (Level {level.value})"
+
+
+def agency_name(code: str, lang: Lang, names: Mapping[str, LocalText]) -> str:
+    """Name of an agency code: the caller's names first, then the built-in ones, else the code."""
+    if code in names:
+        return names[code].pick(lang)
+    return _pick(_AGENCIES[code], lang) if code in _AGENCIES else code
+
+
+def facility_name(kind: str, lang: Lang) -> str:
+    """Name of a facility kind (plural in English), or the code for an unknown kind."""
+    return _pick(_FACILITIES[kind], lang) if kind in _FACILITIES else kind
+
+
+def action_name(code: str, lang: Lang) -> str:
+    """Name of a journal action code, or the code itself for one without a name."""
+    return _pick(_ACTIONS[code], lang) if code in _ACTIONS else code
+
+
+def _offset(value: datetime) -> str:
+    """The UTC offset as UTC+08:00."""
+    delta = value.utcoffset() or timedelta(0)
+    minutes = int(delta.total_seconds()) // 60
+    sign = "+" if minutes >= 0 else "-"
+    hours, mins = divmod(abs(minutes), 60)
+    return f"UTC{sign}{hours:02d}:{mins:02d}"
+
+
+def long_time(value: datetime, lang: Lang, tz: tzinfo | None) -> str:
+    """A full date and time, as a report's header writes it, in the time zone `tz`."""
+    local = value.astimezone(tz)
+    if lang is Lang.ZH:
+        return (f"{local.year}年{local.month}月{local.day}日{local.hour:02d}时"
+                f"{local.minute:02d}分（{_offset(local)}）")
+    return (f"{local.day} {_MONTHS_EN[local.month - 1]} {local.year}, "
+            f"{local.hour:02d}:{local.minute:02d} ({_offset(local)})")
+
+
+def short_time(value: datetime, tz: tzinfo | None) -> str:
+    """Month, day and time for a table cell: 07-03 14:35 (the same in both languages)."""
+    local = value.astimezone(tz)
+    return f"{local.month:02d}-{local.day:02d} {local.hour:02d}:{local.minute:02d}"
+
+
+def long_date(year: int, month: int, day: int, lang: Lang) -> str:
+    """A date as a title writes it: 2024年7月3日 or 3 Jul 2024."""
+    if lang is Lang.ZH:
+        return f"{year}年{month}月{day}日"
+    return f"{day} {_MONTHS_EN[month - 1]} {year}"
