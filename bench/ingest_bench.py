@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import secrets
 import subprocess
 import sys
 import time
@@ -66,6 +67,10 @@ def _publish(servers: BenchServers, root: str, count: int, rate: float,
     return summary["receipted"], summary["last_receipt"] - summary["started"], latencies
 
 
+BENCH_JOURNAL_KEY = secrets.token_hex(32)
+"""The journal key of this benchmark run (ingest refuses to start without one)."""
+
+
 def start_ingest(servers: BenchServers, dsn: str, root: str, client_id: str | None = None,
                  shared_group: str | None = None) -> subprocess.Popen[bytes]:
     """Start `sitroom ingest` and wait until it is connected."""
@@ -78,6 +83,7 @@ def start_ingest(servers: BenchServers, dsn: str, root: str, client_id: str | No
         "SITROOM_TOPIC_ROOT": root, "SITROOM_INGEST__CLIENT_ID": client_id,
         "SITROOM_INGEST__SESSION_EXPIRY_S": "60", "SITROOM_LOG_LEVEL": "WARNING",
         "SITROOM_MQTT_PROTOCOL": os.environ.get("BENCH_PROTOCOL", "5"),
+        "SITROOM_JOURNAL_KEY": BENCH_JOURNAL_KEY,
     })
     if shared_group:
         env["SITROOM_INGEST__SHARED_GROUP"] = shared_group
