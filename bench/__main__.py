@@ -3,20 +3,31 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from typing import Any
 
-from bench import feed_bench, ingest_bench
+from bench import command_bench, feed_bench, ingest_bench, maps_bench, report_bench
+
+# name -> (run, report): each prints its figures beside a baseline measured in the same run.
+BENCHMARKS: dict[str, tuple[Callable[[bool], Any], Callable[[Any], str]]] = {
+    "ingest": (ingest_bench.run, ingest_bench.report),
+    "feeds": (feed_bench.run, feed_bench.report),
+    "command": (command_bench.run, command_bench.report),
+    "reports": (report_bench.run, report_bench.report),
+    "maps": (maps_bench.run, maps_bench.report),
+}
 
 
 def main() -> None:
     """Run the benchmarks."""
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--quick", action="store_true", help="smaller runs, for a smoke test")
-    parser.add_argument("--only", choices=["ingest", "feeds"], help="run one benchmark")
+    parser.add_argument("--only", choices=sorted(BENCHMARKS), help="run one benchmark")
     args = parser.parse_args()
-    if args.only in (None, "ingest"):
-        print(ingest_bench.report(ingest_bench.run(quick=args.quick)), flush=True)
-    if args.only in (None, "feeds"):
-        print(feed_bench.report(feed_bench.run(quick=args.quick)), flush=True)
+    for name, (run, report) in BENCHMARKS.items():
+        if args.only in (None, name):
+            print(f"== {name} ==", flush=True)
+            print(report(run(args.quick)), flush=True)
 
 
 if __name__ == "__main__":

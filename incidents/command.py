@@ -8,6 +8,7 @@ them), so this module needs no GIS library.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Callable, Sequence
@@ -23,11 +24,16 @@ from incidents.lifecycle import Action, Resolution
 from incidents.live import LiveState, LiveUnavailable
 from incidents.model import Incident, IncidentStatus, Level
 from incidents.plans import Plan, PlanBook, PlanError, Requirement
-from incidents.spatial import DistrictRef, Facility, Spatial, UnitIndex
+from incidents.spatial import DistrictRef, Facility, Spatial, UnitIndex, UnitPoint
+from incidents.store import StoreUnavailable
 from incidents.store.command import CommandStore, Order
 from incidents.taxonomy import Taxonomy, TaxonomyError
 
 log = logging.getLogger(__name__)
+
+# Transactions commit after their now(): re-read this much before the last change seen, so a
+# unit written by a transaction that committed late is not missed (re-reading is harmless).
+_CHANGE_MARGIN = timedelta(seconds=10)
 
 
 class Actor(msgspec.Struct, frozen=True, kw_only=True):
@@ -95,7 +101,7 @@ class CommandService:
 
     def __init__(self, store: CommandStore, live: LiveState | None, taxonomy: Taxonomy,
                  plans: PlanBook, spatial: Spatial | None, units: UnitIndex,
-                 *, unit_online_s: int = 300,
+                 *, unit_online_s: int = 300, units_max_age_s: float = 0.0,
                  clock: Callable[[], datetime] | None = None) -> None:
         self._store = store
         self._live = live
@@ -103,7 +109,12 @@ class CommandService:
         self._plans = plans
         self._spatial = spatial
         self._units = units
-        self._indexed: set[str] = set()
+        self._own: dict[str, UnitPoint] = {}  # units as they last reported, busy or not
+        self._last_seen: dict[str, datetime] = {}
+        self._busy: set[str] = set()
+        self._watermark: datetime | None = None
+        self._refreshed: datetime | None = None
+        self._units_max_age_s = units_max_age_s
         self._online = timedelta(seconds=unit_online_s)
         self._clock = clock or (lambda: datetime.now().astimezone())
 
@@ -206,7 +217,7 @@ class CommandService:
         plan = self._plan(incident, plan_id)
         if plan is None:
             return DispatchPlan(incident=incident, plan=None, proposals=[])
-        await self.refresh_units()
+        await self.refresh_units(self._units_max_age_s)
         proposals = propose(plan.requirements(incident.level), self._units, incident.lat,
                             incident.lon)
         return DispatchPlan(incident=incident, plan=plan, proposals=proposals)
@@ -267,7 +278,7 @@ class CommandService:
         order = await self._store.order(order_id)
         incident = await self._store.incident(order.incident_id)
         kind = await self._store.unit_kind(order.unit)
-        await self.refresh_units()
+        await self.refresh_units(self._units_max_age_s)
         found = self._units.nearest(incident.lat, incident.lon, agency=order.agency,
                                     unit_kind=kind, k=1)
         if not found:
@@ -275,13 +286,48 @@ class CommandService:
                            f"no available {order.agency} unit to reassign the order to")
         return found[0].unit.unit
 
-    async def refresh_units(self) -> None:
-        """Bring the unit index up to date with the units online now."""
-        points = await self._store.unit_points(self._clock() - self._online)
-        seen = {p.unit for p in points}
-        self._units.remove(self._indexed - seen)
-        self._units.update(points)
-        self._indexed = seen
+    async def refresh_units(self, max_age_s: float = 0.0) -> None:
+        """Bring the unit index up to date.
+
+        Positions are re-read when older than `max_age_s` (a background task keeps them fresh
+        on a busy dashboard), and then only units whose row changed; who is busy on an order
+        is re-read every time, since a proposal must not offer a unit just dispatched.
+        """
+        now = self._clock()
+        if self._refreshed is None or (now - self._refreshed).total_seconds() >= max_age_s:
+            await self._refresh_positions(now)
+        busy = await self._store.busy_units()
+        flipped, self._busy = busy ^ self._busy, busy
+        self._reindex(flipped)
+
+    async def keep_units_fresh(self, every_s: float = 1.0) -> None:
+        """Refresh unit positions forever (run as a task next to the request handlers)."""
+        while True:
+            try:
+                await self._refresh_positions(self._clock())
+            except StoreUnavailable as exc:
+                log.warning("unit index not refreshed: %s", exc)
+            await asyncio.sleep(every_s)
+
+    async def _refresh_positions(self, now: datetime) -> None:
+        online_since = now - self._online
+        since = self._watermark - _CHANGE_MARGIN if self._watermark else None
+        changes = await self._store.unit_changes(online_since, since)
+        self._watermark = changes.watermark or self._watermark
+        self._refreshed = now
+        for point in changes.points:
+            self._own[point.unit] = point
+        self._last_seen.update(changes.last_seen)
+        gone = {u for u, seen in self._last_seen.items() if seen < online_since}
+        for unit in gone:
+            del self._last_seen[unit], self._own[unit]
+        self._units.remove(gone)
+        self._reindex({p.unit for p in changes.points} - gone)
+
+    def _reindex(self, units: set[str]) -> None:
+        self._units.update(
+            msgspec.structs.replace(own, available=own.available and unit not in self._busy)
+            for unit in units if (own := self._own.get(unit)) is not None)
 
     # --- decision support --------------------------------------------------------------
 

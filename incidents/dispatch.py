@@ -106,13 +106,17 @@ def propose(requirements: Sequence[Requirement], index: UnitIndex, lat: float, l
             exclude: set[str] | None = None) -> list[Proposal]:
     """Nearest available units of the right agency and kind for every task, none twice."""
     taken = set(exclude or ())
+    # Units given to an earlier task of the same agency and kind are skipped: ask for that
+    # many more (asking for more than needed makes the index search wider than it must).
+    given: dict[tuple[str, str], int] = {}
     proposals: list[Proposal] = []
     for req in requirements:
-        # Ask for more than needed: units already taken by an earlier task are skipped.
+        kind = (req.agency, req.unit_kind)
         found = index.nearest(lat, lon, agency=req.agency, unit_kind=req.unit_kind,
-                              k=req.count + len(taken))
+                              k=req.count + given.get(kind, 0) + len(exclude or ()))
         chosen = [near for near in found if near.unit.unit not in taken][:req.count]
         taken.update(near.unit.unit for near in chosen)
+        given[kind] = given.get(kind, 0) + len(chosen)
         proposals.append(Proposal(requirement=req, units=chosen,
                                   missing=req.count - len(chosen)))
     return proposals

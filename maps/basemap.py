@@ -99,9 +99,18 @@ class DistrictIndex:
         """All indexed districts, in file order (by code)."""
         return self._districts
 
+    @property
+    def polygons(self) -> NDArray[np.object_]:
+        """The district (multi)polygons as shapely geometries, in the order of ``districts``."""
+        return self._polygons
+
     def __len__(self) -> int:
         """Return the number of indexed districts."""
         return len(self._districts)
+
+    def indices_of(self, lons: ArrayLike, lats: ArrayLike) -> NDArray[np.intp]:
+        """Position in ``districts`` of the district containing each point (flattened), or -1."""
+        return self._first_match(lons, lats)
 
     def _first_match(self, lons: ArrayLike, lats: ArrayLike) -> NDArray[np.intp]:
         """Index of the first district containing each point, or -1 for none."""

@@ -51,6 +51,20 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--limit", type=int, default=50)
     replay.add_argument("--id", type=int, action="append", dest="ids",
                         help="only this dead-letter id (repeatable)")
+    layers = sub.add_parser("layers", help="map layers: import a file, list what is stored")
+    layers_sub = layers.add_subparsers(dest="action", required=True)
+    imp = layers_sub.add_parser("import", help="import a vector file (GeoJSON, GeoPackage,"
+                                " zipped Shapefile, KML, CSV) as a layer; replaces a layer of"
+                                " the same name")
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--name", required=True, help="layer name, e.g. hospitals")
+    imp.add_argument("--kind", required=True, help="districts, facilities, cameras,"
+                     " sensitive_areas, population, roads, rivers, gauges or other")
+    imp.add_argument("--crs", help="wgs84, gcj02, bd09 or EPSG:xxxx (default: from the file,"
+                     " else wgs84)")
+    imp.add_argument("--lat-column", help="CSV: the latitude column (default: detected)")
+    imp.add_argument("--lon-column", help="CSV: the longitude column (default: detected)")
+    layers_sub.add_parser("list", help="list the stored layers")
     journal = sub.add_parser("journal", help="the tamper-evident incident journal")
     journal_sub = journal.add_subparsers(dest="action", required=True)
     journal_sub.add_parser("verify", help="check every row's HMAC and the chain; exit 1 if"
@@ -97,6 +111,14 @@ def main(argv: list[str] | None = None) -> int:
                              duration=args.duration, report_every=args.report_every)
     if command == "migrate":
         return _run_async(_migrate(settings))
+    if command == "layers":
+        from sitroom.layers_cli import import_layer, list_layers
+
+        _require(settings, "database_url")
+        if args.action == "list":
+            return _run_async(list_layers(settings))
+        return _run_async(import_layer(settings, args.file, args.name, args.kind, args.crs,
+                                       args.lat_column, args.lon_column))
     if command == "journal":
         from sitroom.journal_cli import verify_journal
 

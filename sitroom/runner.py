@@ -44,12 +44,21 @@ def _embedded_servers(settings: Settings, supervisor: Supervisor) -> dict[str, s
     return env
 
 
-async def _migrate(dsn: str) -> list[str]:
+async def _migrate(dsn: str, demo_layers: bool) -> list[str]:
     store = await Store.connect(dsn)
     try:
-        return await store.migrate()
+        applied = await store.migrate()
     finally:
         await store.close()
+    if demo_layers:
+        from maps.importer import import_demo_layers
+
+        # The demo's synthetic facilities, cameras, gauges and population: re-imported each
+        # start (a layer of the same name is replaced), so they match the shipped files.
+        stored = await import_demo_layers(dsn)
+        log.info("demo layers imported: %s", ", ".join(f"{s.name} ({s.features})"
+                                                      for s in stored))
+    return applied
 
 
 def run_up(settings: Settings, config: Path | None, demo: tuple[int, float] | None) -> int:
@@ -65,7 +74,7 @@ def run_up(settings: Settings, config: Path | None, demo: tuple[int, float] | No
             "database_url": env.get("SITROOM_DATABASE_URL", settings.database_url),
         })
         assert merged.database_url is not None
-        applied = asyncio.run(_migrate(merged.database_url))
+        applied = asyncio.run(_migrate(merged.database_url, demo is not None))
         log.info("migrations applied: %s", ", ".join(applied) or "none needed")
         base = [sys.executable, "-m", "sitroom"] + (["--config", str(config)] if config else [])
         supervisor.start(embedded.ProcessSpec(name="ingest", argv=base + ["ingest"], env=env))

@@ -70,6 +70,17 @@ class Order(msgspec.Struct, frozen=True, kw_only=True):
     """Last change."""
 
 
+class UnitChanges(msgspec.Struct, frozen=True, kw_only=True):
+    """Units changed since a watermark."""
+
+    points: list[UnitPoint]
+    """Changed units; `available` reflects their own status only."""
+    last_seen: dict[str, datetime]
+    """Time of each changed unit's latest position."""
+    watermark: datetime | None
+    """The latest row change seen: ask for changes after it (less a margin) next time."""
+
+
 def order_from_row(r: asyncpg.Record) -> Order:
     """An order from a row with ORDER_COLUMNS."""
     return Order(
@@ -196,17 +207,55 @@ class CommandStore:
             await self._append(conn, [Event(incident_id, actor, "note", {"text": text},
                                             client)])
 
-    async def unit_points(self, online_since: datetime) -> list[UnitPoint]:
-        """Units seen since `online_since`; busy if out of service or holding an open order."""
+    async def note_event(self, incident_id: str, actor: str, action: str,
+                         data: dict[str, Any], client: str | None = None) -> None:
+        """Journal an event that changes nothing else (a report issued, a recording made)."""
+        async with self._tx() as conn:
+            await self._lock(conn, incident_id)
+            await self._append(conn, [Event(incident_id, actor, action, data, client)])
+
+    async def daily_rows(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        """Incidents reported in [start, end) with when they were verified and first reached."""
         async with self._pool.acquire() as conn:
             rows = await conn.fetch(
-                "SELECT u.unit, u.agency, u.unit_type, u.lat, u.lon,"
-                " coalesce(u.availability, 'available') = 'available' AND NOT EXISTS ("
-                "  SELECT 1 FROM dispatch_orders o WHERE o.unit = u.unit"
-                "  AND o.state NOT IN ('done', 'rejected', 'cancelled')) AS available"
-                " FROM units u WHERE u.last_ts >= $1", online_since)
-        return [UnitPoint(unit=r["unit"], agency=r["agency"], unit_kind=r["unit_type"],
-                          lat=r["lat"], lon=r["lon"], available=r["available"]) for r in rows]
+                "SELECT i.id::text AS id, i.type, i.level, i.status, i.lat, i.lon,"
+                " i.reported_at, i.verified_at, (SELECT min(a.ts) FROM order_acks a"
+                "  JOIN dispatch_orders o ON o.id = a.order_id"
+                "  WHERE o.incident_id = i.id AND a.state = 'on_scene') AS first_on_scene_at"
+                " FROM incidents i WHERE i.reported_at >= $1 AND i.reported_at < $2"
+                " ORDER BY i.reported_at", start, end)
+        return [dict(r.items()) for r in rows]
+
+    async def unit_points(self, online_since: datetime) -> list[UnitPoint]:
+        """Units seen since `online_since`; busy if out of service or holding an open order."""
+        changes = await self.unit_changes(online_since, None)
+        busy = await self.busy_units()
+        return [msgspec.structs.replace(p, available=p.available and p.unit not in busy)
+                for p in changes.points]
+
+    async def unit_changes(self, online_since: datetime, changed_since: datetime | None
+                           ) -> UnitChanges:
+        """Units seen since `online_since` whose row changed after `changed_since` (all when
+        None), with `available` from their own status only (orders aside)."""
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT unit, agency, unit_type, lat, lon, last_ts, updated_at,"
+                " coalesce(availability, 'available') = 'available' AS available"
+                " FROM units WHERE last_ts >= $1 AND ($2::timestamptz IS NULL"
+                " OR updated_at > $2)", online_since, changed_since)
+        return UnitChanges(
+            points=[UnitPoint(unit=r["unit"], agency=r["agency"], unit_kind=r["unit_type"],
+                              lat=r["lat"], lon=r["lon"], available=r["available"])
+                    for r in rows],
+            last_seen={r["unit"]: r["last_ts"] for r in rows},
+            watermark=max((r["updated_at"] for r in rows), default=changed_since))
+
+    async def busy_units(self) -> set[str]:
+        """Every unit holding an open order (an index-only scan: see migration 0006)."""
+        async with self._pool.acquire() as conn:
+            return {r["unit"] for r in await conn.fetch(
+                "SELECT unit FROM dispatch_orders"
+                " WHERE state NOT IN ('done', 'rejected', 'cancelled')")}
 
     async def dispatch(self, incident_id: str, plan: tuple[str, str] | None, level: Level,
                        assignments: Sequence[tuple[Requirement, str]], actor: str,

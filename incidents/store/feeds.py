@@ -87,7 +87,8 @@ async def _update_availability(conn: asyncpg.Connection, statuses: list[Status])
     # Units that have not reported a position yet get their row with the first fix. Rows are
     # locked in unit order, like the position upsert, so concurrent workers cannot deadlock.
     await conn.execute(
-        "UPDATE units AS u SET availability = s.availability, availability_ts = s.ts"
+        "UPDATE units AS u SET availability = s.availability, availability_ts = s.ts,"
+        " updated_at = now()"
         " FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS s(unit, availability, ts)"
         " WHERE u.unit = s.unit AND (u.availability_ts IS NULL OR u.availability_ts <= s.ts)",
         sorted(latest), [latest[u].availability.value for u in sorted(latest)],

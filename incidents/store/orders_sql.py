@@ -52,7 +52,8 @@ async def apply_acks(conn: asyncpg.Connection, acks: Sequence[tuple[Envelope, Ac
             "UPDATE dispatch_orders SET state = $2, updated_at = $3 WHERE id = $1",
             order.id, new_state.value, ack.ts)
         await conn.execute(
-            "UPDATE units SET availability = $2, availability_ts = $3 WHERE unit = $1",
+            "UPDATE units SET availability = $2, availability_ts = $3, updated_at = now()"
+            " WHERE unit = $1",
             order.unit, _AVAILABILITY[new_state].value, ack.ts)
         events.append(Event(order.incident_id, actor, "order_ack", {
             "order": order.id, "unit": order.unit, "task": order.task_id,

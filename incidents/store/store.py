@@ -67,6 +67,11 @@ class Store:
             raise StoreUnavailable(f"cannot connect to PostgreSQL at {where}: {exc}") from exc
         return cls(pool, journal_key)
 
+    @property
+    def pool(self) -> asyncpg.Pool:
+        """The connection pool, for the store's other SQL modules (layers, users)."""
+        return self._pool
+
     async def close(self) -> None:
         """Close every connection of the pool."""
         await self._pool.close()
