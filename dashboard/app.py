@@ -5,11 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import dash
+from flask import request
 
 from config.settings import Settings
 from dashboard import situation
 from dashboard.api import register_api
+from dashboard.auth import Action, check_secret, install_auth, require
+from dashboard.auth.keys import derive_key
+from dashboard.command_api import register_command_api
+from dashboard.command_wiring import commands_factory
 from dashboard.portal import AsyncBridge
+from incidents.command import Actor
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 """CSS and the map's JS functions, served by the app itself."""
@@ -18,9 +24,11 @@ ASSETS = Path(__file__).resolve().parent / "assets"
 def create_app(settings: Settings, bridge: AsyncBridge | None = None) -> dash.Dash:
     """The dashboard app; it creates an AsyncBridge when none is given.
 
-    The bridge is kept on `app.server.extensions["sitroom.bridge"]` so the server that runs
-    the app can close it.
+    Raises InsecureSecret, before anything starts, when `auth.secret_key` is missing or weak.
+    The bridge is kept on `app.server.extensions["sitroom.bridge"]` and the auth gate on
+    `["sitroom.auth"]`: close both with dashboard.server.close_app.
     """
+    secret = check_secret(settings.auth.secret_key)
     bridge = bridge or AsyncBridge(settings)
     app = dash.Dash(
         __name__,
@@ -33,10 +41,17 @@ def create_app(settings: Settings, bridge: AsyncBridge | None = None) -> dash.Da
         use_pages=False,
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
-    if settings.auth.secret_key is not None:
-        app.server.secret_key = settings.auth.secret_key.get_secret_value()
+    app.server.secret_key = derive_key(secret, "flask")  # Flask's own session: unused, signed
     app.layout = situation.layout(settings)
     situation.register_callbacks(app, situation.BridgeReader(bridge), settings)
     register_api(app.server, bridge, settings)
+    register_command_api(app.server, bridge, commands_factory(settings), _authorize)
+    install_auth(app.server, bridge, settings, secret)  # every route above is behind it
     app.server.extensions["sitroom.bridge"] = bridge
     return app
+
+
+def _authorize(permission: str) -> Actor:
+    """The signed-in user if they may do `permission` (else 401/403), as the journal's actor."""
+    user = require(Action(permission))
+    return Actor(name=user.username, client=request.remote_addr)

@@ -7,10 +7,12 @@ import signal
 import threading
 from types import FrameType
 
+import dash
 from waitress import create_server
 
 from config.settings import Settings
 from dashboard.app import create_app
+from dashboard.auth import AuthGate, InsecureSecret, check_secret
 from dashboard.portal import AsyncBridge
 
 log = logging.getLogger(__name__)
@@ -21,9 +23,28 @@ def _stop(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(0)
 
 
+def close_app(app: dash.Dash) -> None:
+    """Close what create_app opened: the auth gate's connections, then the bridge."""
+    gate = app.server.extensions.get("sitroom.auth")
+    bridge = app.server.extensions["sitroom.bridge"]
+    try:
+        if isinstance(gate, AuthGate):
+            gate.close()
+    finally:
+        bridge.close()
+
+
 def serve(settings: Settings) -> None:
-    """Serve the dashboard on dashboard_host:dashboard_port with dashboard_threads threads."""
+    """Serve the dashboard on dashboard_host:dashboard_port with dashboard_threads threads.
+
+    Exits with a message saying what to set when the secret key is missing or weak.
+    """
+    try:
+        check_secret(settings.auth.secret_key)
+    except InsecureSecret as exc:
+        raise SystemExit(f"sitroom: {exc}") from exc
     bridge = AsyncBridge(settings)
+    app: dash.Dash | None = None
     try:
         app = create_app(settings, bridge)
         server = create_server(app.server, host=settings.dashboard_host,
@@ -41,5 +62,8 @@ def serve(settings: Settings) -> None:
         finally:
             server.close()
     finally:
-        bridge.close()
+        if app is not None:
+            close_app(app)
+        else:
+            bridge.close()
         log.info("dashboard stopped")

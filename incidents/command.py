@@ -232,6 +232,15 @@ class CommandService:
             raise NotFound(f"没有适用于「{incident.type}」{incident.level.value} 级的预案",
                            f"no plan applies to {incident.type} at level"
                            f" {incident.level.value}")
+        respond = None
+        if incident.status is IncidentStatus.VERIFIED:
+            def respond(state: lifecycle.State) -> lifecycle.Outcome:
+                return lifecycle.advance(state, Action.RESPOND)
+        elif incident.status not in (IncidentStatus.RESPONDING, IncidentStatus.CONTAINED):
+            raise lifecycle.IllegalTransition(
+                "事件须先核实才能调派预案",
+                f"an incident that is {incident.status.value} must be verified before a plan"
+                " is dispatched")
         requirements = {r.task_id: r for r in plan.requirements(incident.level)}
         pairs: list[tuple[Requirement, str]]
         if assignments is None:
@@ -246,15 +255,6 @@ class CommandService:
             pairs = [(requirements[task], unit) for task, unit in assignments]
         if not pairs:
             raise Conflict("附近没有可调派的单位", "no available unit to dispatch")
-        respond = None
-        if incident.status is IncidentStatus.VERIFIED:
-            def respond(state: lifecycle.State) -> lifecycle.Outcome:
-                return lifecycle.advance(state, Action.RESPOND)
-        elif incident.status not in (IncidentStatus.RESPONDING, IncidentStatus.CONTAINED):
-            raise lifecycle.IllegalTransition(
-                "事件须先核实才能调派预案",
-                f"an incident that is {incident.status.value} must be verified before a plan"
-                " is dispatched")
         orders = await self._store.dispatch(incident_id, (plan.id, plan.version),
                                             incident.level, pairs, actor.name, actor.client,
                                             self._clock(), respond)

@@ -1,57 +1,31 @@
-"""Simulated field units and callers, publishing through the real field client."""
+"""Simulated field units and callers, publishing through the real field client.
+
+Units answer dispatch orders: each agency's field client follows the orders of that agency's
+units, and the units' progress reports (acks) go back through the same client, kept in its
+outbox until ingest receipts them.
+"""
 
 from __future__ import annotations
 
 import logging
-import math
+import queue
 import random
 import signal
 import threading
 import time
-import tomllib
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from importlib import resources
-from pathlib import Path
 from types import FrameType
 
 from config.settings import Settings
-from incidents.model import Kind, Level, Position, Report
+from incidents.dispatch import DispatchOrderMessage
+from incidents.model import Ack, Kind, Level, Position, Report
 from ingest.field_client import FieldClient, new_id
+from ingest.sim_units import FLEETS, Fleet, Hub, Response, SimUnit, load_hubs, make_units
+
+__all__ = ["FLEETS", "REPORTS", "Simulator", "make_report", "run_simulator"]
 
 log = logging.getLogger(__name__)
-
-_EARTH_M_PER_DEG = 111_320.0
-
-
-@dataclass(frozen=True, slots=True)
-class Hub:
-    """A place units patrol around (one per district in the demo city)."""
-
-    code: str
-    name: str
-    lat: float
-    lon: float
-    radius_km: float
-    weight: int
-
-
-@dataclass(frozen=True, slots=True)
-class Fleet:
-    """One kind of unit: who owns it, how fast it drives, how many of every 10 units."""
-
-    agency: str
-    unit_type: str
-    prefix: str
-    speed_mps: tuple[float, float]
-    share: int
-
-
-FLEETS = (
-    Fleet("police", "patrol_car", "xt-110", (8.0, 16.0), 5),
-    Fleet("fire", "fire_engine", "xt-119", (7.0, 13.0), 2),
-    Fleet("health", "ambulance", "xt-120", (9.0, 18.0), 3),
-)
 
 # (type, receiving agency, what a caller says): the Chinese text is what the call-taker types.
 REPORTS = (
@@ -64,93 +38,129 @@ REPORTS = (
 )
 
 
-def load_hubs(path: Path | None = None) -> list[Hub]:
-    """The demo city's hubs from config/demo_city.toml."""
-    text = (path.read_text("utf-8") if path else
-            (resources.files("config") / "demo_city.toml").read_text("utf-8"))
-    return [Hub(code=h["code"], name=h["name"], lat=h["lat"], lon=h["lon"],
-                radius_km=h["radius_km"], weight=h["weight"])
-            for h in tomllib.loads(text)["hub"]]
+def utc_now() -> datetime:
+    """The current time, UTC."""
+    return datetime.now(UTC)
 
 
-class SimUnit:
-    """A vehicle that drives street-like legs (east-west, then north-south) between stops."""
-
-    def __init__(self, unit: str, fleet: Fleet, hub: Hub, rng: random.Random) -> None:
-        self.unit = unit
-        self.fleet = fleet
-        self.hub = hub
-        self._rng = rng
-        self.lat, self.lon = self._random_point()
-        self._target = self._random_point()
-        self.speed = 0.0
-        self.heading = 0.0
-        self._pause_s = 0.0
-
-    def _random_point(self) -> tuple[float, float]:
-        radius_m = self.hub.radius_km * 1000 * math.sqrt(self._rng.random())
-        angle = self._rng.uniform(0, 2 * math.pi)
-        lat = self.hub.lat + radius_m * math.cos(angle) / _EARTH_M_PER_DEG
-        lon = self.hub.lon + radius_m * math.sin(angle) / (
-            _EARTH_M_PER_DEG * math.cos(math.radians(self.hub.lat)))
-        return lat, lon
-
-    def step(self, dt_s: float) -> None:
-        """Advance the vehicle by `dt_s` seconds."""
-        if self._pause_s > 0:
-            self._pause_s -= dt_s
-            self.speed = 0.0
-            return
-        if self.speed == 0.0:
-            self.speed = self._rng.uniform(*self.fleet.speed_mps)
-        budget = self.speed * dt_s
-        metres_per_deg_lon = _EARTH_M_PER_DEG * math.cos(math.radians(self.lat))
-        d_lon_m = (self._target[1] - self.lon) * metres_per_deg_lon
-        d_lat_m = (self._target[0] - self.lat) * _EARTH_M_PER_DEG
-        if abs(d_lon_m) > 1.0:  # east-west leg first
-            move = math.copysign(min(budget, abs(d_lon_m)), d_lon_m)
-            self.lon += move / metres_per_deg_lon
-            self.heading = 90.0 if move > 0 else 270.0
-        elif abs(d_lat_m) > 1.0:
-            move = math.copysign(min(budget, abs(d_lat_m)), d_lat_m)
-            self.lat += move / _EARTH_M_PER_DEG
-            self.heading = 0.0 if move > 0 else 180.0
-        else:  # arrived: stop a while, then head somewhere else
-            self._target = self._random_point()
-            self._pause_s = self._rng.choice([0.0, 0.0, 5.0, 20.0])
-
-    def position(self) -> Position:
-        """The current fix as a message."""
-        return Position(id=new_id(), ts=datetime.now(UTC), unit=self.unit,
-                        lat=round(self.lat, 6), lon=round(self.lon, 6),
-                        speed=round(self.speed, 1), heading=self.heading, accuracy=5.0,
-                        unit_type=self.fleet.unit_type)
-
-
-def make_units(count: int, hubs: list[Hub], rng: random.Random) -> list[SimUnit]:
-    """`count` units spread over the fleets and the hubs (weighted to the urban districts)."""
-    shares = [f for f in FLEETS for _ in range(f.share)]
-    weights = [h.weight for h in hubs]
-    numbers: dict[str, int] = {}
-    units = []
-    for i in range(count):
-        fleet = shares[i % len(shares)]
-        numbers[fleet.prefix] = numbers.get(fleet.prefix, 0) + 1
-        hub = rng.choices(hubs, weights)[0]
-        units.append(SimUnit(f"{fleet.prefix}-{numbers[fleet.prefix]:03d}", fleet, hub, rng))
-    return units
-
-
-def make_report(hubs: list[Hub], rng: random.Random) -> tuple[str, Report]:
+def make_report(hubs: list[Hub], rng: random.Random,
+                now: datetime | None = None) -> tuple[str, Report]:
     """A plausible caller's report near a hub, with the agency that receives it."""
     kind, agency, text_zh = rng.choice(REPORTS)
     hub = rng.choices(hubs, [h.weight for h in hubs])[0]
     lat = hub.lat + rng.uniform(-0.02, 0.02)
     lon = hub.lon + rng.uniform(-0.02, 0.02)
     level = rng.choices([Level.IV, Level.III, Level.II, Level.I], [60, 28, 10, 2])[0]
-    return agency, Report(id=new_id(), ts=datetime.now(UTC), type=kind, lat=round(lat, 6),
+    return agency, Report(id=new_id(), ts=now or utc_now(), type=kind, lat=round(lat, 6),
                           lon=round(lon, 6), text=text_zh.format(place=hub.name), level=level,
                           reporter="simulator")
+
+
+class Simulator:
+    """Steps the fleet on a clock and publishes fixes, callers' reports and order progress.
+
+    Orders arrive on paho's threads and wait in a queue; only the thread that calls `tick`
+    (or `run`) touches the units, so a seeded run makes the same choices every time.
+    """
+
+    def __init__(self, units: Sequence[SimUnit], hubs: list[Hub],
+                 clients: Mapping[str, FieldClient], rng: random.Random, *, rate: float,
+                 report_every: float | None, clock: Callable[[], float] = time.monotonic,
+                 wall_clock: Callable[[], datetime] = utc_now) -> None:
+        missing = {u.fleet.agency for u in units} - set(clients)
+        if missing:
+            raise ValueError(f"no field client for agencies {sorted(missing)}")
+        self.units = {u.unit: u for u in units}
+        """The simulated units by id."""
+        self._hubs = hubs
+        self._clients = clients
+        self._rng = rng
+        self._rate = rate
+        self._report_every = report_every
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._inbox: queue.SimpleQueue[DispatchOrderMessage] = queue.SimpleQueue()
+        self._last = clock()
+        self._next_report = self._draw_next_report(self._last)
+        self.acks_sent = 0
+        """Progress reports published so far."""
+
+    def follow_orders(self) -> None:
+        """Have each agency's client receive the orders of that agency's units."""
+        by_agency: dict[str, set[str]] = {}
+        for unit in self.units.values():
+            by_agency.setdefault(unit.fleet.agency, set()).add(unit.unit)
+        for agency, names in by_agency.items():
+            self._clients[agency].follow_orders(names, self._inbox.put)
+
+    def wait_following(self, timeout_s: float) -> bool:
+        """Wait until every client's order subscriptions are confirmed; False on timeout."""
+        deadline = time.monotonic() + timeout_s
+        agencies = {u.fleet.agency for u in self.units.values()}
+        return all(self._clients[a].wait_following(max(0.0, deadline - time.monotonic()))
+                   for a in sorted(agencies))
+
+    def tick(self) -> None:
+        """Hand out the orders that arrived, move every unit, publish what happened."""
+        now_s = self._clock()
+        dt_s, self._last = now_s - self._last, now_s
+        now = self._wall_clock()
+        acks: dict[str, list[Ack]] = {}
+        for unit, ack in self._take_orders(now):
+            acks.setdefault(unit.fleet.agency, []).append(ack)
+        for unit in self.units.values():
+            for ack in unit.step(dt_s, now):
+                acks.setdefault(unit.fleet.agency, []).append(ack)
+        for agency, agency_acks in acks.items():
+            for ack in agency_acks:
+                log.info("%s: %s order %s", ack.unit, ack.state, ack.order)
+            self._clients[agency].send_many(Kind.ACK, agency_acks)
+            self.acks_sent += len(agency_acks)
+        self._publish_positions(dt_s, now)
+        if self._report_every and now_s >= self._next_report:
+            agency, report = make_report(self._hubs, self._rng, now)
+            if agency in self._clients:
+                self._clients[agency].send(Kind.REPORT, report)
+                log.info("report %s: %s", report.type, report.text)
+            self._next_report = self._draw_next_report(now_s)
+
+    def run(self, stop: threading.Event, tick_s: float, duration: float | None = None) -> None:
+        """Tick every `tick_s` seconds until `stop` is set or `duration` seconds have passed."""
+        started = self._last = self._clock()
+        while not stop.wait(tick_s):
+            self.tick()
+            if duration is not None and self._clock() - started >= duration:
+                break
+
+    def _take_orders(self, now: datetime) -> list[tuple[SimUnit, Ack]]:
+        answers: list[tuple[SimUnit, Ack]] = []
+        while True:
+            try:
+                order = self._inbox.get_nowait()
+            except queue.Empty:
+                return answers
+            unit = self.units.get(order.unit)
+            if unit is None:  # the clients follow only our units; kept for safety
+                log.warning("order %s is for %s, which is not simulated", order.id, order.unit)
+                continue
+            log.info("%s: order %s (%s, resend %d)", unit.unit, order.id, order.task.zh,
+                     order.resend)
+            answers.extend((unit, ack) for ack in unit.receive(order, now))
+
+    def _publish_positions(self, dt_s: float, now: datetime) -> None:
+        # Each unit reports with probability rate·dt per tick: on average `rate` fixes a second.
+        chance = self._rate * dt_s
+        batches: dict[str, list[Position]] = {}
+        for unit in self.units.values():
+            if self._rng.random() < chance:
+                batches.setdefault(unit.fleet.agency, []).append(unit.position(now, new_id()))
+        for agency, positions in batches.items():
+            self._clients[agency].send_many(Kind.POSITION, positions)
+
+    def _draw_next_report(self, now_s: float) -> float:
+        if not self._report_every:
+            return float("inf")
+        return now_s + self._rng.expovariate(1 / self._report_every)
 
 
 def _with_username(url: str, username: str) -> str:
@@ -160,13 +170,17 @@ def _with_username(url: str, username: str) -> str:
 
 
 def run_simulator(settings: Settings, *, units: int, rate: float, duration: float | None,
-                  report_every: float, seed: int | None = None) -> int:
-    """Publish until stopped (SIGINT/SIGTERM) or `duration` seconds have passed."""
+                  report_every: float, seed: int | None = None,
+                  response: Response | None = None) -> int:
+    """Publish and answer orders until stopped (SIGINT/SIGTERM) or `duration` seconds pass."""
     assert settings.mqtt_url is not None
     rng = random.Random(seed)
     hubs = load_hubs()
-    fleet = make_units(units, hubs, rng)
-    agencies = sorted({f.agency for f in FLEETS} | {r[1] for r in REPORTS})
+    # Only agencies ingest accepts as a topic segment: anything else would be dead-lettered.
+    fleets: list[Fleet] = [f for f in FLEETS if f.agency in settings.agencies]
+    fleet = make_units(units, hubs, rng, fleets, response)
+    agencies = sorted(({f.agency for f in fleets} | {r[1] for r in REPORTS})
+                      & set(settings.agencies))
     outboxes = settings.var_dir / "outbox"
     broker = settings.public_mqtt_url or settings.mqtt_url
     clients = {
@@ -183,28 +197,12 @@ def run_simulator(settings: Settings, *, units: int, rate: float, duration: floa
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     tick = max(0.05, min(1.0, 1.0 / rate)) if rate > 0 else 1.0
-    started = last = time.monotonic()
-    next_report = started + rng.expovariate(1 / report_every)
-    log.info("simulating %d units at %.2f fixes/s each", units, rate)
+    simulator = Simulator(fleet, hubs, clients, rng, rate=rate, report_every=report_every)
+    simulator.follow_orders()
+    log.info("simulating %d units at %.2f fixes/s each; they answer dispatch orders",
+             len(fleet), rate)
     try:
-        while not stop.wait(tick):
-            now = time.monotonic()
-            for unit in fleet:
-                unit.step(now - last)
-            last = now
-            batches: dict[str, list[Position]] = {}
-            for unit in fleet:
-                if rng.random() < rate * tick:
-                    batches.setdefault(unit.fleet.agency, []).append(unit.position())
-            for agency, positions in batches.items():
-                clients[agency].send_many(Kind.POSITION, list(positions))
-            if now >= next_report:
-                agency, report = make_report(hubs, rng)
-                clients[agency].send(Kind.REPORT, report)
-                log.info("report %s: %s", report.type, report.text)
-                next_report = now + rng.expovariate(1 / report_every)
-            if duration is not None and now - started >= duration:
-                break
+        simulator.run(stop, tick, duration)
     finally:
         for client in clients.values():
             client.wait_drained(5)

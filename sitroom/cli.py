@@ -41,6 +41,31 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--report-every", type=float, default=20.0,
                      help="mean seconds between simulated incident reports")
     sub.add_parser("migrate", help="apply database migrations (safe to run twice)")
+    roles = ("operator", "leader", "liaison", "admin")
+    user = sub.add_parser("user", help="dashboard accounts: add, passwd, disable")
+    user_sub = user.add_subparsers(dest="action", required=True)
+    user_add = user_sub.add_parser("add", help="create an account (password asked twice)")
+    user_add.add_argument("username")
+    user_add.add_argument("--role", required=True, choices=roles)
+    user_add.add_argument("--agency", help="the liaison's agency (required for liaisons)")
+    user_add.add_argument("--name", help="name shown to people, e.g. 王伟 (default: USERNAME)")
+    user_passwd = user_sub.add_parser("passwd", help="set a new password; also unlocks the"
+                                      " account and ends its sessions")
+    user_passwd.add_argument("username")
+    for p in (user_add, user_passwd):
+        p.add_argument("--password-stdin", action="store_true",
+                       help="read the password from one line of standard input")
+    user_disable = user_sub.add_parser("disable", help="refuse sign-in, end the sessions")
+    user_disable.add_argument("username")
+    token = sub.add_parser("token", help="API bearer tokens: create, revoke")
+    token_sub = token.add_subparsers(dest="action", required=True)
+    token_create = token_sub.add_parser("create", help="issue a token (printed once)")
+    token_create.add_argument("--role", required=True, choices=roles)
+    token_create.add_argument("--agency", help="the liaison's agency (required for liaisons)")
+    token_create.add_argument("--label", default="", help="what the token is for")
+    token_create.add_argument("--days", type=float, help="expires after N days (default: never)")
+    token_revoke = token_sub.add_parser("revoke", help="revoke a token by its id")
+    token_revoke.add_argument("token_id")
     dead = sub.add_parser("deadletters", help="list or re-ingest dead letters")
     dead_sub = dead.add_subparsers(dest="action", required=True)
     listing = dead_sub.add_parser("list", help="show the most recent dead letters")
@@ -109,6 +134,21 @@ def main(argv: list[str] | None = None) -> int:
         _require(settings, "mqtt_url")
         return run_simulator(settings, units=args.units, rate=args.rate,
                              duration=args.duration, report_every=args.report_every)
+    if command in ("user", "token"):
+        from dashboard.auth import admin
+
+        _require(settings, "database_url")
+        if command == "token":
+            if args.action == "create":
+                return admin.token_create_command(settings, args.role, args.agency, args.label,
+                                                  args.days)
+            return admin.token_revoke_command(settings, args.token_id)
+        if args.action == "add":
+            return admin.user_add_command(settings, args.username, args.role, args.agency,
+                                          args.name, args.password_stdin)
+        if args.action == "passwd":
+            return admin.user_passwd_command(settings, args.username, args.password_stdin)
+        return admin.user_disable_command(settings, args.username)
     if command == "migrate":
         return _run_async(_migrate(settings))
     if command == "layers":

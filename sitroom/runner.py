@@ -41,6 +41,10 @@ def _embedded_servers(settings: Settings, supervisor: Supervisor) -> dict[str, s
         env["SITROOM_MQTT_PROTOCOL"] = "3.1.1"  # amqtt speaks MQTT 3.1.1 only
     if settings.journal_key is None:
         env["SITROOM_JOURNAL_KEY"] = demo_secret(var / "secrets" / "journal.key")
+    if settings.auth.secret_key is None:
+        from dashboard.auth.keys import ensure_demo_secret
+
+        env["SITROOM_AUTH__SECRET_KEY"] = ensure_demo_secret(var)
     return env
 
 
@@ -81,7 +85,13 @@ def run_up(settings: Settings, config: Path | None, demo: tuple[int, float] | No
         supervisor.start(embedded.ProcessSpec(
             name="dashboard", argv=base + ["dashboard"], env=env, port=settings.dashboard_port
         ), ready_timeout_s=90)
+        sign_in = "  create an account: sitroom user add NAME --role leader\n"
         if demo is not None:
+            from dashboard.auth.admin import demo_leader
+
+            account = demo_leader(merged.database_url)
+            sign_in = (f"  sign in as {account.username} / {account.password}"
+                       " (demo only: a new password at every start)\n")
             units, rate = demo
             supervisor.start(embedded.ProcessSpec(
                 name="simulator",
@@ -89,7 +99,7 @@ def run_up(settings: Settings, config: Path | None, demo: tuple[int, float] | No
             ))
         url = f"http://{settings.dashboard_host}:{settings.dashboard_port}/"
         broker = env.get("SITROOM_MQTT_PUBLIC_URL", settings.public_mqtt_url or "")
-        print(f"\nsitroom is up. Dashboard: {url}\n  field units publish to: {broker}\n"
+        print(f"\nsitroom is up. Dashboard: {url}\n{sign_in}  field units publish to: {broker}\n"
               f"  logs: {settings.var_dir.resolve() / 'log'}\n  Ctrl-C stops everything.\n",
               flush=True)
         while not stop.wait(0.5):

@@ -16,6 +16,7 @@ import pytest
 from config.settings import IngestSettings, Settings
 from incidents.live import LiveState
 from incidents.store import Store
+from tests.support.auth import TEST_AUTH_SECRET, create_token
 from tests.support.http import served_dashboard
 from tests.support.keys import TEST_JOURNAL_KEY
 from tests.support.servers import (
@@ -28,6 +29,8 @@ from tests.support.servers import (
 
 # Every sitroom process a test starts inherits it (ingest refuses to run without a key).
 os.environ.setdefault("SITROOM_JOURNAL_KEY", TEST_JOURNAL_KEY)
+# The dashboard refuses to start without a strong secret key.
+os.environ.setdefault("SITROOM_AUTH__SECRET_KEY", TEST_AUTH_SECRET)
 
 
 @pytest.fixture(autouse=True)
@@ -216,6 +219,12 @@ def dashboard(settings: Settings) -> Iterator[str]:
     """The dashboard, in-process, on the test's settings; yields its base URL."""
     with served_dashboard(settings) as url:
         yield url
+
+
+@pytest.fixture
+async def api_token(database_url: str) -> str:
+    """An operator's bearer token for the dashboard's /api, on the test's database."""
+    return await create_token(database_url, "operator")
 
 
 @pytest.fixture(autouse=True)

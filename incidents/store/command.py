@@ -98,6 +98,13 @@ def _not_found(what: str, key: str) -> NotFound:
     return NotFound(f"{names.get(what, what)} {key} 不存在", f"{what} {key} does not exist")
 
 
+def _incident_key(incident_id: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(incident_id)
+    except ValueError:
+        raise _not_found("incident", incident_id) from None
+
+
 def task_doc(name: Text, detail: Text) -> dict[str, Any]:
     """The bilingual task description stored with an order."""
     return {"name": {"zh": name.zh, "en": name.en}, "detail": {"zh": detail.zh, "en": detail.en}}
@@ -125,10 +132,7 @@ class CommandStore:
         await self._journal.append(conn, events)
 
     async def _lock(self, conn: asyncpg.Connection, incident_id: str) -> Incident:
-        try:
-            key = uuid.UUID(incident_id)
-        except ValueError:
-            raise _not_found("incident", incident_id) from None
+        key = _incident_key(incident_id)
         row = await conn.fetchrow(
             f"SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1 FOR UPDATE", key)
         if row is None:
@@ -202,17 +206,21 @@ class CommandStore:
 
     async def note(self, incident_id: str, text: str, actor: str, client: str | None) -> None:
         """Add a note to an incident's journal."""
-        async with self._tx() as conn:
-            await self._lock(conn, incident_id)
-            await self._append(conn, [Event(incident_id, actor, "note", {"text": text},
-                                            client)])
+        await self.note_event(incident_id, actor, "note", {"text": text}, client)
 
     async def note_event(self, incident_id: str, actor: str, action: str,
                          data: dict[str, Any], client: str | None = None) -> None:
-        """Journal an event that changes nothing else (a report issued, a recording made)."""
-        async with self._tx() as conn:
-            await self._lock(conn, incident_id)
-            await self._append(conn, [Event(incident_id, actor, action, data, client)])
+        """Journal an event that changes nothing else (a note, a report issued, a recording).
+
+        The incident row is not locked (nothing of it changes); the journal's foreign key
+        refuses an incident that does not exist.
+        """
+        key = _incident_key(incident_id)
+        try:
+            async with self._tx() as conn:
+                await self._append(conn, [Event(str(key), actor, action, data, client)])
+        except asyncpg.ForeignKeyViolationError:
+            raise _not_found("incident", incident_id) from None
 
     async def daily_rows(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
         """Incidents reported in [start, end) with when they were verified and first reached."""

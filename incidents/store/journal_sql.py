@@ -60,19 +60,20 @@ class JournalWriter:
                          event.client, event.data)
             entries.append(entry)
             prev = entry.mac
+        # One round trip: the rows and the new head in a single statement.
         await conn.execute(
-            "INSERT INTO incident_events"
+            "WITH rows AS (INSERT INTO incident_events"
             " (seq, incident_id, at, actor, action, client, data, prev_mac, mac)"
             " SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::timestamptz[], $4::text[],"
-            " $5::text[], $6::text[], $7::jsonb[], $8::bytea[], $9::bytea[])",
+            " $5::text[], $6::text[], $7::jsonb[], $8::bytea[], $9::bytea[]))"
+            " UPDATE journal_head SET seq = $10, mac = $11, head_mac = $12",
             [e.seq for e in entries], [uuid.UUID(e.incident_id) for e in entries],
             [e.at for e in entries], [e.actor for e in entries], [e.action for e in entries],
             [e.client for e in entries],
             [json.dumps(e.data, ensure_ascii=False) for e in entries],
             [e.prev_mac for e in entries], [e.mac for e in entries],
+            seq, prev, head_mac(self._key, seq, prev),
         )
-        await conn.execute("UPDATE journal_head SET seq = $1, mac = $2, head_mac = $3",
-                           seq, prev, head_mac(self._key, seq, prev))
         return entries
 
 

@@ -27,11 +27,13 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from config.settings import Settings
 from dashboard.app import create_app
+from dashboard.auth import Role
 from dashboard.geojson import AGENCY_COLOURS
-from dashboard.portal import AsyncBridge
+from dashboard.server import close_app
 from incidents.live import LiveState
 from incidents.store import Store
 from tests.conftest import Broker
+from tests.support.auth import create_user, sign_in_page, with_auth
 from tests.support.ingest import publisher, running_ingest
 
 pytestmark = pytest.mark.e2e
@@ -67,9 +69,7 @@ class _QuietHandler(WSGIRequestHandler):
 @pytest.fixture
 def dashboard_url(settings: Settings) -> Iterator[str]:
     """The real dashboard app, served on a free loopback port for the test's settings."""
-    app = create_app(settings)
-    bridge = app.server.extensions["sitroom.bridge"]
-    assert isinstance(bridge, AsyncBridge)
+    app = create_app(with_auth(settings))
     server = make_server("127.0.0.1", 0, app.server, threaded=True,
                          request_handler=_QuietHandler)
     thread = threading.Thread(target=server.serve_forever, name="e2e-dashboard", daemon=True)
@@ -80,7 +80,7 @@ def dashboard_url(settings: Settings) -> Iterator[str]:
         server.shutdown()
         thread.join(timeout=10)
         server.server_close()
-        bridge.close()
+        close_app(app)
 
 
 @dataclass
@@ -140,6 +140,9 @@ async def test_a_published_position_appears_on_the_live_map(
     browsing: Browsing,
 ) -> None:
     page = browsing.page
+    assert settings.database_url is not None
+    await create_user(settings.database_url, "wall", Role.OPERATOR)
+    await sign_in_page(page, dashboard_url, "wall")
     async with running_ingest(settings, store, live):
         await page.goto(dashboard_url)
 

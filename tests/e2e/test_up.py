@@ -22,12 +22,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.error import HTTPError, URLError
-from urllib.request import urlopen
+from urllib.request import Request, urlopen
 
 import asyncpg
 import psutil
 import pytest
 
+from dashboard.auth import Role
+from tests.support.auth import bearer, create_token
 from tests.support.ingest import publisher
 from tests.support.servers import free_port
 from tests.support.waiting import eventually_sync
@@ -60,6 +62,9 @@ class Up:
     ports: Ports
     var_dir: Path
     log: Path
+    token: str | None = None
+    """Bearer token for /api (issued once the database is up); without it /api/health tells
+    only the status word and the rest of /api answers 401."""
 
     @property
     def mqtt_url(self) -> str:
@@ -75,8 +80,9 @@ class Up:
             raise AssertionError(f"sitroom up exited with {self.process.returncode}; "
                                  f"see {self.log}")
         try:
-            with urlopen(f"http://127.0.0.1:{self.ports.dashboard}/api/{path}",
-                         timeout=5) as response:
+            headers = bearer(self.token) if self.token else {}
+            with urlopen(Request(f"http://127.0.0.1:{self.ports.dashboard}/api/{path}",
+                                 headers=headers), timeout=5) as response:
                 return response.status, json.loads(response.read())
         except HTTPError as exc:
             with exc:
@@ -234,6 +240,10 @@ def test_up_runs_ingests_restarts_and_stops_cleanly(sitroom_up: Up) -> None:
     started = time.monotonic()
     eventually_sync(up.health, lambda h: h.get("status") == "ok", timeout_s=90, interval_s=0.25)
     print(f"\nsitroom up healthy after {time.monotonic() - started:.1f} s")
+    assert set(up.health()) == {"status"}, "anonymous probes learn nothing but the status"
+    anonymous = up.api("units")
+    assert anonymous is not None and anonymous[0] == 401
+    up.token = asyncio.run(create_token(up.database_url, Role.OPERATOR))
 
     # A position over MQTT 3.1.1, QoS 1, reaches the live units within 2 s.
     first_id = str(uuid.uuid4())

@@ -62,13 +62,16 @@ async def test_replay_stores_what_a_new_agency_admits(store: Store, settings: Se
 
 
 async def test_the_api_lists_dead_letters_with_their_payload(store: Store, dashboard: str,
-                                                             settings: Settings) -> None:
+                                                             settings: Settings,
+                                                             api_token: str) -> None:
     letter = _letter(settings.topic_root, "police/position/x", b"\xff\xfe{bin")
     await store.write_batch([], [letter])
-    status, doc = await asyncio.to_thread(get_json, f"{dashboard}/api/deadletters?limit=5")
+    status, doc = await asyncio.to_thread(get_json, f"{dashboard}/api/deadletters?limit=5",
+                                          api_token)
     (entry,) = doc["dead_letters"]
     assert status == 200 and entry["reason"] == "malformed_json"
     assert entry["payload_text"] is None and entry["payload_base64"] == "//57Ymlu"
-    status, doc = await asyncio.to_thread(get_json, f"{dashboard}/api/deadletters?limit=many")
+    status, doc = await asyncio.to_thread(get_json,
+                                          f"{dashboard}/api/deadletters?limit=many", api_token)
     assert status == 400 and "whole number" in doc["detail"]
 

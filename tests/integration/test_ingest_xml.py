@@ -96,15 +96,16 @@ async def test_a_tak_position_puts_the_unit_on_the_map(settings: Settings, store
 
 async def test_a_stored_alert_exports_as_cap_1_2(settings: Settings, store: Store,
                                                  live: LiveState, broker: Broker,
-                                                 dashboard: str) -> None:
+                                                 dashboard: str, api_token: str) -> None:
     async with running_ingest(settings, store, live):
         with publisher(broker.url, broker.protocol) as pub:
             pub.publish(f"{settings.topic_root}/weather/cap/cma", cap("cma_rainstorm_red.xml"))
             await eventually(live.incidents, lambda i: len(i) == 1)
-    status, kind, body = await asyncio.to_thread(get, f"{dashboard}/api/cap/{RAIN}")
+    status, kind, body = await asyncio.to_thread(get, f"{dashboard}/api/cap/{RAIN}", api_token)
     assert (status, kind) == (200, "application/cap+xml")
     assert parse_cap(body) == parse_cap(cap("cma_rainstorm_red.xml"))
-    listed_status, listed = await asyncio.to_thread(get_json, f"{dashboard}/api/cap")
+    listed_status, listed = await asyncio.to_thread(get_json, f"{dashboard}/api/cap", api_token)
     assert listed_status == 200 and [a["id"] for a in listed["alerts"]] == [RAIN]
-    missing, _, _ = await asyncio.to_thread(get, f"{dashboard}/api/cap/cap:nobody:none")
+    missing, _, _ = await asyncio.to_thread(get, f"{dashboard}/api/cap/cap:nobody:none",
+                                          api_token)
     assert missing == 404

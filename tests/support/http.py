@@ -14,6 +14,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from config.settings import Settings
 from dashboard.app import create_app
+from dashboard.server import close_app
 
 
 @contextmanager
@@ -27,21 +28,48 @@ def served_dashboard(settings: Settings) -> Iterator[str]:
         yield f"http://127.0.0.1:{server.server_port}"
     finally:
         server.shutdown()
-        app.server.extensions["sitroom.bridge"].close()
+        close_app(app)
 
 
-def get(url: str) -> tuple[int, str, bytes]:
-    """GET `url`: (status, content type, body), also for 4xx/5xx answers."""
+def get(url: str, token: str | None = None) -> tuple[int, str, bytes]:
+    """GET `url` (with a bearer token if given): (status, content type, body), also for 4xx/5xx
+    answers."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        with urllib.request.urlopen(url) as response:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers)) as response:
             return response.status, response.headers.get_content_type(), response.read()
     except urllib.error.HTTPError as error:
         with error:
             return error.code, error.headers.get_content_type(), error.read()
 
 
-def get_json(url: str) -> tuple[int, dict[str, Any]]:
+def get_json(url: str, token: str | None = None) -> tuple[int, dict[str, Any]]:
     """GET a JSON document: (status, document)."""
-    status, _, body = get(url)
+    status, _, body = get(url, token)
     doc: dict[str, Any] = json.loads(body)
     return status, doc
+
+
+def send(method: str, url: str, token: str | None = None, body: Any = None,
+         raw: bytes | None = None) -> tuple[int, str, bytes]:
+    """Send a request with a JSON body (or `raw` bytes): (status, content type, body)."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    data = raw
+    if body is not None:
+        data = json.dumps(body).encode()
+    if data is not None:
+        headers["Content-Type"] = "application/json"
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request) as response:
+            return response.status, response.headers.get_content_type(), response.read()
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, error.headers.get_content_type(), error.read()
+
+
+def send_json(method: str, url: str, token: str | None = None, body: Any = None,
+              raw: bytes | None = None) -> tuple[int, Any]:
+    """Send a request and decode the JSON answer: (status, document)."""
+    status, _, answer = send(method, url, token, body, raw)
+    return status, json.loads(answer)

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 
 from config.settings import Settings
+from tests.support.auth import TEST_AUTH_SECRET
+from tests.support.keys import TEST_JOURNAL_KEY
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
@@ -26,6 +28,10 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "SITROOM_INGEST__SESSION_EXPIRY_S": str(settings.ingest.session_expiry_s),
         "SITROOM_DASHBOARD_PORT": str(settings.dashboard_port),
         "SITROOM_AGENCIES": json.dumps(list(settings.agencies)),
+        "SITROOM_JOURNAL_KEY": (settings.journal_key.get_secret_value()
+                                if settings.journal_key else TEST_JOURNAL_KEY),
+        "SITROOM_AUTH__SECRET_KEY": (settings.auth.secret_key.get_secret_value()
+                                     if settings.auth.secret_key else TEST_AUTH_SECRET),
     }
     env.update({k: v for k, v in values.items() if v is not None})
     return env

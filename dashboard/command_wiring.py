@@ -1,0 +1,80 @@
+"""Builds the command service and the briefings for the dashboard, once, on the bridge's loop.
+
+This is where implementations are chosen: the spatial analysis and the unit index of maps/,
+fed from the layers stored in PostgreSQL (the demo imports its synthetic layers at start).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from config.settings import Settings
+from dashboard.portal import AsyncBridge
+from incidents.briefing import Briefing
+from incidents.command import CommandService
+from incidents.plans import load_plans
+from incidents.store import Store
+from incidents.store.layers import LayerStore
+from incidents.taxonomy import load_taxonomy
+from maps.analysis.spatial import LayerSpatial
+from maps.analysis.units import GridUnitIndex
+from maps.reporting import report_districts
+
+log = logging.getLogger(__name__)
+
+UNITS_REFRESH_S = 1.0
+"""How often the unit index re-reads moved units (proposals use positions at most 2 s old)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Commands:
+    """What the command API and pages call."""
+
+    service: CommandService
+    """Incidents and dispatch."""
+    briefing: Briefing
+    """Situation reports, CAP alerts, the daily summary."""
+
+
+async def spatial_from_store(store: Store) -> LayerSpatial:
+    """Spatial analysis over the layers stored in PostgreSQL (districts: the basemap's)."""
+    layers = LayerStore(store.pool)
+
+    async def kind(name: str) -> list[dict[str, object]]:
+        return [dict(fc) for fc in await layers.feature_collections(name)]
+
+    return LayerSpatial.from_feature_collections(
+        facilities=await kind("facilities") + await kind("gauges"),
+        cameras=await kind("cameras"), population=await kind("population"),
+        sensitive_areas=await kind("sensitive_areas"))
+
+
+def commands_factory(settings: Settings) -> Callable[[AsyncBridge], Commands]:
+    """A factory the command API calls once, with the dashboard's bridge."""
+    taxonomy = load_taxonomy()
+    plans = load_plans(taxonomy)
+
+    def build(bridge: AsyncBridge) -> Commands:
+        async def make() -> Commands:
+            store = await bridge.store()
+            spatial = await spatial_from_store(store)
+            service = CommandService(store.commands, bridge.live, taxonomy, plans, spatial,
+                                     GridUnitIndex(), unit_online_s=settings.unit_online_s,
+                                     units_max_age_s=2 * UNITS_REFRESH_S)
+            # Lives as long as the bridge's loop: the dashboard process.
+            refresher = asyncio.get_running_loop().create_task(
+                service.keep_units_fresh(UNITS_REFRESH_S), name="unit-index")
+            refresher.add_done_callback(_report_end)
+            return Commands(service=service, briefing=Briefing(
+                service, store.commands, taxonomy, report_districts(), spatial))
+        return bridge.call(make)
+
+    return build
+
+
+def _report_end(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("the unit index stopped refreshing", exc_info=task.exception())

@@ -1,0 +1,85 @@
+"""JSON API plumbing shared by the dashboard's API modules: bodies decoded and validated once,
+query arguments checked, errors answered as `Problem` documents in both languages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, TypeVar
+
+import msgspec
+from flask import Response, request
+
+from dashboard.command_schema import Problem
+
+T = TypeVar("T")
+
+_encoder = msgspec.json.Encoder()
+
+
+class BadRequest(Exception):
+    """A request the API refuses before calling the service (400)."""
+
+    def __init__(self, message: str, zh: str | None = None, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.problem = Problem(error=message, error_zh=zh, hint=hint)
+
+
+def json_response(body: object, status: int = 200) -> Response:
+    return Response(_encoder.encode(body), status=status, mimetype="application/json")
+
+
+def problem_response(status: int, problem: Problem) -> Response:
+    return json_response(problem, status)
+
+
+def body(kind: type[T]) -> T:
+    if not request.is_json:
+        raise BadRequest("send a JSON body with Content-Type: application/json",
+                         "请以 application/json 发送 JSON 请求体")
+    try:
+        return msgspec.json.decode(request.get_data(), type=kind)
+    except msgspec.ValidationError as exc:
+        raise BadRequest(f"invalid {kind.__name__}: {exc}", f"请求体不合法：{exc}",
+                         "see /api/openapi.json for the fields and their limits") from exc
+    except msgspec.DecodeError as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc}", "请求体不是合法的 JSON") from exc
+
+
+def enum_args(name: str, kind: type[Any]) -> list[Any] | None:
+    values = [v for raw in request.args.getlist(name) for v in raw.split(",") if v]
+    if not values:
+        return None
+    try:
+        return [kind(v) for v in values]
+    except ValueError as exc:
+        raise BadRequest(f"{name}: {exc}", f"参数 {name} 不合法") from exc
+
+
+def int_arg(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be an integer", f"参数 {name} 须为整数") from None
+    if not low <= value <= high:
+        raise BadRequest(f"{name} must be between {low} and {high}",
+                         f"参数 {name} 须在 {low} 到 {high} 之间")
+    return value
+
+
+def since_arg() -> datetime | None:
+    raw = request.args.get("since")
+    if raw is None:
+        return None
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise BadRequest("since must be an RFC 3339 time, e.g. 2026-11-26T08:00:00+08:00",
+                         "since 须为 RFC 3339 时间") from None
+    if value.tzinfo is None:
+        raise BadRequest("since needs a time zone offset", "since 须带时区")
+    return value
+
+

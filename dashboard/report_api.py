@@ -1,0 +1,108 @@
+"""Report routes: situation reports (HTML, PDF), CAP alerts from incidents, the daily summary."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Flask, Response, request
+
+from dashboard.jsonapi import BadRequest, json_response
+from incidents.briefing import Briefing
+from incidents.cap import CapMsgType
+from incidents.cap_export import export_cap
+from incidents.command import Actor
+from incidents.reports import daily, pdf, sitrep
+from incidents.reports.model import Lang
+
+CAP_SENDER = "ecc@xingtai.sitroom"
+"""Sender of the CAP alerts the command centre issues."""
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+
+
+def _lang() -> Lang:
+    raw = request.args.get("lang", "zh")
+    try:
+        return Lang(raw.split("-")[0].lower())
+    except ValueError:
+        raise BadRequest("lang must be zh or en", "lang 须为 zh 或 en") from None
+
+
+def _format(*allowed: str) -> str:
+    value = request.args.get("format", allowed[0])
+    if value not in allowed:
+        raise BadRequest(f"format must be one of {', '.join(allowed)}",
+                         f"format 须为 {', '.join(allowed)} 之一")
+    return value
+
+
+def _document(kind: str, html: Callable[[], str], pdf_bytes: Callable[[], bytes], name: str,
+              status: int) -> Response:
+    if kind == "pdf":
+        return Response(pdf_bytes(), status=status, mimetype="application/pdf", headers={
+            "Content-Disposition": f'inline; filename="{name}.pdf"'})
+    return Response(html(), status=status, mimetype="text/html")
+
+
+def register_report_api(server: Flask, briefing: Callable[[], Briefing],
+                        run: Callable[..., Any], authorize: Callable[[str], Actor]) -> None:
+    """Add the report routes."""
+
+    def sitrep_response(incident_id: str, actor: Actor | None) -> Response:
+        kind, lang = _format("html", "pdf"), _lang()
+        issue_as = actor.name if actor else None
+
+        async def build() -> Any:
+            return await briefing().sitrep(incident_id, lang, issue_as=issue_as)
+        data = run(build)
+        return _document(kind, lambda: sitrep.render_html(data), lambda: pdf.render_pdf(data),
+                         f"sitrep-{incident_id[:8]}-{data.sequence}", 201 if actor else 200)
+
+    @server.get("/api/incidents/<incident_id>/sitrep")
+    def sitrep_preview(incident_id: str) -> Response:
+        """The situation report as it would be issued now (not journaled)."""
+        authorize("view")
+        return sitrep_response(incident_id, None)
+
+    @server.post("/api/incidents/<incident_id>/sitrep")
+    def sitrep_issue(incident_id: str) -> Response:
+        """Issue the next situation report: journaled with its number."""
+        return sitrep_response(incident_id, authorize("incident_act"))
+
+    @server.get("/api/incidents/<incident_id>/cap")
+    def cap_alert(incident_id: str) -> Response:
+        """A CAP 1.2 alert (zh-CN and en-US) about the incident."""
+        authorize("view")
+        try:
+            msg_type = CapMsgType(request.args.get("msg_type", "Alert"))
+        except ValueError:
+            raise BadRequest("msg_type must be Alert (Update and Cancel need references)",
+                             "msg_type 须为 Alert") from None
+        if msg_type is not CapMsgType.ALERT:
+            raise BadRequest("only Alert can be issued here: Update and Cancel reference an"
+                             " earlier alert", "此处只能发布 Alert")
+
+        async def build() -> Any:
+            return await briefing().cap(incident_id, sender=CAP_SENDER, msg_type=msg_type)
+        return Response(export_cap(run(build)), mimetype="application/cap+xml")
+
+    @server.get("/api/reports/daily")
+    def daily_report() -> Response:
+        """The daily summary: incidents by type, level and district; response times."""
+        authorize("view")
+        kind, lang = _format("html", "pdf", "json"), _lang()
+        raw = request.args.get("day")
+        try:
+            day = date.fromisoformat(raw) if raw else datetime.now(LOCAL_TZ).date()
+        except ValueError:
+            raise BadRequest("day must be YYYY-MM-DD", "day 须为 YYYY-MM-DD") from None
+
+        async def build() -> Any:
+            return await briefing().daily(day, LOCAL_TZ)
+        summary = run(build)
+        if kind == "json":
+            return json_response(summary)
+        return _document(kind, lambda: daily.render_html(summary, lang),
+                         lambda: daily.render_pdf(summary, lang), f"daily-{day}", 200)
