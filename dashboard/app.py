@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dash
+from dash import dcc, html
 from flask import request
 
 from config.settings import Settings
@@ -18,6 +19,8 @@ from dashboard.portal import AsyncBridge
 from incidents.command import Actor
 
 ASSETS = Path(__file__).resolve().parent / "assets"
+URL_ID = "app-url"
+"""The browser location: pages read the query (e.g. ?lang=en) from it."""
 """CSS and the map's JS functions, served by the app itself."""
 
 
@@ -38,17 +41,25 @@ def create_app(settings: Settings, bridge: AsyncBridge | None = None) -> dash.Da
         serve_locally=True,  # the private network has no CDN: every script comes from here
         external_scripts=[],
         external_stylesheets=[],
-        use_pages=False,
+        use_pages=True,  # one module per page, each registers its path (see register_pages)
+        pages_folder="",
+        suppress_callback_exceptions=True,  # a page's callbacks name ids of that page only
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
     app.server.secret_key = derive_key(secret, "flask")  # Flask's own session: unused, signed
-    app.layout = situation.layout(settings)
-    situation.register_callbacks(app, situation.BridgeReader(bridge), settings)
+    register_pages(app, settings, bridge)
+    app.layout = html.Div([dcc.Location(id=URL_ID), dash.page_container])
     register_api(app.server, bridge, settings)
     register_command_api(app.server, bridge, commands_factory(settings), _authorize)
     install_auth(app.server, bridge, settings, secret)  # every route above is behind it
     app.server.extensions["sitroom.bridge"] = bridge
     return app
+
+
+def register_pages(app: dash.Dash, settings: Settings, bridge: AsyncBridge) -> None:
+    """Every page of the dashboard: its path, layout and callbacks."""
+    # Pages: add one line per page module here.
+    situation.register(app, settings, situation.BridgeReader(bridge))
 
 
 def _authorize(permission: str) -> Actor:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+import dash
 import dash_leaflet as dl
 from dash import ClientsideFunction, Dash, Input, Output, State, dcc, html, no_update
 from dash_extensions.javascript import Namespace
@@ -200,6 +201,13 @@ class BridgeReader:
 async def _snapshot(live: LiveState) -> tuple[list[UnitState], list[Incident]]:
     units, incidents = await asyncio.gather(live.units(), live.incidents())
     return units, incidents
+
+
+def register(app: Dash, settings: Settings, reader: LiveReader) -> None:
+    """Register the situation page at / with its callbacks."""
+    dash.register_page(  # type: ignore[no-untyped-call]
+        "situation", path="/", title=TITLE_ZH, layout=lambda **_query: layout(settings))
+    register_callbacks(app, reader, settings)
 
 
 def register_callbacks(app: Dash, reader: LiveReader, settings: Settings) -> None:

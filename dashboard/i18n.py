@@ -1,0 +1,63 @@
+"""The dashboard's languages: zh-CN first, en second. Every page takes `lang` from the query
+(`?lang=en`), the language switch is a link, and every label comes from one catalogue."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+
+
+class Lang(StrEnum):
+    """A language the dashboard speaks."""
+
+    ZH = "zh"
+    EN = "en"
+
+    @classmethod
+    def of(cls, value: object) -> Lang:
+        """The language named by a query value; Chinese unless English is asked for."""
+        text = str(value or "").lower()
+        return cls.EN if text.startswith("en") else cls.ZH
+
+    @property
+    def other(self) -> Lang:
+        """The language the switch offers."""
+        return Lang.EN if self is Lang.ZH else Lang.ZH
+
+
+class Catalogue:
+    """Labels by key, in both languages; a missing key is a programming error (KeyError)."""
+
+    def __init__(self, entries: Mapping[str, tuple[str, str]]) -> None:
+        for key, (zh, en) in entries.items():
+            if not zh or not en:
+                raise ValueError(f"label {key!r} needs both a Chinese and an English text")
+        self._entries = dict(entries)
+
+    def __call__(self, key: str, lang: Lang) -> str:
+        """The label `key` in `lang`."""
+        zh, en = self._entries[key]
+        return zh if lang is Lang.ZH else en
+
+    def both(self, key: str) -> str:
+        """The label in both languages, Chinese first (for wall screens and tooltips)."""
+        zh, en = self._entries[key]
+        return f"{zh} {en}"
+
+    def extend(self, entries: Mapping[str, tuple[str, str]]) -> Catalogue:
+        """A catalogue with these entries added (a page adds its own labels)."""
+        clash = set(entries) & set(self._entries)
+        if clash:
+            raise ValueError(f"labels defined twice: {', '.join(sorted(clash))}")
+        return Catalogue({**self._entries, **entries})
+
+
+COMMON = Catalogue({
+    "app_title": ("邢台市应急指挥中心", "Xingtai Emergency Command Centre"),
+    "language_switch": ("English", "中文"),
+    "sign_out": ("退出", "Sign out"),
+    "live": ("实时", "Live"),
+    "stale": ("数据中断", "Data stale"),
+    "connecting": ("连接中", "Connecting"),
+})
+"""Labels every page shares; pages extend it with their own."""
