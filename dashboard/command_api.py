@@ -129,8 +129,10 @@ def register_command_api(server: Flask, bridge: AsyncBridge | None, factory: Fac
         req = body(Transition)
         actor = authorize("incident_act")
 
+        svc = service()  # built outside the loop: building it calls into the loop
+
         async def call() -> Any:
-            return await service().act(incident_id, req.action, actor, level=req.level,
+            return await svc.act(incident_id, req.action, actor, level=req.level,
                                        resolution=req.resolution, reason=req.reason)
         return json_response(run(call))
 
@@ -165,8 +167,10 @@ def register_command_api(server: Flask, bridge: AsyncBridge | None, factory: Fac
         pairs = ([(a.task, a.unit) for a in req.assignments]
                  if req.assignments is not None else None)
 
+        svc = service()
+
         async def call() -> Any:
-            return await service().dispatch(incident_id, actor, plan_id=req.plan,
+            return await svc.dispatch(incident_id, actor, plan_id=req.plan,
                                             assignments=pairs)
         return json_response(run(call), 201)
 

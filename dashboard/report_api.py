@@ -53,9 +53,10 @@ def register_report_api(server: Flask, briefing: Callable[[], Briefing],
     def sitrep_response(incident_id: str, actor: Actor | None) -> Response:
         kind, lang = _format("html", "pdf"), _lang()
         issue_as = actor.name if actor else None
+        briefs = briefing()  # outside the loop: building it the first time calls into it
 
         async def build() -> Any:
-            return await briefing().sitrep(incident_id, lang, issue_as=issue_as)
+            return await briefs.sitrep(incident_id, lang, issue_as=issue_as)
         data = run(build)
         return _document(kind, lambda: sitrep.render_html(data), lambda: pdf.render_pdf(data),
                          f"sitrep-{incident_id[:8]}-{data.sequence}", 201 if actor else 200)
@@ -84,8 +85,10 @@ def register_report_api(server: Flask, briefing: Callable[[], Briefing],
             raise BadRequest("only Alert can be issued here: Update and Cancel reference an"
                              " earlier alert", "此处只能发布 Alert")
 
+        briefs = briefing()
+
         async def build() -> Any:
-            return await briefing().cap(incident_id, sender=CAP_SENDER, msg_type=msg_type)
+            return await briefs.cap(incident_id, sender=CAP_SENDER, msg_type=msg_type)
         return Response(export_cap(run(build)), mimetype="application/cap+xml")
 
     @server.get("/api/reports/daily")
@@ -99,8 +102,10 @@ def register_report_api(server: Flask, briefing: Callable[[], Briefing],
         except ValueError:
             raise BadRequest("day must be YYYY-MM-DD", "day 须为 YYYY-MM-DD") from None
 
+        briefs = briefing()
+
         async def build() -> Any:
-            return await briefing().daily(day, LOCAL_TZ)
+            return await briefs.daily(day, LOCAL_TZ)
         summary = run(build)
         if kind == "json":
             return json_response(summary)
