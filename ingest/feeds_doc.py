@@ -7,6 +7,7 @@ from typing import Any
 
 import msgspec
 
+from incidents.dispatch import DispatchOrderMessage
 from incidents.model import Kind
 from ingest.codecs import Reason, json_kinds, json_schema
 from ingest.receipts import Receipt
@@ -158,7 +159,30 @@ def render() -> str:
             json.dumps(_portable(json_schema(kind)), ensure_ascii=False, indent=2),
             "```",
         ]
+    out += _dispatch_section()
     return "\n".join(out) + "\n"
+
+
+def _dispatch_section() -> list[str]:
+    schema: dict[str, Any] = msgspec.json.schema(DispatchOrderMessage)
+    return [
+        "",
+        "## Dispatch orders (outgoing) and their acknowledgements",
+        "",
+        "When a leader dispatches a plan, each unit receives an order at QoS 1 on"
+        " `sitroom/v1/command/dispatch/{unit}` (subscribe to your own unit's topic). Answer"
+        " with `ack` messages (above) naming the order's `id` in `order`: `acknowledged`"
+        " before `ack_by`, then `en_route`, `on_scene`, `done` — or `rejected` with a `note`."
+        " An order not acknowledged by `ack_by` is re-sent once (`resend` > 0) and shown to"
+        " the leader as overdue; treat an order id you already have as the same order. Acks"
+        " only move an order forward: a late `en_route` after `on_scene` changes nothing.",
+        "",
+        "Order schema:",
+        "",
+        "```json",
+        json.dumps(_portable(schema), ensure_ascii=False, indent=2),
+        "```",
+    ]
 
 
 def _receipt_schema() -> dict[str, Any]:
