@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import (
@@ -30,6 +30,10 @@ class IngestSettings(BaseModel):
     """How the MQTT consumer batches, acknowledges and limits."""
 
     model_config = ConfigDict(extra="forbid")
+
+    feed_crs: dict[str, Literal["wgs84", "gcj02", "bd09"]] = {}
+    """Coordinate system of each agency's feeds when a message has no `crs` (default WGS-84),
+    e.g. {"police": "gcj02"} for an AVL platform built on AMap; ingest stores WGS-84."""
 
     client_id: str = "sitroom-ingest"
     """MQTT client id; workers sharing a subscription need distinct ids."""

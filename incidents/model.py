@@ -46,6 +46,17 @@ class Kind(StrEnum):
     COT = "cot"
 
 
+class CoordSystem(StrEnum):
+    """Coordinate system a feed's latitude and longitude are in; stored data is WGS-84."""
+
+    WGS84 = "wgs84"
+    """GPS / BeiDou receivers, international data."""
+    GCJ02 = "gcj02"
+    """China's obfuscated datum (AMap, Tencent and most Chinese map apps)."""
+    BD09 = "bd09"
+    """Baidu Maps."""
+
+
 class Level(StrEnum):
     """Severity of an incident, I (特别重大) is the most severe."""
 
@@ -103,6 +114,8 @@ class Position(
     """Latitude, WGS-84."""
     lon: Longitude
     """Longitude, WGS-84."""
+    crs: CoordSystem | None = None
+    """Coordinate system of lat/lon when not WGS-84; ingest converts and stores WGS-84."""
     speed: Annotated[float, msgspec.Meta(ge=0, le=500)] | None = None
     """Ground speed in m/s, if known."""
     heading: Annotated[float, msgspec.Meta(ge=0, lt=360)] | None = None
@@ -132,6 +145,8 @@ class Report(
     """Latitude of the reported place, WGS-84."""
     lon: Longitude
     """Longitude of the reported place, WGS-84."""
+    crs: CoordSystem | None = None
+    """Coordinate system of lat/lon when not WGS-84; ingest converts and stores WGS-84."""
     text: ShortText
     """What the reporter said."""
     level: Level | None = None
@@ -165,6 +180,8 @@ class Observation(
     """Latitude of the sensor, WGS-84."""
     lon: Longitude
     """Longitude of the sensor, WGS-84."""
+    crs: CoordSystem | None = None
+    """Coordinate system of lat/lon when not WGS-84; ingest converts and stores WGS-84."""
     station: Annotated[str, msgspec.Meta(max_length=128)] | None = None
     """Human name of the station, e.g. 七里河水文站."""
 
@@ -196,6 +213,8 @@ class Alarm(
     """Latitude of the device, WGS-84."""
     lon: Longitude
     """Longitude of the device, WGS-84."""
+    crs: CoordSystem | None = None
+    """Coordinate system of lat/lon when not WGS-84; ingest converts and stores WGS-84."""
     text: ShortText | None = None
     """Free text from the device or its operator."""
     level: Level | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -12,6 +13,7 @@ from incidents.cap import CapAlertMessage
 from incidents.model import (
     Ack,
     Alarm,
+    CoordSystem,
     DeadLetter,
     Envelope,
     FieldMessage,
@@ -123,14 +125,33 @@ def decode_payload(kind: Kind, payload: bytes, max_bytes: int) -> FieldMessage |
     return message
 
 
+ToWgs84 = Callable[[str, float, float], tuple[float, float]]
+"""Converts (coordinate system, lon, lat) to WGS-84 (lon, lat); maps.crs.to_wgs84 does."""
+
+
+class CrsPolicy(msgspec.Struct, frozen=True, kw_only=True):
+    """How ingest reads coordinates: each feed declares its system, per message or per agency."""
+
+    convert: ToWgs84
+    """The conversion (chosen at start-up: maps.crs)."""
+    agency_default: dict[str, CoordSystem] = msgspec.field(default_factory=dict)
+    """System of an agency's feeds when a message does not say (e.g. AMap-based AVL: gcj02)."""
+
+
 def decode(
-    scheme: TopicScheme, topic: str, payload: bytes, received_at: datetime, max_bytes: int
+    scheme: TopicScheme, topic: str, payload: bytes, received_at: datetime, max_bytes: int,
+    crs: CrsPolicy | None = None,
 ) -> Inbound | DeadLetter:
-    """Turn one raw MQTT message into an Inbound message or a DeadLetter with a reason."""
+    """Turn one raw MQTT message into an Inbound message or a DeadLetter with a reason.
+
+    Coordinates declared in GCJ-02 or BD-09 (by the message's `crs`, else the agency's
+    default) are converted to WGS-84 here, at the edge; without a policy they are refused.
+    """
     try:
         agency, kind, source = scheme.parse(topic)
         message = decode_payload(kind, payload, max_bytes)
         _check_claimed_agency(agency, payload, message.id)
+        message = _in_wgs84(message, agency, crs)
     except TopicError as exc:
         return DeadLetter(topic=topic, payload=payload, received_at=received_at,
                           reason=exc.reason, detail=exc.detail)
@@ -140,6 +161,23 @@ def decode(
     envelope = Envelope(topic=topic, agency=agency, kind=kind, source=source,
                         received_at=received_at)
     return Inbound(envelope=envelope, message=message)
+
+
+_LOCATED = (Position, Report, Observation, Alarm)
+
+
+def _in_wgs84(message: FieldMessage | CapAlertMessage, agency: str, policy: CrsPolicy | None
+              ) -> FieldMessage | CapAlertMessage:
+    if not isinstance(message, _LOCATED):
+        return message
+    system = message.crs or (policy.agency_default.get(agency) if policy else None)
+    if system is None or system is CoordSystem.WGS84:
+        return message if message.crs is None else msgspec.structs.replace(message, crs=None)
+    if policy is None:
+        raise DecodeError(Reason.INVALID, f"coordinates in {system.value} cannot be converted"
+                          " here; publish WGS-84", message.id)
+    lon, lat = policy.convert(system.value, message.lon, message.lat)
+    return msgspec.structs.replace(message, lat=round(lat, 7), lon=round(lon, 7), crs=None)
 
 
 def _check_claimed_agency(agency: str, payload: bytes, message_id: str) -> None:

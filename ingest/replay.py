@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from incidents.model import DeadLetter, Inbound
 from incidents.store import BatchResult, Store
-from ingest.codecs import decode
+from ingest.codecs import CrsPolicy, decode
 from ingest.topics import TopicScheme
 
 
@@ -24,14 +24,16 @@ class ReplayOutcome:
 
 async def replay_dead_letters(store: Store, scheme: TopicScheme, *, max_bytes: int,
                               row_ids: list[int] | None = None, reason: str | None = None,
-                              limit: int = 1000) -> ReplayOutcome:
+                              limit: int = 1000, crs: CrsPolicy | None = None
+                              ) -> ReplayOutcome:
     """Decode pending dead letters again; store those that now decode, in one batch."""
     pending = await store.dead_letters(limit, reason=reason, pending_only=True, row_ids=row_ids)
     outcome = ReplayOutcome()
     inbound: list[Inbound] = []
     for stored in pending:
         letter: DeadLetter = stored.letter
-        decoded = decode(scheme, letter.topic, letter.payload, letter.received_at, max_bytes)
+        decoded = decode(scheme, letter.topic, letter.payload, letter.received_at, max_bytes,
+                         crs)
         if isinstance(decoded, Inbound):
             inbound.append(decoded)
             outcome.replayed.append(stored.row_id)

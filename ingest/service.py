@@ -23,7 +23,7 @@ from incidents.cap import CapAlertMessage
 from incidents.live import LiveState, LiveUnavailable
 from incidents.model import DeadLetter, Inbound, Incident, Position, UnitState
 from incidents.store import BatchResult, Store, StoreUnavailable
-from ingest.codecs import decode
+from ingest.codecs import CrsPolicy, decode
 from ingest.mqtt import BrokerAddress, connect_async, make_client, protocol_version
 from ingest.order_sender import OrderSender
 from ingest.paho_bulk import BulkClient
@@ -92,10 +92,11 @@ class IngestService:
     """Consumes the feeds from the broker into the store and the live state."""
 
     def __init__(self, settings: Settings, store: Store, live: LiveState,
-                 rules: RuleSet | None = None) -> None:
+                 rules: RuleSet | None = None, crs: CrsPolicy | None = None) -> None:
         if settings.mqtt_url is None:
             raise ValueError("ingest needs SITROOM_MQTT_URL (sitroom up sets it for you)")
         self._settings = settings
+        self._crs = crs
         self._cfg = settings.ingest
         self._store = store
         self._live = live
@@ -280,7 +281,8 @@ class IngestService:
             if self._scheme.is_own_output(raw.topic):
                 continue  # our own receipts and orders echo back through the wildcard
             received_at = datetime.fromtimestamp(raw.received_at, UTC)
-            decoded = decode(self._scheme, raw.topic, raw.payload, received_at, max_bytes)
+            decoded = decode(self._scheme, raw.topic, raw.payload, received_at, max_bytes,
+                             self._crs)
             (inbound if isinstance(decoded, Inbound) else dead).append(decoded)  # type: ignore[arg-type]
         try:
             result = await self._write_until_committed(inbound, dead, deadline)

@@ -17,6 +17,7 @@ from typing import Any
 from config.settings import Settings, load_settings
 from incidents.live import LiveState
 from incidents.store import Store, StoreUnavailable
+from sitroom.secrets import journal_key
 
 log = logging.getLogger("sitroom")
 
@@ -253,33 +254,25 @@ async def _ingest(settings: Settings) -> int:
     sys.setswitchinterval(0.0005)
     # What the imports created lives for the whole run: keep it out of garbage collections.
     gc.freeze()
+    from sitroom.wiring import crs_policy
+
+    crs = crs_policy(settings)
     store = await _connect_store(settings.database_url, journal_key(settings))
     live = LiveState.from_url(settings.redis_url, settings.redis_prefix)
     try:
         if settings.cot_tcp_port is None:
-            await IngestService(settings, store, live).run()
+            await IngestService(settings, store, live, crs=crs).run()
         else:
             from ingest.cot_input import CotInput
 
             async with asyncio.TaskGroup() as group:
-                group.create_task(IngestService(settings, store, live).run(), name="ingest")
+                group.create_task(IngestService(settings, store, live, crs=crs).run(),
+                                  name="ingest")
                 group.create_task(CotInput(settings, store).run(), name="cot-tcp")
     finally:
         await live.close()
         await store.close()
     return 0
-
-
-def journal_key(settings: Settings) -> bytes:
-    """The journal's HMAC key from the settings, or exit with what to set."""
-    from incidents.journal import JournalKeyError
-    from incidents.journal import journal_key as checked
-
-    value = settings.journal_key.get_secret_value() if settings.journal_key else None
-    try:
-        return checked(value)
-    except JournalKeyError as exc:
-        raise SystemExit(f"sitroom: {exc}") from exc
 
 
 async def _connect_store(dsn: str, key: bytes) -> Store:

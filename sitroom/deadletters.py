@@ -7,6 +7,8 @@ from incidents.live import LiveState, LiveUnavailable
 from incidents.store import Store
 from ingest.replay import replay_dead_letters
 from ingest.topics import TopicScheme
+from sitroom.secrets import journal_key
+from sitroom.wiring import crs_policy
 
 
 async def list_dead_letters(settings: Settings, reason: str | None, limit: int) -> int:
@@ -33,12 +35,12 @@ async def replay(settings: Settings, ids: list[int] | None, reason: str | None,
                  limit: int) -> int:
     """Re-decode pending dead letters; store what now passes. Exit 1 if some still fail."""
     assert settings.database_url is not None
-    store = await Store.connect(settings.database_url)
+    store = await Store.connect(settings.database_url, journal_key=journal_key(settings))
     scheme = TopicScheme(settings.topic_root, frozenset(settings.agencies))
     try:
         outcome = await replay_dead_letters(
             store, scheme, max_bytes=settings.ingest.max_payload_bytes, row_ids=ids,
-            reason=reason, limit=limit,
+            reason=reason, limit=limit, crs=crs_policy(settings),
         )
     finally:
         await store.close()

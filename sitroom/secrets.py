@@ -10,6 +10,8 @@ import os
 import secrets
 from pathlib import Path
 
+from config.settings import Settings
+
 
 def demo_secret(path: Path) -> str:
     """The secret kept in `path`, created (mode 0600) with 32 random bytes if missing."""
@@ -23,3 +25,15 @@ def demo_secret(path: Path) -> str:
     with os.fdopen(fd, "w", encoding="ascii") as out:
         out.write(text + "\n")
     return text
+
+
+def journal_key(settings: Settings) -> bytes:
+    """The journal's HMAC key from the settings, or exit with what to set."""
+    from incidents.journal import JournalKeyError
+    from incidents.journal import journal_key as checked
+
+    value = settings.journal_key.get_secret_value() if settings.journal_key else None
+    try:
+        return checked(value)
+    except JournalKeyError as exc:
+        raise SystemExit(f"sitroom: {exc}") from exc

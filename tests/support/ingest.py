@@ -17,6 +17,7 @@ from incidents.model import UnitState
 from incidents.store import Store
 from ingest.mqtt import BrokerAddress, connect_async, make_client, protocol_version
 from ingest.service import IngestService
+from sitroom.wiring import crs_policy
 from tests.support.waiting import eventually
 
 
@@ -24,7 +25,7 @@ from tests.support.waiting import eventually
 async def running_ingest(settings: Settings, store: Store,
                          live: LiveState) -> AsyncIterator[IngestService]:
     """An IngestService consuming in the background, subscribed before this yields."""
-    service = IngestService(settings, store, live)
+    service = IngestService(settings, store, live, crs=crs_policy(settings))
     task = asyncio.create_task(service.run(), name="test-ingest")
     try:
         await eventually(lambda: _ready(service, task), bool, timeout_s=15)

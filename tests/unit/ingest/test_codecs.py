@@ -18,6 +18,7 @@ from config.settings import DEFAULT_AGENCIES, IngestSettings
 from incidents.cap import CapAlertMessage
 from incidents.model import DeadLetter, FieldMessage, Inbound, Kind, Level, Position, Report
 from ingest.codecs import (
+    CrsPolicy,
     DecodeError,
     Reason,
     decode,
@@ -405,7 +406,7 @@ def test_position_schema_required_fields() -> None:
     schema = schema_of(Kind.POSITION)
     assert sorted(schema["required"]) == sorted(["id", "ts", "unit", "lat", "lon"])
     assert set(schema["properties"]) == {"id", "ts", "unit", "lat", "lon", "speed", "heading",
-                                         "accuracy", "unit_type", "callsign", "group"}
+                                         "accuracy", "unit_type", "callsign", "group", "crs"}
 
 
 def test_report_schema_required_fields() -> None:
@@ -535,3 +536,24 @@ def test_position_round_trips_through_decode(position: Position) -> None:
     assert isinstance(result, Inbound), result
     assert result.message == position
     assert result.message.ts.utcoffset() == position.ts.utcoffset()
+
+
+WHEN = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
+
+
+def test_declared_coordinates_are_converted_at_the_edge_or_refused() -> None:
+    scheme = TopicScheme("sitroom/v1", frozenset({"police"}))
+    body = (b'{"id":"c1","ts":"2026-11-26T08:00:00Z","unit":"car-1","lat":37.07,"lon":114.51,'
+            b'"crs":"gcj02"}')
+    refused = decode(scheme, "sitroom/v1/police/position/avl", body, WHEN, 65536)
+    assert isinstance(refused, DeadLetter) and "gcj02" in refused.detail
+
+    def shift(system: str, lon: float, lat: float) -> tuple[float, float]:
+        assert system == "gcj02"
+        return lon - 0.006, lat - 0.001
+
+    converted = decode(scheme, "sitroom/v1/police/position/avl", body, WHEN, 65536,
+                       CrsPolicy(convert=shift))
+    assert isinstance(converted, Inbound) and isinstance(converted.message, Position)
+    assert (converted.message.lat, converted.message.lon, converted.message.crs) == (
+        37.069, 114.504, None)
