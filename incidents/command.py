@@ -14,22 +14,36 @@ import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import msgspec
 
 from incidents import lifecycle
 from incidents.dispatch import Proposal, propose
 from incidents.errors import Conflict, Invalid, NotFound
-from incidents.lifecycle import Action, Resolution
+from incidents.lifecycle import Action, Resolution, severity
 from incidents.live import LiveState, LiveUnavailable
 from incidents.model import Incident, IncidentStatus, Level
 from incidents.plans import Plan, PlanBook, PlanError, Requirement
-from incidents.spatial import DistrictRef, Facility, Spatial, UnitIndex, UnitPoint
+from incidents.spatial import (
+    DistrictRef,
+    DownwindZone,
+    Facility,
+    Spatial,
+    UnitIndex,
+    UnitPoint,
+)
 from incidents.store import StoreUnavailable
 from incidents.store.command import CommandStore, Order
 from incidents.taxonomy import Taxonomy, TaxonomyError
 
 log = logging.getLogger(__name__)
+
+GAS_RELEASES = frozenset({"chemical_leak", "gas_leak"})
+"""Incident types whose decision support includes a downwind hazard zone."""
+WIND_RADIUS_M = 30_000
+WIND_MAX_AGE = timedelta(hours=3)
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
 # Transactions commit after their now(): re-read this much before the last change seen, so a
 # unit written by a transaction that committed late is not missed (re-reading is harmless).
@@ -92,6 +106,10 @@ class DecisionSupport(msgspec.Struct, frozen=True, kw_only=True):
     """Cameras within the radius, nearest first."""
     similar: list[Incident]
     """Earlier incidents of the same type nearby."""
+    downwind: DownwindZone | None = None
+    """For gas releases: the hazard zone in the latest wind of the nearest weather station."""
+    wind: str | None = None
+    """Which station's wind the zone uses, and when it was measured (or why there is none)."""
     plan: DispatchPlan
     """The plan and the resource gap (what it needs against what is available)."""
 
@@ -342,6 +360,7 @@ class CommandService:
         facilities = (spatial.facilities_near(incident.lat, incident.lon, radius_m)
                       if spatial else [])
         similar = await self._store.similar(incident, radius_m=5000, days=365, limit=10)
+        downwind, wind = await self._downwind(incident)
         return DecisionSupport(
             incident=incident, radius_m=radius_m,
             district=spatial.district_of(incident.lat, incident.lon) if spatial else None,
@@ -349,7 +368,24 @@ class CommandService:
             population=(spatial.population_within(incident.lat, incident.lon, radius_m)
                         if spatial else 0),
             cameras=[f for f in facilities if f.kind == "camera"],
-            similar=similar, plan=plan)
+            similar=similar, plan=plan, downwind=downwind, wind=wind)
+
+    async def _downwind(self, incident: Incident) -> tuple[DownwindZone | None, str | None]:
+        if incident.type not in GAS_RELEASES or self._spatial is None:
+            return None, None
+        now = self._clock()
+        found = await self._store.latest_wind(incident.lat, incident.lon, WIND_RADIUS_M,
+                                              now - WIND_MAX_AGE)
+        if found is None:
+            return None, (f"no wind observation within {WIND_RADIUS_M / 1000:g} km in the last"
+                          f" {WIND_MAX_AGE.total_seconds() / 3600:g} h")
+        from_deg, speed, sensor, ts = found
+        local_hour = now.astimezone(LOCAL_TZ).hour
+        zone = self._spatial.downwind_zone(
+            incident.lat, incident.lon, wind_from_deg=from_deg, wind_speed_ms=speed,
+            large=severity(incident.level) >= severity(Level.II),
+            night=local_hour >= 19 or local_hour < 7)
+        return zone, f"{sensor} {ts.astimezone(LOCAL_TZ):%H:%M}"
 
     # --- helpers -----------------------------------------------------------------------
 

@@ -70,6 +70,27 @@ class Facility(msgspec.Struct, frozen=True, kw_only=True):
     """The feature's other attributes (capacity, beds, direction of view …)."""
 
 
+class DownwindZone(msgspec.Struct, frozen=True, kw_only=True):
+    """Where a gas release drifts with the wind, and what is inside (decision support)."""
+
+    wind_from_deg: float
+    """Wind direction (where it blows from), degrees clockwise from north."""
+    wind_speed_ms: float
+    """Wind speed, m/s."""
+    downwind_deg: float
+    """Bearing the gas travels towards."""
+    isolation_m: float
+    """Radius of the initial isolation circle."""
+    protective_m: float
+    """Downwind protective action distance."""
+    geojson: dict[str, object]
+    """The isolation circle and the protective action zone, as a FeatureCollection."""
+    population: int
+    """Estimated people inside the zone."""
+    facilities: list[Facility]
+    """Facilities inside the zone, nearest the source first."""
+
+
 class Spatial(Protocol):
     """Spatial questions the command service asks; implemented in maps/."""
 
@@ -84,6 +105,11 @@ class Spatial(Protocol):
 
     def population_within(self, lat: float, lon: float, radius_m: float) -> int:
         """Estimated people living within `radius_m` of the point."""
+        ...
+
+    def downwind_zone(self, lat: float, lon: float, *, wind_from_deg: float,
+                      wind_speed_ms: float, large: bool, night: bool) -> DownwindZone:
+        """The hazard zone of a gas release at the point in this wind, and what is inside."""
         ...
 
 

@@ -234,6 +234,27 @@ class CommandStore:
                 " ORDER BY i.reported_at", start, end)
         return [dict(r.items()) for r in rows]
 
+    async def latest_wind(self, lat: float, lon: float, radius_m: float, since: datetime
+                          ) -> tuple[float, float, str, datetime] | None:
+        """The nearest station's latest wind (from degrees, m/s, sensor, time), or None.
+
+        Weather feeds publish `wind_direction` (degrees, where the wind blows from) and
+        `wind_speed` (m/s) observations; both must come from the same sensor.
+        """
+        async with self._pool.acquire() as conn:
+            row = await conn.fetchrow(
+                "SELECT d.value AS from_deg, s.value AS speed, d.sensor, d.ts FROM observations d"
+                " JOIN LATERAL (SELECT value FROM observations s WHERE s.sensor = d.sensor"
+                "  AND s.quantity = 'wind_speed' AND s.ts >= $4 ORDER BY s.ts DESC LIMIT 1) s"
+                "  ON true"
+                " WHERE d.quantity = 'wind_direction' AND d.ts >= $4"
+                " AND earth_distance(ll_to_earth($1, $2), ll_to_earth(d.lat, d.lon)) <= $3"
+                " ORDER BY earth_distance(ll_to_earth($1, $2), ll_to_earth(d.lat, d.lon)),"
+                " d.ts DESC LIMIT 1", lat, lon, radius_m, since)
+        if row is None:
+            return None
+        return float(row["from_deg"]) % 360.0, float(row["speed"]), row["sensor"], row["ts"]
+
     async def unit_points(self, online_since: datetime) -> list[UnitPoint]:
         """Units seen since `online_since`; busy if out of service or holding an open order."""
         changes = await self.unit_changes(online_since, None)

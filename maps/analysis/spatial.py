@@ -14,10 +14,11 @@ from typing import Any
 
 import shapely
 
-from incidents.spatial import DistrictRef, Facility
+from incidents.spatial import DistrictRef, DownwindZone, Facility
 from maps.analysis.districts import DistrictGrid, district_ref
 from maps.analysis.geofence import Fence, fences_from_collection
 from maps.analysis.nearby import FacilityIndex, PopulationGrid
+from maps.analysis.plume import HazardClass, ReleaseSize, hazard_zone_for
 from maps.basemap import DistrictIndex, load_districts
 from maps.importer import demo_layer_files
 from maps.layers import LayerKind
@@ -82,6 +83,21 @@ class LayerSpatial:
     def population_within(self, lat: float, lon: float, radius_m: float) -> int:
         """Estimated people living within ``radius_m`` of the point."""
         return self._population.within_radius(lat, lon, radius_m)
+
+    def downwind_zone(self, lat: float, lon: float, *, wind_from_deg: float,
+                      wind_speed_ms: float, large: bool, night: bool) -> DownwindZone:
+        """The hazard zone of a release of unknown substance (treated as moderately toxic by
+        inhalation), and the people and facilities inside it."""
+        zone = hazard_zone_for(lat, lon, wind_from_deg=wind_from_deg,
+                               wind_speed_ms=wind_speed_ms, hazard=HazardClass.MODERATE,
+                               size=ReleaseSize.LARGE if large else ReleaseSize.SMALL,
+                               night=night)
+        return DownwindZone(
+            wind_from_deg=wind_from_deg, wind_speed_ms=wind_speed_ms,
+            downwind_deg=zone.downwind_deg, isolation_m=zone.isolation_m,
+            protective_m=zone.protective_m, geojson=zone.geojson(),
+            population=self.population_in(zone.zone),
+            facilities=self.facilities_in(zone.zone, origin=(lat, lon)))
 
     def facilities_in(self, zone: shapely.Geometry, kinds: Iterable[str] | None = None, *,
                       origin: tuple[float, float] | None = None) -> list[Facility]:
