@@ -22,6 +22,7 @@ from incidents.dispatch import DispatchOrderMessage
 from incidents.model import Ack, Kind, Level, Position, Report
 from ingest.field_client import FieldClient, new_id
 from ingest.sim_units import FLEETS, Fleet, Hub, Response, SimUnit, load_hubs, make_units
+from ingest.sim_weather import demo_stations
 
 __all__ = ["FLEETS", "REPORTS", "Simulator", "make_report", "run_simulator"]
 
@@ -36,6 +37,10 @@ REPORTS = (
     ("crowd", "police", "{place}商业广场人员聚集，秩序混乱"),
     ("medical", "health", "{place}一名老人晕倒，需要急救"),
 )
+
+
+WEATHER_EVERY_S = 60.0
+"""How often the simulated weather stations report."""
 
 
 def utc_now() -> datetime:
@@ -82,6 +87,8 @@ class Simulator:
         self._inbox: queue.SimpleQueue[DispatchOrderMessage] = queue.SimpleQueue()
         self._last = clock()
         self._next_report = self._draw_next_report(self._last)
+        self._stations = demo_stations(rng) if "weather" in clients else []
+        self._next_weather = self._last
         self.acks_sent = 0
         """Progress reports published so far."""
 
@@ -117,6 +124,12 @@ class Simulator:
             self._clients[agency].send_many(Kind.ACK, agency_acks)
             self.acks_sent += len(agency_acks)
         self._publish_positions(dt_s, now)
+        if self._stations and now_s >= self._next_weather:
+            for station in self._stations:
+                station.step()
+            self._clients["weather"].send_many(
+                Kind.OBSERVATION, [o for s in self._stations for o in s.observations(now)])
+            self._next_weather = now_s + WEATHER_EVERY_S
         if self._report_every and now_s >= self._next_report:
             agency, report = make_report(self._hubs, self._rng, now)
             if agency in self._clients:
@@ -179,7 +192,7 @@ def run_simulator(settings: Settings, *, units: int, rate: float, duration: floa
     # Only agencies ingest accepts as a topic segment: anything else would be dead-lettered.
     fleets: list[Fleet] = [f for f in FLEETS if f.agency in settings.agencies]
     fleet = make_units(units, hubs, rng, fleets, response)
-    agencies = sorted(({f.agency for f in fleets} | {r[1] for r in REPORTS})
+    agencies = sorted(({f.agency for f in fleets} | {r[1] for r in REPORTS} | {"weather"})
                       & set(settings.agencies))
     outboxes = settings.var_dir / "outbox"
     broker = settings.public_mqtt_url or settings.mqtt_url

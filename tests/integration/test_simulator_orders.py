@@ -276,3 +276,23 @@ async def test_a_dispatched_plan_is_carried_out_by_the_simulated_fleet(
     assert all(not simulator.units[o.unit].busy for o in orders)
     timeline = await service.timeline(incident.id)
     assert [e["action"] for e in timeline].count("order_ack") == 4 * len(orders)
+
+
+def test_the_weather_stations_report_wind_temperature_and_rain(
+    mosquitto: Broker, topic_root: str, tmp_path: Path, fleet: list[SimUnit]
+) -> None:
+    with contextlib.ExitStack() as stack:
+        clients = {a: stack.enter_context(field_client(mosquitto, topic_root, a, tmp_path))
+                   for a in (*AGENCIES, "weather")}
+        listener = stack.enter_context(publisher(mosquitto.url, mosquitto.protocol))
+        listener.listen(f"{topic_root}/weather/observation/+")
+        simulator = Simulator(fleet, load_hubs(), clients, random.Random(5), rate=0.0,
+                              report_every=None)
+        simulator.tick()  # the first tick reports at once; the next only after a minute
+        simulator.tick()
+        readings = eventually_sync(lambda: [json.loads(m.payload) for m in listener.received],
+                                   lambda got: len(got) >= 12)
+    assert len(readings) == 12  # 3 stations x 4 quantities, once
+    assert {r["quantity"] for r in readings} == {"wind_direction", "wind_speed",
+                                                 "temperature", "rainfall"}
+    assert all(0 <= r["value"] < 360 for r in readings if r["quantity"] == "wind_direction")
