@@ -119,6 +119,8 @@ class IngestService:
         self._live_pending = asyncio.Event()
         self._receipt_encoder = msgspec.json.Encoder()
         self.stats = IngestStats()
+        self._closed_keys: list[str] = []
+        self._closures_seen = datetime.now(UTC)
         self._rules = RuleEngine(rules or load_rules(settings.rules_file),
                                  lambda: datetime.now(UTC))
         self._client = cast(BulkClient, make_client(
@@ -303,6 +305,8 @@ class IngestService:
         while True:
             # Rules run on a fork of the engine inside the store's transaction; the fork
             # replaces the engine only once the batch (and the rules' outcomes) committed.
+            while self._closed_keys:  # a leader closed them: the rules stop tracking them
+                self._rules.forget(self._closed_keys.pop())
             trial = self._rules.fork()
             try:
                 result = await self._store.write_batch(inbound, dead,
@@ -398,6 +402,7 @@ class IngestService:
             try:
                 if self._live_dirty or not await self._live.has_epoch():
                     await self._rebuild_live()
+                await self._learn_closures()
                 status = self.stats.as_dict(len(self._inbox), self.connected)
                 status["broker"] = self._address.url()
                 status["subscribed"] = self.subscribed
@@ -406,6 +411,13 @@ class IngestService:
                 self._live_dirty = True
                 log.warning("heartbeat: %s", exc)
             await asyncio.sleep(self._cfg.heartbeat_s)
+
+    async def _learn_closures(self) -> None:
+        """Rule incidents closed by leaders since the last look; forgotten before the next
+        batch, so a breach that returns later opens a new incident."""
+        for key, closed_at in await self._store.closed_rule_keys(self._closures_seen):
+            self._closed_keys.append(key)
+            self._closures_seen = max(self._closures_seen, closed_at)
 
     async def _rebuild_live(self) -> None:
         async with self._live_lock:

@@ -133,6 +133,14 @@ class Store:
                               lon=r["lon"], opened_at=r["reported_at"],
                               last_report_at=r["last_report"]) for r in rows]
 
+    async def closed_rule_keys(self, since: datetime) -> list[tuple[str, datetime]]:
+        """Rule keys of incidents closed (by a leader) after `since`, with when."""
+        async with self._conn() as conn:
+            rows = await conn.fetch(
+                "SELECT rule_key, closed_at FROM incidents WHERE rule_key IS NOT NULL"
+                " AND status = 'closed' AND closed_at > $1 ORDER BY closed_at", since)
+        return [(r["rule_key"], r["closed_at"]) for r in rows]
+
     async def units(self, seen_since: datetime | None = None) -> list[UnitState]:
         """Latest state of every unit, optionally only those seen since a time."""
         async with self._conn() as conn:

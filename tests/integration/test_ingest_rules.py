@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -10,9 +11,12 @@ from typing import Any
 import pytest
 
 from config.settings import Settings
+from incidents.command import Actor
+from incidents.lifecycle import Action
 from incidents.live import LiveState
 from incidents.store import Store
 from tests.conftest import Broker
+from tests.support.command import command_service
 from tests.support.ingest import publisher, running_ingest
 from tests.support.waiting import eventually
 
@@ -67,3 +71,23 @@ async def test_reports_close_together_become_one_incident_even_across_a_restart(
     near = next(i for i in incidents if i.source_report != far["id"])
     actions = [e["action"] for e in await store.incident_events(near.id)]
     assert actions == ["reported", "correlated", "correlated"]
+
+
+@pytest.mark.parametrize("broker", ["mosquitto"], indirect=True)
+async def test_after_a_leader_closes_a_rule_incident_a_new_breach_opens_a_new_one(
+    settings: Settings, store: Store, live: LiveState, broker: Broker
+) -> None:
+    topic = f"{settings.topic_root}/water/observation/hydro"
+    leader = Actor(name="leader-zhao")
+    service = command_service(store, live)
+    async with running_ingest(settings, store, live):
+        with publisher(broker.url, broker.protocol) as pub:
+            pub.publish(topic, reading(63.95, 5))  # above 警戒水位
+            (first,) = await eventually(live.incidents, lambda i: len(i) == 1)
+            for action in (Action.VERIFY, Action.RESPOND, Action.CONTAIN, Action.CLOSE):
+                await service.act(first.id, action, leader)
+            await asyncio.sleep(2 * settings.ingest.heartbeat_s + 0.5)  # ingest learns it
+            pub.publish(topic, reading(63.20, 4))  # the river falls back: the breach clears
+            pub.publish(topic, reading(64.00, 3))  # and rises again: a new incident
+            (second,) = await eventually(live.incidents, lambda i: len(i) == 1)
+    assert second.id != first.id and second.type == "flood"
