@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
+import redis
 
 from incidents.store import Store
 from tests.support.servers import ServerProcess, start_mosquitto, start_postgres, start_redis
@@ -63,8 +64,20 @@ def bench_servers() -> Iterator[BenchServers]:
         try:
             yield BenchServers(mosquitto.port, postgres, redis, work)
         finally:
+            _forget_bench_keys(redis)
             for server in reversed(started):
                 server.stop()
+
+
+def _forget_bench_keys(url: str) -> None:
+    """Delete the live-state keys the benchmark's ingest workers left (prefix `bench…:`)."""
+    client = redis.Redis.from_url(url)
+    try:
+        keys = list(client.scan_iter(match="bench*:*", count=1000))
+        for start in range(0, len(keys), 1000):
+            client.delete(*keys[start:start + 1000])
+    finally:
+        client.close()
 
 
 @contextlib.contextmanager
