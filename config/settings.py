@@ -98,6 +98,16 @@ class Settings(BaseSettings):
     """TCP port for TAK devices streaming CoT (8087 is TAK's usual); unset: off."""
     cot_tcp_host: str = "127.0.0.1"
     """Interface for the CoT TCP input; the TAK devices' network, never 0.0.0.0 by default."""
+    cot_tcp_allow: tuple[str, ...] = ()
+    """Networks TAK devices may connect from (e.g. 10.20.0.0/16); empty: any, and then the
+    input relies on cot_tcp_host being the TAK devices' own network."""
+    cot_tls_cert: Path | None = None
+    """Server certificate (PEM) for CoT over TLS (TAK's streaming TLS, usually port 8089)."""
+    cot_tls_key: Path | None = None
+    """Its private key (PEM)."""
+    cot_tls_ca: Path | None = None
+    """CA (PEM) that signs the TAK devices' client certificates; set, a device must present
+    one (mutual TLS, as TAK servers require)."""
     cot_agency: str = "police"
     """Agency namespace the CoT TCP input publishes under."""
     cot_source: str = "cot-tcp"
@@ -122,6 +132,9 @@ class Settings(BaseSettings):
     dashboard_port: int = 8050
     dashboard_threads: int = 8
     """Worker threads of the dashboard's WSGI server."""
+    dashboard_workers: int = Field(default=1, ge=1, le=64)
+    """Dashboard worker processes sharing dashboard_port (SO_REUSEPORT); each follows the
+    live state through Redis and serves its own browsers' live streams."""
     live_poll_ms: int = Field(default=400, ge=100, le=10_000)
     """How often the browser asks the dashboard for changes."""
     unit_online_s: int = 300

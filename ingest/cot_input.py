@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from datetime import UTC, datetime
+from ipaddress import ip_network
 
 from config.settings import Settings
 from incidents.model import DeadLetter
@@ -30,7 +32,9 @@ class CotInput:
             client_id=f"{settings.ingest.client_id}-cot",
         )
         self.server = CotTcpServer(settings.cot_tcp_host, settings.cot_tcp_port,
-                                   FieldClientSink(self._client), self._dead_letter)
+                                   FieldClientSink(self._client), self._dead_letter,
+                                   tls=tls_context(settings),
+                                   allow=[ip_network(n) for n in settings.cot_tcp_allow])
 
     async def run(self) -> None:
         """Serve until cancelled; then close every TAK connection and the field client."""
@@ -47,3 +51,18 @@ class CotInput:
                             reason=reason, detail=detail)
         await self._store.write_batch([], [letter])
         log.warning("CoT TCP event dead-lettered (%s): %s", reason, detail)
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext | None:
+    """The CoT input's TLS context: the server certificate and, with a CA, mutual TLS."""
+    if settings.cot_tls_cert is None:
+        if settings.cot_tls_ca is not None or settings.cot_tls_key is not None:
+            raise ValueError("cot_tls_key and cot_tls_ca need cot_tls_cert")
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(settings.cot_tls_cert, settings.cot_tls_key)
+    if settings.cot_tls_ca is not None:
+        context.load_verify_locations(settings.cot_tls_ca)
+        context.verify_mode = ssl.CERT_REQUIRED  # a device without a signed cert gets nothing
+    return context

@@ -14,10 +14,12 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import Awaitable, Callable
+import ssl
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
+from ipaddress import IPv4Network, IPv6Network, ip_address
 
 from incidents.model import Alarm, Kind, Position
 from ingest.cot_codec import (
@@ -162,7 +164,11 @@ class CotTcpServer:
         max_clients: int = 256,
         close_timeout_s: float = 5.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        tls: ssl.SSLContext | None = None,
+        allow: Sequence[IPv4Network | IPv6Network] = (),
     ) -> None:
+        self._tls = tls
+        self._allow = tuple(allow)
         self._host = host
         self._requested_port = port
         self._on_message = on_message
@@ -180,8 +186,9 @@ class CotTcpServer:
         if self._server is not None:
             raise RuntimeError("CoT TCP input already started")
         self._server = await asyncio.start_server(self._serve, self._host,
-                                                  self._requested_port)
-        log.info("CoT TCP input listening on %s:%d", self._host, self.port)
+                                                  self._requested_port, ssl=self._tls)
+        log.info("CoT %s input listening on %s:%d", "TLS" if self._tls else "TCP", self._host,
+                 self.port)
 
     @property
     def port(self) -> int:
@@ -232,6 +239,11 @@ class CotTcpServer:
         if self._server is None:
             await _close_writer(writer)  # accepted while closing
             return
+        if not self._allowed(writer):
+            self.stats.refused += 1
+            log.warning("CoT TCP input: refusing %s, not in cot_tcp_allow", peer)
+            await _close_writer(writer)
+            return
         if len(self._clients) >= self._max_clients:
             self.stats.refused += 1
             log.warning("CoT TCP input: refusing %s, %d clients already connected", peer,
@@ -251,6 +263,16 @@ class CotTcpServer:
             del self._clients[task]
             await _close_writer(writer)
             log.info("CoT TCP client %s disconnected", peer)
+
+    def _allowed(self, writer: asyncio.StreamWriter) -> bool:
+        if not self._allow:
+            return True
+        address = writer.get_extra_info("peername")
+        try:
+            ip = ip_address(address[0])
+        except (TypeError, ValueError, IndexError):
+            return False
+        return any(ip in network for network in self._allow)
 
     async def _read_stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                            peer: str) -> None:

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from ipaddress import ip_network
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from config.settings import Settings
 from incidents.model import Alarm, AlarmState, Kind, Position
 from ingest.cot_codec import CotReason, parse_cot
+from ingest.cot_input import tls_context
 from ingest.cot_tcp import CotFramer, CotTcpServer, FieldClientSink, Frame, FrameKind
 from ingest.field_client import FieldClient
+from tests.support.certs import make_pki
 from tests.support.waiting import eventually
 
 COT = Path(__file__).resolve().parents[1] / "fixtures" / "cot"
@@ -361,3 +366,45 @@ def _messages_of(server: CotTcpServer) -> Callable[[], Awaitable[int]]:
     async def probe() -> int:
         return server.stats.messages
     return probe
+
+
+# --- TLS and allowed networks ---------------------------------------------------------
+
+@integration
+async def test_tls_input_takes_events_only_from_devices_with_a_signed_certificate(
+    received: Received, tmp_path: Path
+) -> None:
+    pki = make_pki(tmp_path)
+    config = Settings(cot_tls_cert=pki.server_cert, cot_tls_key=pki.server_key,
+                      cot_tls_ca=pki.ca)
+    tls = tls_context(config)
+    assert tls is not None
+    async with CotTcpServer("127.0.0.1", 0, received.on_message, received.on_error,
+                            tls=tls) as cot:
+        device = ssl.create_default_context(cafile=str(pki.ca))
+        device.load_cert_chain(pki.client_cert, pki.client_key)
+        reader, writer = await asyncio.open_connection("127.0.0.1", cot.port, ssl=device)
+        writer.write(ATAK)
+        await writer.drain()
+        await received.wait(messages=1)
+        writer.close()
+        stranger = ssl.create_default_context(cafile=str(pki.ca))  # no client certificate
+        with pytest.raises((ssl.SSLError, ConnectionError, asyncio.IncompleteReadError)):
+            reader, writer = await asyncio.open_connection("127.0.0.1", cot.port,
+                                                           ssl=stranger)
+            writer.write(ATAK)
+            await writer.drain()
+            await asyncio.wait_for(reader.readexactly(1), timeout=5)
+    assert len(received.messages) == 1
+
+
+@integration
+async def test_connections_from_outside_the_allowed_networks_are_refused(
+    received: Received
+) -> None:
+    async with CotTcpServer("127.0.0.1", 0, received.on_message, received.on_error,
+                            allow=[ip_network("10.0.0.0/8")]) as cot:
+        client = await Client.open(cot.port)
+        await client.send(ATAK)
+        await client.wait_closed_by_server()
+        assert cot.stats.refused == 1 and received.messages == []
