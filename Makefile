@@ -4,12 +4,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo up test unit lint bench system-deps clean help
+.PHONY: demo up test unit lint bench fuzz system-deps clean help
 
 help:
 	@echo "make demo   - run the whole system on embedded servers with the simulator"
 	@echo "make test   - lint, type-check and run the whole test suite"
 	@echo "make bench  - run the benchmarks and print the figures"
+	@echo "make fuzz   - fuzz the codecs with atheris for FUZZ_SECONDS (default 300)"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +39,11 @@ test: $(STAMP) system-deps lint
 
 bench: $(STAMP) system-deps
 	$(BIN)/python -m bench
+
+fuzz: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[fuzz]'
+	mkdir -p var/fuzz-corpus && cp -n tests/fixtures/cot/*.xml tests/fixtures/cap/*.xml var/fuzz-corpus/ 2>/dev/null || true
+	$(BIN)/python fuzz/fuzz_codecs.py -max_total_time=$${FUZZ_SECONDS:-300} var/fuzz-corpus
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis
