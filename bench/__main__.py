@@ -6,7 +6,14 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from bench import command_bench, feed_bench, ingest_bench, maps_bench, report_bench
+from bench import (
+    command_bench,
+    feed_bench,
+    ingest_bench,
+    maps_bench,
+    report_bench,
+    video_bench,
+)
 
 # name -> (run, report): each prints its figures beside a baseline measured in the same run.
 BENCHMARKS: dict[str, tuple[Callable[[bool], Any], Callable[[Any], str]]] = {
@@ -15,6 +22,7 @@ BENCHMARKS: dict[str, tuple[Callable[[bool], Any], Callable[[Any], str]]] = {
     "command": (command_bench.run, command_bench.report),
     "reports": (report_bench.run, report_bench.report),
     "maps": (maps_bench.run, maps_bench.report),
+    "video": (video_bench.run, video_bench.report),
 }
 
 

@@ -13,6 +13,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from config.video import VideoSettings
+
 DEFAULT_AGENCIES = ("police", "fire", "health", "weather", "water", "safety", "civil_defence")
 
 
@@ -146,6 +148,8 @@ class Settings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     auth: AuthSettings = AuthSettings()
     """Dashboard sign-in: the secret key, sessions, lock-out."""
+    video: VideoSettings = VideoSettings()
+    """Video server (WHIP/WHEP relay, conference rooms); env SITROOM_VIDEO__*."""
 
     @classmethod
     def settings_customise_sources(

@@ -77,6 +77,15 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--limit", type=int, default=50)
     replay.add_argument("--id", type=int, action="append", dest="ids",
                         help="only this dead-letter id (repeatable)")
+    sub.add_parser("video", help="run the video server (WHIP/WHEP relay, conference rooms)")
+    camera = sub.add_parser("camera", help="cameras the video server pulls (RTSP or file)")
+    camera_sub = camera.add_subparsers(dest="action", required=True)
+    cam_add = camera_sub.add_parser("add", help="ask the running video server to pull a camera")
+    cam_add.add_argument("url", help="rtsp://… (or a video file)")
+    cam_add.add_argument("--id", required=True, help="stream id, e.g. cam-qilihe-bridge")
+    cam_add.add_argument("--name", default="", help="title shown on the map and in players")
+    cam_add.add_argument("--lat", type=float)
+    cam_add.add_argument("--lon", type=float)
     layers = sub.add_parser("layers", help="map layers: import a file, list what is stored")
     layers_sub = layers.add_subparsers(dest="action", required=True)
     imp = layers_sub.add_parser("import", help="import a vector file (GeoJSON, GeoPackage,"
@@ -152,6 +161,14 @@ def main(argv: list[str] | None = None) -> int:
         return admin.user_disable_command(settings, args.username)
     if command == "migrate":
         return _run_async(_migrate(settings))
+    if command == "video":
+        from sitroom.video_cli import run_video
+
+        return _run_async(run_video(settings))
+    if command == "camera":
+        from sitroom.video_cli import add_camera
+
+        return add_camera(settings, args.url, args.id, args.name, args.lat, args.lon)
     if command == "layers":
         from sitroom.layers_cli import import_layer, list_layers
 

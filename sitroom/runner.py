@@ -41,6 +41,8 @@ def _embedded_servers(settings: Settings, supervisor: Supervisor) -> dict[str, s
         env["SITROOM_MQTT_PROTOCOL"] = "3.1.1"  # amqtt speaks MQTT 3.1.1 only
     if settings.journal_key is None:
         env["SITROOM_JOURNAL_KEY"] = demo_secret(var / "secrets" / "journal.key")
+    if settings.video.token_secret is None:  # the dashboard mints, the video server checks
+        env["SITROOM_VIDEO__TOKEN_SECRET"] = demo_secret(var / "secrets" / "video.key")
     if settings.auth.secret_key is None:
         from dashboard.auth.keys import ensure_demo_secret
 
@@ -85,6 +87,8 @@ def run_up(settings: Settings, config: Path | None, demo: tuple[int, float] | No
         supervisor.start(embedded.ProcessSpec(
             name="dashboard", argv=base + ["dashboard"], env=env, port=settings.dashboard_port
         ), ready_timeout_s=90)
+        supervisor.start(embedded.ProcessSpec(
+            name="video", argv=base + ["video"], env=env, port=settings.video.port))
         sign_in = "  create an account: sitroom user add NAME --role leader\n"
         if demo is not None:
             from dashboard.auth.admin import demo_leader
@@ -99,7 +103,9 @@ def run_up(settings: Settings, config: Path | None, demo: tuple[int, float] | No
             ))
         url = f"http://{settings.dashboard_host}:{settings.dashboard_port}/"
         broker = env.get("SITROOM_MQTT_PUBLIC_URL", settings.public_mqtt_url or "")
+        video = f"http://{settings.video.host}:{settings.video.port}/field"
         print(f"\nsitroom is up. Dashboard: {url}\n{sign_in}  field units publish to: {broker}\n"
+              f"  field video (WHIP): {video}\n"
               f"  logs: {settings.var_dir.resolve() / 'log'}\n  Ctrl-C stops everything.\n",
               flush=True)
         while not stop.wait(0.5):

@@ -49,9 +49,10 @@ class Ports:
     postgres: int
     redis: int
     dashboard: int
+    video: int
 
     def all(self) -> tuple[int, ...]:
-        return (self.mqtt, self.postgres, self.redis, self.dashboard)
+        return (self.mqtt, self.postgres, self.redis, self.dashboard, self.video)
 
 
 @dataclass
@@ -126,6 +127,7 @@ def up_env(var_dir: Path, ports: Ports) -> dict[str, str]:
         "SITROOM_EMBEDDED__POSTGRES": str(ports.postgres),
         "SITROOM_EMBEDDED__REDIS": str(ports.redis),
         "SITROOM_DASHBOARD_PORT": str(ports.dashboard),
+        "SITROOM_VIDEO__PORT": str(ports.video),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
     })
     return env
@@ -193,7 +195,7 @@ def tail(path: Path, lines: int = 40) -> str:
 @pytest.fixture
 def sitroom_up(tmp_path: Path) -> Iterator[Up]:
     """`python -m sitroom up` with embedded servers on free ports; stopped and reaped after."""
-    ports = Ports(*distinct_free_ports(4))
+    ports = Ports(*distinct_free_ports(5))
     log = tmp_path / "up.log"
     with open(log, "wb") as out:
         process = subprocess.Popen([sys.executable, "-m", "sitroom", "up"], stdout=out,
