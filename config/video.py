@@ -62,6 +62,8 @@ class VideoSettings(BaseModel):
     """Interface of the HTTP server (pages, WHIP/WHEP, API)."""
     port: int = Field(default=8060, ge=0, le=65535)
     """HTTP port; 0 picks a free one (tests)."""
+    public_url: str | None = None
+    """Base URL browsers reach the video server at (behind a proxy); default http://host:port."""
     token_secret: SecretStr | None = None
     """HMAC key of the bearer tokens, shared with the dashboard; from the environment only."""
     ice_servers: tuple[IceServer, ...] = ()
@@ -99,3 +101,8 @@ def secret_bytes(settings: VideoSettings) -> bytes:
         raise VideoConfigError(
             f"video.token_secret has {len(value)} characters; use at least {MIN_SECRET_CHARS}")
     return value.encode()
+
+
+def public_base(settings: VideoSettings) -> str:
+    """The video server's base URL as browsers reach it (no trailing slash)."""
+    return (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")

@@ -16,6 +16,7 @@ from dashboard.auth.keys import derive_key
 from dashboard.command_api import register_command_api
 from dashboard.command_wiring import commands_factory
 from dashboard.portal import AsyncBridge
+from dashboard.video_routes import register_video_routes
 from incidents.command import Actor
 
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -50,7 +51,9 @@ def create_app(settings: Settings, bridge: AsyncBridge | None = None) -> dash.Da
     register_pages(app, settings, bridge)
     app.layout = html.Div([dcc.Location(id=URL_ID), dash.page_container])
     register_api(app.server, bridge, settings)
-    register_command_api(app.server, bridge, commands_factory(settings), _authorize)
+    commands, run = register_command_api(app.server, bridge, commands_factory(settings),
+                                         _authorize)
+    register_video_routes(app.server, settings, lambda: commands().service, run)
     install_auth(app.server, bridge, settings, secret)  # every route above is behind it
     app.server.extensions["sitroom.bridge"] = bridge
     return app

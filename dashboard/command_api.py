@@ -54,8 +54,11 @@ MAX_LIMIT = 1000
 
 
 def register_command_api(server: Flask, bridge: AsyncBridge | None, factory: Factory,
-                         authorize: Authorize) -> None:
-    """Add the command API's routes to the dashboard's Flask server."""
+                         authorize: Authorize) -> tuple[Callable[[], Commands],
+                                                         Callable[..., Any]]:
+    """Add the command API's routes to the dashboard's Flask server; return the accessor of
+    the command service (built on first use) and the runner that calls it on the bridge, for
+    the pages to share."""
     built: list[Commands] = []
     lock = threading.Lock()
 
@@ -192,4 +195,5 @@ def register_command_api(server: Flask, bridge: AsyncBridge | None, factory: Fac
         return json_response(run(service().decision_support, incident_id, float(radius)))
 
     register_report_api(server, lambda: commands().briefing, run, authorize)
+    return commands, run
 

@@ -211,6 +211,12 @@ class CommandService:
             raise Invalid("备注不能为空", "the note must not be empty")
         await self._store.note(incident_id, text.strip(), actor.name, actor.client)
 
+    async def record(self, incident_id: str, action: str, data: dict[str, Any],
+                     actor: Actor) -> None:
+        """Journal something done around the incident that changes none of its state
+        (a conference opened, a report issued)."""
+        await self._store.note_event(incident_id, actor.name, action, data, actor.client)
+
     async def incident(self, incident_id: str) -> Incident:
         """One incident, or NotFound."""
         return await self._store.incident(incident_id)
