@@ -39,6 +39,8 @@ from incidents.taxonomy import Taxonomy, TaxonomyError
 
 log = logging.getLogger(__name__)
 
+_CHUNK = 1000
+"""Units re-indexed between two yields to the event loop."""
 GAS_RELEASES = frozenset({"chemical_leak", "gas_leak"})
 """Incident types whose decision support includes a downwind hazard zone."""
 WIND_RADIUS_M = 30_000
@@ -339,14 +341,17 @@ class CommandService:
         changes = await self._store.unit_changes(online_since, since)
         self._watermark = changes.watermark or self._watermark
         self._refreshed = now
-        for point in changes.points:
-            self._own[point.unit] = point
+        for start in range(0, len(changes.points), _CHUNK):
+            chunk = changes.points[start:start + _CHUNK]
+            for point in chunk:
+                self._own[point.unit] = point
+            self._reindex({p.unit for p in chunk})
+            await asyncio.sleep(0)  # a proposal waiting on the loop goes between chunks
         self._last_seen.update(changes.last_seen)
         gone = {u for u, seen in self._last_seen.items() if seen < online_since}
         for unit in gone:
             del self._last_seen[unit], self._own[unit]
         self._units.remove(gone)
-        self._reindex({p.unit for p in changes.points} - gone)
 
     def _reindex(self, units: set[str]) -> None:
         self._units.update(

@@ -6,6 +6,7 @@ write, and journal last (the chain head is the last lock everywhere).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -27,6 +28,9 @@ from incidents.store.errors import UNAVAILABLE, StoreUnavailable
 from incidents.store.incident_sql import INCIDENT_COLUMNS, incident_from_row, insert_incident
 from incidents.store.journal_sql import Event, JournalWriter
 from incidents.taxonomy import Text
+
+_CHUNK = 1000
+"""Rows turned into objects between two yields to the event loop."""
 
 ORDER_COLUMNS = ("id, dispatch_id, incident_id, unit, agency, task_id, task, state, issued_by,"
                  " issued_at, deadline_at, sent_at, send_count, escalated_at, replaces,"
@@ -272,11 +276,14 @@ class CommandStore:
                 " coalesce(availability, 'available') = 'available' AS available"
                 " FROM units WHERE last_ts >= $1 AND ($2::timestamptz IS NULL"
                 " OR updated_at > $2)", online_since, changed_since)
+        points: list[UnitPoint] = []
+        for start in range(0, len(rows), _CHUNK):
+            points += [UnitPoint(unit=r["unit"], agency=r["agency"], unit_kind=r["unit_type"],
+                                 lat=r["lat"], lon=r["lon"], available=r["available"])
+                       for r in rows[start:start + _CHUNK]]
+            await asyncio.sleep(0)  # let a waiting request (a proposal) run between chunks
         return UnitChanges(
-            points=[UnitPoint(unit=r["unit"], agency=r["agency"], unit_kind=r["unit_type"],
-                              lat=r["lat"], lon=r["lon"], available=r["available"])
-                    for r in rows],
-            last_seen={r["unit"]: r["last_ts"] for r in rows},
+            points=points, last_seen={r["unit"]: r["last_ts"] for r in rows},
             watermark=max((r["updated_at"] for r in rows), default=changed_since))
 
     async def busy_units(self) -> set[str]:
