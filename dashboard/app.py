@@ -16,6 +16,7 @@ from dashboard.auth.keys import derive_key
 from dashboard.command_api import register_command_api
 from dashboard.command_wiring import commands_factory
 from dashboard.portal import AsyncBridge
+from dashboard.streams_api import register_streams_api
 from dashboard.video_routes import register_video_routes
 from incidents.command import Actor
 
@@ -54,6 +55,7 @@ def create_app(settings: Settings, bridge: AsyncBridge | None = None) -> dash.Da
     commands, run = register_command_api(app.server, bridge, commands_factory(settings),
                                          _authorize)
     register_video_routes(app.server, settings, lambda: commands().service, run)
+    register_streams_api(app.server, settings, lambda: commands().service, run)
     install_auth(app.server, bridge, settings, secret)  # every route above is behind it
     app.server.extensions["sitroom.bridge"] = bridge
     return app
