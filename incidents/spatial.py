@@ -7,7 +7,7 @@ an implementation of `Spatial`, chosen once at start-up, and speaks only these s
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Protocol
+from typing import Any, Protocol
 
 import msgspec
 
@@ -83,7 +83,7 @@ class DownwindZone(msgspec.Struct, frozen=True, kw_only=True):
     """Radius of the initial isolation circle."""
     protective_m: float
     """Downwind protective action distance."""
-    geojson: dict[str, object]
+    geojson: dict[str, Any]
     """The isolation circle and the protective action zone, as a FeatureCollection."""
     population: int
     """Estimated people inside the zone."""

@@ -60,7 +60,7 @@ async def test_a_leak_gets_its_surroundings_and_the_downwind_zone(store: Store) 
     assert zone is not None and after.wind is not None and after.wind.startswith("xt-aws-01")
     assert zone.downwind_deg == 180.0  # a north wind carries the gas south
     assert zone.protective_m > zone.isolation_m
-    ring = zone.geojson["features"][0]["geometry"]["coordinates"][0]  # type: ignore[index]
+    ring = zone.geojson["features"][0]["geometry"]["coordinates"][0]
     south = min(lat for _, lat in ring)
     north = max(lat for _, lat in ring)
     # The zone reaches the protective distance south, only the isolation radius north.
