@@ -8,6 +8,7 @@ from typing import Any
 
 from bench import (
     command_bench,
+    dashboard_bench,
     feed_bench,
     ingest_bench,
     maps_bench,
@@ -23,6 +24,7 @@ BENCHMARKS: dict[str, tuple[Callable[[bool], Any], Callable[[Any], str]]] = {
     "reports": (report_bench.run, report_bench.report),
     "maps": (maps_bench.run, maps_bench.report),
     "video": (video_bench.run, video_bench.report),
+    "dashboard": (dashboard_bench.run, dashboard_bench.report),
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -81,6 +81,75 @@ class AuthSettings(BaseModel):
     """Time zone of the times shown to people (e.g. when a locked account opens again)."""
 
 
+_TILE_PLACEHOLDERS = {"{TileMatrix}": "{z}", "{TileCol}": "{x}", "{TileRow}": "{y}"}
+"""WMTS RESTful/KVP template names and the Leaflet (XYZ) names they stand for."""
+
+
+class TileServer(BaseModel):
+    """An internal raster tile service (XYZ or WMTS in the Web Mercator grid), e.g. a 天地图
+    mirror on the private network."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    """Chinese name shown in the layer switcher, e.g. ``天地图矢量``."""
+    name_en: str = Field(min_length=1)
+    """English name shown in the layer switcher."""
+    url: str
+    """URL template with ``{z}/{x}/{y}`` (XYZ) or ``{TileMatrix}/{TileCol}/{TileRow}`` (WMTS);
+    ``{s}`` picks one of ``subdomains``."""
+    attribution: str = Field(min_length=1)
+    """Source and licence of the tiles, shown on the map (plain text)."""
+    subdomains: str = ""
+    """Letters or digits ``{s}`` rotates through, e.g. ``01234567``."""
+    min_zoom: int = Field(default=0, ge=0, le=22)
+    """Lowest zoom the service has tiles for."""
+    max_zoom: int = Field(default=18, ge=0, le=22)
+    """Highest zoom the service has tiles for; the map scales its tiles up beyond."""
+    tms: bool = False
+    """True when rows count from the south (TMS) rather than from the north (XYZ, WMTS)."""
+    overlay: bool = False
+    """True for a transparent layer drawn over the base (e.g. 天地图 annotation ``cva_w``)."""
+
+    @field_validator("url")
+    @classmethod
+    def _template(cls, url: str) -> str:
+        for wmts, xyz in _TILE_PLACEHOLDERS.items():
+            url = url.replace(wmts, xyz)
+        missing = [p for p in ("{z}", "{x}", "{y}") if p not in url]
+        if missing:
+            raise ValueError(f"the tile URL template lacks {', '.join(missing)}: write"
+                             " {z}/{x}/{y} (XYZ) or {TileMatrix}/{TileCol}/{TileRow} (WMTS)")
+        if not url.startswith(("http://", "https://", "/")):
+            raise ValueError("the tile URL must start with http://, https:// or /")
+        return url
+
+    @model_validator(mode="after")
+    def _subdomains(self) -> TileServer:
+        if "{s}" in self.url and not self.subdomains:
+            raise ValueError("the tile URL uses {s}: give its subdomains, e.g. \"01234567\"")
+        if self.min_zoom > self.max_zoom:
+            raise ValueError("min_zoom is above max_zoom")
+        return self
+
+
+class MapSettings(BaseModel):
+    """The basemap: local tiles, internal tile services, zoom limit. Nothing set: the vector
+    basemap only, and the browser asks no tile from anywhere."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tiles_file: Path | None = None
+    """Raster tiles as an MBTiles (SQLite) or PMTiles file, served by the dashboard itself at
+    /tiles/{z}/{x}/{y}.{png,jpg,webp}."""
+    tiles_attribution: str | None = None
+    """Credit shown for ``tiles_file``; default: the file's own ``attribution`` metadata."""
+    tile_servers: tuple[TileServer, ...] = ()
+    """Internal XYZ / WMTS tile services offered in the layer switcher."""
+    max_zoom: int = Field(default=16, ge=1, le=22)
+    """Highest zoom of tile layers; tiles are scaled up beyond the source's own maximum."""
+
+
 class Settings(BaseSettings):
     """Everything a sitroom process needs to know, validated at start-up."""
 
@@ -150,6 +219,8 @@ class Settings(BaseSettings):
     """Dashboard sign-in: the secret key, sessions, lock-out."""
     video: VideoSettings = VideoSettings()
     """Video server (WHIP/WHEP relay, conference rooms); env SITROOM_VIDEO__*."""
+    map: MapSettings = MapSettings()
+    """The basemap: local tiles file, internal tile services (see docs/maps.md)."""
 
     @classmethod
     def settings_customise_sources(

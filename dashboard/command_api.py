@@ -142,7 +142,7 @@ def register_command_api(server: Flask, bridge: AsyncBridge | None, factory: Fac
     @server.post("/api/incidents/<incident_id>/notes")
     def note(incident_id: str) -> Response:
         req = body(Note)
-        actor = authorize("report")
+        actor = authorize("incident_act")  # annotating is acting on it, as on the desk
         run(service().note, incident_id, req.text, actor)
         return json_response({"ok": True}, 201)
 

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from flask import Flask
 
 from config.settings import Settings
 from dashboard.portal import AsyncBridge
@@ -24,6 +27,9 @@ from maps.analysis.units import GridUnitIndex
 from maps.reporting import report_districts
 
 log = logging.getLogger(__name__)
+
+COMMANDS_KEY = "sitroom.commands"
+"""Where a dashboard server keeps its SharedCommands (`server.extensions`)."""
 
 UNITS_REFRESH_S = 1.0
 """How often the unit index re-reads moved units (proposals use positions at most 2 s old)."""
@@ -68,11 +74,38 @@ def commands_factory(settings: Settings) -> Callable[[AsyncBridge], Commands]:
             refresher = asyncio.get_running_loop().create_task(
                 service.keep_units_fresh(UNITS_REFRESH_S), name="unit-index")
             refresher.add_done_callback(_report_end)
+            bridge.keep(refresher)  # cancelled before the pool closes
             return Commands(service=service, briefing=Briefing(
                 service, store.commands, taxonomy, report_districts(), spatial))
         return bridge.call(make)
 
     return build
+
+
+class SharedCommands:
+    """The one Commands of a dashboard: built on first use, then the same for the command API
+    and every page. Callable with the bridge, as the command API's factory."""
+
+    def __init__(self, factory: Callable[[AsyncBridge], Commands]) -> None:
+        self._factory = factory
+        self._built: Commands | None = None
+        self._lock = threading.Lock()  # request threads may arrive first at once
+
+    def __call__(self, bridge: AsyncBridge) -> Commands:
+        """The Commands, built on the bridge's loop the first time."""
+        with self._lock:
+            if self._built is None:
+                self._built = self._factory(bridge)
+            return self._built
+
+
+def shared_commands(server: Flask, settings: Settings) -> SharedCommands:
+    """The SharedCommands of this dashboard server, created by whoever asks first."""
+    found = server.extensions.get(COMMANDS_KEY)
+    if not isinstance(found, SharedCommands):
+        found = SharedCommands(commands_factory(settings))
+        server.extensions[COMMANDS_KEY] = found
+    return found
 
 
 def _report_end(task: asyncio.Task[None]) -> None:

@@ -43,6 +43,7 @@ class AsyncBridge:
         self._store: Store | None = None
         self._store_lock = self._portal.call(_make_lock)
         self._closed = False
+        self._tasks: set[asyncio.Task[None]] = set()
 
     @property
     def live(self) -> LiveState:
@@ -83,7 +84,16 @@ class AsyncBridge:
         finally:
             self._stack.close()
 
+    def keep(self, task: asyncio.Task[None]) -> None:
+        """Own a background task of the bridge's loop: it is cancelled before the store and
+        the live state close (call from the bridge's loop)."""
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     async def _close_clients(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         try:
             if self._store is not None:
                 await self._store.close()

@@ -1,0 +1,124 @@
+"""Reads for the wall screen's figures: alarms in a window, the latest weather, and the journal's
+recent dispatches and acknowledgements. Every statement here rides an existing index, so a
+wall refreshing its figures costs milliseconds however large the tables grow.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from incidents.model import Level
+from incidents.store.errors import UNAVAILABLE, StoreUnavailable
+
+JOURNAL_WINDOW = 5000
+"""The newest journal rows looked through for ticker events (a primary-key range scan)."""
+
+
+class Reading(msgspec.Struct, frozen=True, kw_only=True):
+    """The latest value of one quantity at one station."""
+
+    sensor: str
+    """Station or sensor id."""
+    station: str | None
+    """Its human name, if known."""
+    quantity: str
+    """What was measured, e.g. temperature."""
+    value: float
+    """The value, in `unit`."""
+    unit: str
+    """Unit of the value, e.g. degC."""
+    ts: datetime
+    """When it was measured."""
+
+
+class JournalEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """A journal entry for the wall's ticker, with its incident's title and level."""
+
+    seq: int
+    """Journal sequence number (orders and de-duplicates events)."""
+    at: datetime
+    """When it was journaled."""
+    action: str
+    """What happened, e.g. dispatch or order_ack."""
+    actor: str
+    """Who did it."""
+    data: dict[str, Any]
+    """The entry's details."""
+    incident_id: str
+    """The incident."""
+    title: str
+    """The incident's title."""
+    level: Level
+    """The incident's level."""
+
+
+class WallboardQueries:
+    """The wall's reads over the store's pool (`Store.pool`)."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    @asynccontextmanager
+    async def _conn(self) -> AsyncIterator[asyncpg.Connection]:
+        try:
+            async with self._pool.acquire() as conn:
+                yield conn
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable(f"PostgreSQL is unavailable: {exc}") from exc
+
+    async def active_alarms_since(self, since: datetime) -> int:
+        """Alarms raised (state active, tests and clearances aside) since `since`."""
+        async with self._conn() as conn:
+            count: int = await conn.fetchval(
+                "SELECT count(*) FROM alarms WHERE ts >= $1 AND state = 'active'", since)
+        return count
+
+    async def latest_readings(self, agency: str, quantities: Sequence[str],
+                              since: datetime) -> list[Reading]:
+        """Each station's latest reading of each quantity, for stations of `agency` read
+        since `since`.
+
+        Walks the distinct sensors of the (sensor, quantity, ts DESC) index one probe at a
+        time (a loose index scan) and takes one row per sensor and quantity, so it never
+        reads the table's history.
+        """
+        async with self._conn() as conn:
+            rows = await conn.fetch(
+                "WITH RECURSIVE sensors AS ("
+                "  (SELECT sensor FROM observations ORDER BY sensor LIMIT 1)"
+                "  UNION ALL"
+                "  SELECT (SELECT o.sensor FROM observations o WHERE o.sensor > s.sensor"
+                "          ORDER BY o.sensor LIMIT 1)"
+                "  FROM sensors s WHERE s.sensor IS NOT NULL)"
+                " SELECT latest.* FROM sensors s"
+                " CROSS JOIN unnest($1::text[]) AS q(quantity)"
+                " CROSS JOIN LATERAL (SELECT o.sensor, o.station, o.quantity, o.value, o.unit,"
+                "   o.ts, o.agency FROM observations o"
+                "   WHERE o.sensor = s.sensor AND o.quantity = q.quantity"
+                "   ORDER BY o.ts DESC LIMIT 1) latest"
+                " WHERE s.sensor IS NOT NULL AND latest.agency = $2 AND latest.ts >= $3"
+                " ORDER BY latest.ts DESC", list(quantities), agency, since)
+        return [Reading(sensor=r["sensor"], station=r["station"], quantity=r["quantity"],
+                        value=r["value"], unit=r["unit"], ts=r["ts"]) for r in rows]
+
+    async def recent_events(self, actions: Sequence[str], since: datetime,
+                            limit: int = 30) -> list[JournalEvent]:
+        """The newest journal entries of `actions` since `since`, newest first."""
+        async with self._conn() as conn:
+            rows = await conn.fetch(
+                "SELECT e.seq, e.at, e.action, e.actor, e.data, e.incident_id::text AS id,"
+                " i.title, i.level FROM incident_events e"
+                " JOIN incidents i ON i.id = e.incident_id"
+                " WHERE e.seq > (SELECT coalesce(max(seq), 0) FROM incident_events) - $4"
+                " AND e.action = ANY($1) AND e.at >= $2"
+                " ORDER BY e.seq DESC LIMIT $3", list(actions), since, limit, JOURNAL_WINDOW)
+        return [JournalEvent(seq=r["seq"], at=r["at"], action=r["action"], actor=r["actor"],
+                             data=json.loads(r["data"]), incident_id=r["id"],
+                             title=r["title"], level=Level(r["level"])) for r in rows]
