@@ -59,6 +59,7 @@ _TEXTS: Final = {
     "incidents": ("事件", "Incidents"),
     "hotspots": ("事件热力（24小时）", "Incident hotspots (24 h)"),
     "cameras": ("视频监控", "Cameras"),
+    "streams": ("实时视频", "Live video"),
     "gauges": ("水文站", "Gauges"),
     "sensitive_areas": ("敏感区域", "Sensitive areas"),
     "rivers": ("河流", "Rivers"),
@@ -251,6 +252,9 @@ def overlays(settings: Settings, lang: Lang) -> list[dl.Overlay]:
                          cluster=True))
     items.append(_points(LABELS("cameras", lang), "map-cameras", layer_url("cameras"),
                          cluster=True))
+    # Streams publishing now (field units, pulled cameras): from the video server's registry.
+    streams = _points(LABELS("streams", lang), "map-streams", "/api/streams", cluster=False)
+    items.append(dl.Overlay(streams.children, name=streams.name, checked=True))
     items.append(_points(LABELS("gauges", lang), "map-gauges", layer_url("gauges"),
                          cluster=False))
     items.append(_data(LABELS("sensitive_areas", lang), "map-sensitive",

@@ -45,8 +45,8 @@ def streams_geojson(streams: list[StreamView]) -> dict[str, Any]:
     return {"type": "FeatureCollection", "features": [
         {"type": "Feature", "id": s.id,
          "geometry": {"type": "Point", "coordinates": [s.lon, s.lat]},
-         "properties": {"id": s.id, "title": s.title, "kind": s.kind, "state": s.state,
-                        "owner": s.owner}}
+         "properties": {"id": s.id, "name": s.title, "kind": "camera", "stream": s.kind,
+                        "state": s.state, "owner": s.owner}}
         for s in streams if s.lat is not None and s.lon is not None]}
 
 
