@@ -26,6 +26,8 @@ class Rule(StrEnum):
     """A device alarm inside a sensitive area."""
     REPORT = "report"
     """A report that no open incident of its type correlates with."""
+    GEOFENCE = "geofence"
+    """A watched vehicle (e.g. carrying hazardous goods) inside a sensitive area."""
 
 
 class Change(StrEnum):
@@ -41,6 +43,8 @@ class Change(StrEnum):
     """Back below the lowest threshold, or every device's alarm cleared; the level stays."""
     ANOTHER_DEVICE = "another_device"
     """One more device in the area raised the same alarm."""
+    DWELL = "dwell"
+    """A watched vehicle stayed in the area longer than allowed: the level rose."""
 
 
 def gauge_key(sensor: str) -> str:
@@ -56,6 +60,11 @@ def site_key(site: str, gas: str) -> str:
 def area_key(area: str, alarm_type: str) -> str:
     """Key of the incident of one alarm type in one sensitive area."""
     return f"area:{area}:{alarm_type}"
+
+
+def fence_key(rule: str, unit: str, area: str) -> str:
+    """Key of the incident of one watched vehicle in one sensitive area."""
+    return f"fence:{rule}:{unit}:{area}"
 
 
 def report_key(report_type: str, first_report: str) -> str:

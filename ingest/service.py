@@ -310,7 +310,8 @@ class IngestService:
             trial = self._rules.fork()
             try:
                 result = await self._store.write_batch(inbound, dead,
-                                                       functools.partial(_evaluate, trial))
+                                                       functools.partial(_evaluate, trial),
+                                                       trial.watches)
                 self._rules = trial
                 return result
             except StoreUnavailable as exc:

@@ -56,6 +56,7 @@ Evaluate = Callable[[Sequence[Inbound]], list[Outcome]]
 async def write_batch(
     conn: asyncpg.Connection, inbound: Sequence[Inbound], dead: Sequence[DeadLetter],
     journal: JournalWriter | None, evaluate: Evaluate | None = None,
+    watched: Callable[[Position], bool] | None = None,
 ) -> BatchResult:
     """Store a batch atomically; ids already stored are ignored.
 
@@ -75,11 +76,15 @@ async def write_batch(
             alerts.append((item.envelope, item.message))
         else:
             others.append(item)
+    # Positions the rules follow (watched vehicles near sensitive areas): rare, and they take
+    # the transactional path so that what the rules open commits with them.
+    followed = {id(i) for i in inbound if evaluate is not None and watched is not None
+                and isinstance(i.message, Position) and watched(i.message)}
     positions_new = 0
     orders_moved = 0
     units: list[UnitState] = []
     incidents: list[Incident] = []
-    if not reports and not dead and not others and not alerts:
+    if not reports and not dead and not others and not alerts and not followed:
         # The hot path: a single statement is its own transaction.
         if positions:
             positions_new, units = await _store_positions(conn, positions)
@@ -101,9 +106,10 @@ async def write_batch(
                 new_ids |= stored_reports
             if alerts:
                 incidents += await store_cap_alerts(conn, alerts, events)
-            if evaluate is not None and new_ids:
-                fresh = [i for i in inbound if i.message.id in new_ids
-                         and isinstance(i.message, Report | Observation | Alarm)]
+            if evaluate is not None and (new_ids or followed):
+                fresh = [i for i in inbound if id(i) in followed or (
+                    i.message.id in new_ids
+                    and isinstance(i.message, Report | Observation | Alarm))]
                 incidents += await apply_outcomes(conn, evaluate(_first_of_each(fresh)),
                                                    events)
             if dead:

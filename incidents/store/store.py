@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,7 +16,7 @@ import msgspec
 
 from incidents.cap import CapAlert
 from incidents.journal import Finding, JournalKeyError, verify
-from incidents.model import DeadLetter, Inbound, Incident, Level, UnitState
+from incidents.model import DeadLetter, Inbound, Incident, Level, Position, UnitState
 from incidents.outcomes import KeyedIncident
 from incidents.store.batch import BatchResult, Evaluate, write_batch
 from incidents.store.command import CommandStore
@@ -116,11 +116,11 @@ class Store:
 
     async def write_batch(
         self, inbound: Sequence[Inbound], dead: Sequence[DeadLetter],
-        evaluate: Evaluate | None = None,
+        evaluate: Evaluate | None = None, watched: Callable[[Position], bool] | None = None,
     ) -> BatchResult:
         """Store a batch atomically; ids already stored are ignored (see batch.write_batch)."""
         async with self._conn() as conn:
-            return await write_batch(conn, inbound, dead, self._journal, evaluate)
+            return await write_batch(conn, inbound, dead, self._journal, evaluate, watched)
 
     async def open_rule_incidents(self) -> list[KeyedIncident]:
         """Open incidents that rules manage, for the rules engine to resume after a restart."""

@@ -170,6 +170,29 @@ class ReportRules(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     types: tuple[ReportType, ...] = msgspec.field(default=(), name="type")
 
 
+class GeofenceRule(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Vehicles of some kinds that must not enter sensitive areas of some kinds."""
+
+    id: RuleId
+    """Stable id of the rule (part of its incidents' keys)."""
+    unit_types: Annotated[tuple[Code, ...], msgspec.Meta(min_length=1)]
+    """Watched vehicle kinds (positions' unit_type), e.g. hazmat_truck."""
+    area_kinds: Annotated[tuple[Code, ...], msgspec.Meta(min_length=1)]
+    """Kinds of [[area]] they must stay out of, e.g. school."""
+    type: Code
+    """Incident type raised."""
+    name_zh: Name
+    """What happened, in Chinese (the incident's title starts with it)."""
+    name_en: Name
+    """What happened, in English."""
+    level: Level = Level.IV
+    """Level on entering."""
+    dwell_min: Minutes
+    """Minutes inside after which the incident escalates."""
+    dwell_level: Level = Level.III
+    """Level after `dwell_min` inside."""
+
+
 class RuleSet(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Everything the rule engine needs, as loaded from config/rules.toml."""
 
@@ -179,6 +202,7 @@ class RuleSet(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     alarms: tuple[AlarmType, ...] = msgspec.field(default=(), name="alarm")
     areas: tuple[Area, ...] = msgspec.field(default=(), name="area")
     reports: ReportRules = ReportRules()
+    geofences: tuple[GeofenceRule, ...] = msgspec.field(default=(), name="geofence")
 
 
 class RulesError(ValueError):
@@ -274,6 +298,16 @@ def _problems(rules: RuleSet) -> Iterator[str]:
     for i, area in enumerate(rules.areas):
         yield from _ring_problems(f"$.area[{i}].ring ({area.id})", area.ring)
     yield from _duplicates("$.reports.type", "type", (t.type for t in rules.reports.types))
+    yield from _duplicates("$.geofence", "id", (g.id for g in rules.geofences))
+    area_kinds = {a.kind for a in rules.areas}
+    for i, fence in enumerate(rules.geofences):
+        unknown = sorted(set(fence.area_kinds) - area_kinds)
+        if unknown:
+            yield (f"$.geofence[{i}] ({fence.id}): no [[area]] of kind {', '.join(unknown)};"
+                   f" areas have kinds {sorted(area_kinds)}")
+        if severity(fence.dwell_level) < severity(fence.level):
+            yield (f"$.geofence[{i}] ({fence.id}): dwell_level {fence.dwell_level} must be at"
+                   f" least as severe as level {fence.level}")
 
 
 def _duplicates(where: str, what: str, values: Iterable[str]) -> Iterator[str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from incidents.model import (
     Alarm,
@@ -20,6 +20,7 @@ from incidents.model import (
     FieldMessage,
     Level,
     Observation,
+    Position,
     Report,
 )
 from incidents.outcomes import (
@@ -31,9 +32,10 @@ from incidents.outcomes import (
     Rule,
     UpdateIncident,
     area_key,
+    fence_key,
     report_key,
 )
-from ingest.rules.config import RuleSet, severity
+from ingest.rules.config import Area, GeofenceRule, RuleSet, severity
 from ingest.rules.index import RuleIndex, Rung, Watch, haversine_m
 
 TITLE_TEXT_CHARS = 60
@@ -57,6 +59,18 @@ class _Tracked:
 
 
 @dataclass(slots=True)
+class _Stay:
+    """A watched vehicle inside a sensitive area."""
+
+    area: str
+    """The area's id."""
+    since: datetime
+    """When it was first seen inside."""
+    escalated: bool = False
+    """True once it stayed past the rule's dwell time."""
+
+
+@dataclass(slots=True)
 class _Cluster:
     """An open report incident that later reports of its type may join."""
 
@@ -71,7 +85,7 @@ class _Cluster:
 class RuleEngine:
     """Evaluates field messages against a RuleSet; one engine per ingest process."""
 
-    __slots__ = ("_clock", "_clusters", "_index", "_last_at", "_tracked")
+    __slots__ = ("_clock", "_clusters", "_index", "_inside", "_last_at", "_tracked")
 
     def __init__(self, rules: RuleSet, clock: Callable[[], datetime]) -> None:
         """`clock` returns the current time, with a time zone."""
@@ -82,6 +96,7 @@ class RuleEngine:
         self._tracked: dict[str, _Tracked] = {}
         self._clusters: dict[str, list[_Cluster]] = {}
         self._last_at: dict[str, datetime] = {}
+        self._inside: dict[str, _Stay] = {}  # "{rule}:{unit}" -> where it is
 
     @property
     def rules(self) -> RuleSet:
@@ -103,7 +118,13 @@ class RuleEngine:
             return self._alarm(envelope, message, at)
         if isinstance(message, Report):
             return self._report(message, at, now)
+        if isinstance(message, Position):
+            return self._position(message, at)
         return []
+
+    def watches(self, position: Position) -> bool:
+        """True when the geofence rules follow this vehicle (most positions: no rule)."""
+        return self._index.fence_rules(position.unit_type) != ()
 
     def forget(self, key: str) -> None:
         """The incident of `key` was closed. A breach still going on opens nothing new until
@@ -125,7 +146,7 @@ class RuleEngine:
         now = self._clock()
         for incident in incidents:
             kind, _, rest = incident.key.partition(":")
-            if kind in ("gauge", "site", "area") and rest:
+            if kind in ("gauge", "site", "area", "fence") and rest:
                 self._tracked[incident.key] = _Tracked(incident.level, restored=True)
             elif kind == "reports" and ":" in rest:
                 spec = self._index.report_spec(rest.partition(":")[0])
@@ -147,6 +168,7 @@ class RuleEngine:
         twin._tracked = {k: replace(t, members=set(t.members)) for k, t in self._tracked.items()}
         twin._clusters = {k: [replace(c) for c in cs] for k, cs in self._clusters.items()}
         twin._last_at = dict(self._last_at)
+        twin._inside = {k: replace(v) for k, v in self._inside.items()}
         return twin
 
     # --- observations: gauges and hazardous sites ------------------------------------------
@@ -278,6 +300,74 @@ class RuleEngine:
             return []
         return [UpdateIncident(key=key, level=state.level, change=change, note_zh=note_zh,
                                note_en=note_en, evidence=(alarm.id,))]
+
+    # --- positions: watched vehicles and sensitive areas -----------------------------------
+
+    def _position(self, pos: Position, at: datetime) -> list[Outcome]:
+        rules = self._index.fence_rules(pos.unit_type)
+        if not rules or not self._fresh(f"position/{pos.unit}", at):
+            return []
+        area = self._index.area_at(pos.lat, pos.lon)
+        out: list[Outcome] = []
+        for rule in rules:
+            inside = area if area is not None and area.kind in rule.area_kinds else None
+            stay_key = f"{rule.id}:{pos.unit}"
+            stay = self._inside.get(stay_key)
+            if stay is not None and (inside is None or inside.id != stay.area):
+                del self._inside[stay_key]
+                out += self._left(fence_key(rule.id, pos.unit, stay.area), pos)
+                stay = None
+            if inside is None:
+                continue
+            key = fence_key(rule.id, pos.unit, inside.id)
+            if stay is None:
+                self._inside[stay_key] = _Stay(inside.id, at)
+                out += self._entered(rule, key, inside, pos)
+            elif not stay.escalated and at - stay.since >= timedelta(minutes=rule.dwell_min):
+                stay.escalated = True
+                state = self._tracked.get(key)
+                if state is not None and state.open and (
+                        severity(rule.dwell_level) > severity(state.level)):
+                    state.level = rule.dwell_level
+                    out.append(UpdateIncident(
+                        key=key, level=rule.dwell_level, change=Change.DWELL,
+                        evidence=(pos.id,),
+                        note_zh=f"{pos.unit} 在{inside.name}内停留超过 {rule.dwell_min:g} 分钟",
+                        note_en=f"{pos.unit} has stayed in {inside.name_en} for more than"
+                                f" {rule.dwell_min:g} min"))
+        return out
+
+    def _entered(self, rule: GeofenceRule, key: str, area: Area, pos: Position
+                 ) -> list[Outcome]:
+        state = self._tracked.get(key)
+        note_zh = f"{pos.unit}（{pos.unit_type}）驶入{area.name}"
+        note_en = f"{pos.unit} ({pos.unit_type}) entered {area.name_en}"
+        if state is None or not state.open:
+            self._tracked[key] = _Tracked(rule.level, {pos.unit})
+            return [OpenIncident(
+                key=key, type=rule.type, level=rule.level,
+                title_zh=f"{rule.name_zh}：{pos.unit} 驶入{area.name}",
+                title_en=f"{rule.name_en}: {pos.unit} in {area.name_en}",
+                lat=pos.lat, lon=pos.lon, rule=Rule.GEOFENCE, note_zh=note_zh,
+                note_en=note_en, evidence=(pos.id,))]
+        state.members.add(pos.unit)
+        if state.restored:  # inside before the restart too: nothing new to say
+            state.restored = False
+            return []
+        return [UpdateIncident(key=key, level=state.level, change=Change.BREACHED_AGAIN,
+                               note_zh=note_zh, note_en=note_en, evidence=(pos.id,))]
+
+    def _left(self, key: str, pos: Position) -> list[Outcome]:
+        state = self._tracked.get(key)
+        if state is None:
+            return []
+        state.members.discard(pos.unit)
+        if not state.open:
+            del self._tracked[key]
+            return []
+        return [UpdateIncident(key=key, level=state.level, change=Change.CLEARED,
+                               evidence=(pos.id,), note_zh=f"{pos.unit} 已驶离",
+                               note_en=f"{pos.unit} has left the area")]
 
     # --- reports: correlation --------------------------------------------------------------
 

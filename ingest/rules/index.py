@@ -17,6 +17,7 @@ from ingest.rules.config import (
     Area,
     Gas,
     GasLimit,
+    GeofenceRule,
     RuleSet,
     Site,
     area_polygon,
@@ -90,8 +91,8 @@ class ReportSpec:
 class RuleIndex:
     """Lookups over an immutable RuleSet, built once and shared by engine forks."""
 
-    __slots__ = ("_alarm_types", "_areas", "_gases", "_gauges", "_polygons", "_report_specs",
-                 "_reports_default", "_sites", "rules")
+    __slots__ = ("_alarm_types", "_areas", "_fences", "_gases", "_gauges", "_polygons",
+                 "_report_specs", "_reports_default", "_sites", "rules")
 
     def __init__(self, rules: RuleSet) -> None:
         """Compile `rules`, which load_rules has already checked."""
@@ -124,6 +125,10 @@ class RuleIndex:
         shapely.prepare(polygons)
         self._polygons = np.array(polygons, dtype=object)
         self._alarm_types = {a.alarm: a for a in rules.alarms}
+        self._fences: dict[str, tuple[GeofenceRule, ...]] = {}
+        for fence in rules.geofences:
+            for unit_type in fence.unit_types:
+                self._fences[unit_type] = (*self._fences.get(unit_type, ()), fence)
         reports = rules.reports
         self._report_specs = {
             t.type: ReportSpec(
@@ -162,6 +167,10 @@ class RuleIndex:
             return None
         hits = np.flatnonzero(shapely.intersects_xy(self._polygons, lon, lat))
         return self._areas[int(hits[0])] if hits.size else None
+
+    def fence_rules(self, unit_type: str | None) -> tuple[GeofenceRule, ...]:
+        """The geofence rules that watch vehicles of this kind (usually none)."""
+        return self._fences.get(unit_type or "", ())
 
     def alarm_type(self, alarm: str) -> AlarmType:
         """Names and incident type of an alarm type; unlisted types raise their own type."""

@@ -91,3 +91,25 @@ async def test_after_a_leader_closes_a_rule_incident_a_new_breach_opens_a_new_on
             pub.publish(topic, reading(64.00, 3))  # and rises again: a new incident
             (second,) = await eventually(live.incidents, lambda i: len(i) == 1)
     assert second.id != first.id and second.type == "flood"
+
+
+@pytest.mark.parametrize("broker", ["mosquitto"], indirect=True)
+async def test_a_hazmat_truck_driving_into_a_school_area_opens_an_incident(
+    settings: Settings, store: Store, live: LiveState, broker: Broker
+) -> None:
+    topic = f"{settings.topic_root}/safety/position/avl"
+
+    def fix(lat: float, lon: float, unit_type: str) -> str:
+        return json.dumps({"id": str(uuid.uuid4()), "ts": datetime.now(UTC).isoformat(),
+                           "unit": f"ji-e-{unit_type[:3]}", "unit_type": unit_type,
+                           "lat": lat, "lon": lon})
+
+    async with running_ingest(settings, store, live):
+        with publisher(broker.url, broker.protocol) as pub:
+            pub.publish(topic, fix(37.0655, 114.5060, "patrol_car"))  # not watched
+            pub.publish(topic, fix(37.0500, 114.4900, "hazmat_truck"))  # outside
+            pub.publish(topic, fix(37.0655, 114.5060, "hazmat_truck"))  # 示范中学
+            (incident,) = await eventually(live.incidents, lambda i: len(i) == 1)
+            await eventually(store.counts, lambda c: c["positions"] == 3)
+    assert (incident.type, incident.level.value) == ("intrusion", "IV")
+    assert "ji-e-haz" in incident.title

@@ -171,6 +171,17 @@ type = "medical"
 name_zh = "急救"
 name_en = "Medical emergency"
 correlate = false
+
+[[geofence]]
+id = "hazmat"
+unit_types = ["hazmat_truck"]
+area_kinds = ["school"]
+type = "intrusion"
+name_zh = "危化品运输车辆驶入敏感区域"
+name_en = "Hazardous-goods vehicle in a sensitive area"
+level = "IV"
+dwell_min = 10
+dwell_level = "III"
 """
 
 
@@ -685,3 +696,45 @@ def test_evaluate_never_raises_and_its_keys_are_stable(
         steps: list[tuple[float, FieldMessage | None]]) -> None:
     rules = parse_rules(TEST_RULES)
     assert run(rules, steps) == run(rules, steps)  # same messages, same outcomes and keys
+
+
+# --- watched vehicles in sensitive areas ----------------------------------------------------
+
+def drive(rig: Rig, at: tuple[float, float], unit_type: str = "hazmat_truck",
+          unit: str = "ji-e-12345") -> list[Outcome]:
+    fix = Position(id=next_id(unit), ts=rig.clock.now, unit=unit, unit_type=unit_type,
+                   lat=at[0], lon=at[1])
+    return rig.engine.evaluate(envelope("safety", Kind.POSITION, rig.clock.now), fix)
+
+
+def test_a_hazmat_truck_entering_a_school_opens_escalates_on_dwell_and_is_seen_leaving(
+        rig: Rig) -> None:
+    assert drive(rig, FIRE) == []  # outside every area
+    opened = only(drive(rig, SCHOOL), OpenIncident)
+    assert (opened.key, opened.type, opened.level, opened.rule) == (
+        "fence:hazmat:ji-e-12345:xt-sa-school-01", "intrusion", Level.IV, Rule.GEOFENCE)
+    assert opened.title_zh == "危化品运输车辆驶入敏感区域：ji-e-12345 驶入示范中学"
+    rig.clock.advance(minutes=5)
+    assert drive(rig, SCHOOL) == []  # inside, not yet too long
+    rig.clock.advance(minutes=6)
+    dwell = only(drive(rig, SCHOOL), UpdateIncident)
+    assert (dwell.change, dwell.level) == (Change.DWELL, Level.III)
+    rig.clock.advance(minutes=5)
+    assert drive(rig, SCHOOL) == []  # escalated once
+    left = only(drive(rig, FIRE), UpdateIncident)
+    assert left.change is Change.CLEARED and "驶离" in left.note_zh
+
+
+def test_ordinary_units_and_other_area_kinds_raise_nothing(rig: Rig) -> None:
+    assert drive(rig, SCHOOL, unit_type="patrol_car") == []
+    assert drive(rig, OFFICE) == []  # an office area: not watched by this rule
+    assert rig.engine.watches(Position(id="p", ts=START, unit="u", lat=0, lon=0,
+                                       unit_type="hazmat_truck"))
+    assert not rig.engine.watches(Position(id="q", ts=START, unit="u", lat=0, lon=0))
+
+
+def test_geofence_rules_must_name_existing_area_kinds() -> None:
+    bad = TEST_RULES.replace('area_kinds = ["school"]', 'area_kinds = ["stadium"]')
+    with pytest.raises(RulesError,
+                       match=r"geofence\[0\] \(hazmat\): no \[\[area\]\] of kind stadium"):
+        parse_rules(bad, "bad.toml")
