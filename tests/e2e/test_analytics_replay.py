@@ -21,8 +21,8 @@ from incidents.lifecycle import Action
 from incidents.live import LiveState
 from incidents.model import Envelope, Inbound, Kind, Level, Position
 from incidents.store import Store
-from tests.e2e.desk_browser import Browsing, open_browser
 from tests.support.auth import Served, create_user, served_dashboard, sign_in_page, with_auth
+from tests.support.browser import Browsing, open_browser
 from tests.support.command import command_service
 
 pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("broker", ["mosquitto"], indirect=True)]

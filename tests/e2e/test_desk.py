@@ -34,8 +34,8 @@ from incidents.store import Store
 from maps.basemap import load_districts
 from maps.importer import import_demo_layers
 from tests.conftest import Broker
-from tests.e2e.desk_browser import Browsing, open_browser
 from tests.support.auth import Served, create_user, served_dashboard, sign_in_page, with_auth
+from tests.support.browser import Browsing, open_browser
 from tests.support.command import command_service
 from tests.support.ingest import Publisher, publisher, running_ingest
 from tests.support.waiting import eventually

@@ -17,12 +17,10 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
 import pytest
-from playwright.async_api import ConsoleMessage, Error, Page, Route, async_playwright, expect
+from playwright.async_api import expect
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from config.settings import Settings
@@ -34,14 +32,11 @@ from incidents.live import LiveState
 from incidents.store import Store
 from tests.conftest import Broker
 from tests.support.auth import create_user, sign_in_page, with_auth
+from tests.support.browser import Browsing, open_browser
 from tests.support.ingest import publisher, running_ingest
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 DISTRICTS = 18
 """County-level divisions of Xingtai drawn by the basemap."""
 
@@ -83,50 +78,11 @@ def dashboard_url(settings: Settings) -> Iterator[str]:
         close_app(app)
 
 
-@dataclass
-class Browsing:
-    """A chromium page, and what it did that it should not have."""
-
-    page: Page
-    offsite: list[str] = field(default_factory=list)
-    """URLs of blocked requests to hosts other than loopback."""
-    errors: list[str] = field(default_factory=list)
-    """Uncaught page exceptions and console errors."""
-
-
 @pytest.fixture
 async def browsing() -> AsyncIterator[Browsing]:
     """Debian's chromium, kept off the network: every non-loopback request is blocked."""
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            context = await browser.new_context(viewport={"width": 1600, "height": 900})
-            page = await context.new_page()
-            seen = Browsing(page)
-
-            async def guard(route: Route) -> None:
-                url = route.request.url
-                parts = urlsplit(url)
-                if parts.scheme in ("data", "blob") or parts.hostname in LOCAL_HOSTS:
-                    await route.continue_()
-                else:
-                    seen.offsite.append(url)
-                    await route.abort("blockedbyclient")
-
-            def on_console(message: ConsoleMessage) -> None:
-                if message.type == "error":
-                    seen.errors.append(f"console: {message.text}")
-
-            def on_page_error(error: Error) -> None:
-                seen.errors.append(f"page error: {error}")
-
-            await context.route("**/*", guard)
-            page.on("console", on_console)
-            page.on("pageerror", on_page_error)
-            yield seen
-            await context.close()
-        finally:
-            await browser.close()
+    async with open_browser({"width": 1600, "height": 900}) as seen:
+        yield seen
 
 
 def position_json(message_id: str, unit: str, lat: float, lon: float) -> str:

@@ -23,13 +23,9 @@ from urllib.parse import urlsplit
 
 import pytest
 from playwright.async_api import (
-    ConsoleMessage,
-    Error,
     Page,
     Request,
     Response,
-    Route,
-    async_playwright,
     expect,
 )
 from werkzeug.serving import make_server
@@ -46,14 +42,11 @@ from maps.analysis.spatial import read_collection
 from maps.importer import DEMO_DIR, demo_layer_files
 from maps.tiles import in_grid
 from tests.support.auth import QuietHandler, create_user, sign_in_page, with_auth
+from tests.support.browser import open_browser
 from tests.support.tiles import png_tile, write_mbtiles
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 PAGE = "/map"
 """The situation map (the leader's desk has /)."""
 DISTRICTS = 18
@@ -132,44 +125,20 @@ def served(settings: Settings) -> Iterator[str]:
 @pytest.fixture
 async def browsing() -> AsyncIterator[Browsing]:
     """Debian's chromium, kept off the network; failures and errors are recorded."""
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            context = await browser.new_context(viewport={"width": 1600, "height": 900})
-            page = await context.new_page()
-            seen = Browsing(page)
+    async with open_browser({"width": 1600, "height": 900}) as base:
+        # The shared lists: what the common guard records shows here too.
+        seen = Browsing(base.page, offsite=base.offsite, errors=base.errors)
 
-            async def guard(route: Route) -> None:
-                parts = urlsplit(route.request.url)
-                if parts.scheme in ("data", "blob") or parts.hostname in LOCAL_HOSTS:
-                    await route.continue_()
-                else:
-                    seen.offsite.append(route.request.url)
-                    await route.abort("blockedbyclient")
+        def on_failed(request: Request) -> None:
+            seen.failed.append(f"{request.url}: {request.failure}")
 
-            def on_failed(request: Request) -> None:
-                seen.failed.append(f"{request.url}: {request.failure}")
+        def on_response(response: Response) -> None:
+            if urlsplit(response.url).path.startswith("/tiles/"):
+                seen.tiles.append(response.status)
 
-            def on_response(response: Response) -> None:
-                if urlsplit(response.url).path.startswith("/tiles/"):
-                    seen.tiles.append(response.status)
-
-            def on_console(message: ConsoleMessage) -> None:
-                if message.type == "error":
-                    seen.errors.append(f"console: {message.text}")
-
-            def on_page_error(error: Error) -> None:
-                seen.errors.append(f"page error: {error}")
-
-            await context.route("**/*", guard)
-            page.on("requestfailed", on_failed)
-            page.on("response", on_response)
-            page.on("console", on_console)
-            page.on("pageerror", on_page_error)
-            yield seen
-            await context.close()
-        finally:
-            await browser.close()
+        base.page.on("requestfailed", on_failed)
+        base.page.on("response", on_response)
+        yield seen
 
 
 async def open_map(page: Page, base: str) -> None:

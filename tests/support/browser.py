@@ -1,5 +1,5 @@
-"""Debian's chromium for the desk's browser tests, kept off the network, and what a page did
-that it should not have (requests leaving the machine, errors)."""
+"""Debian's chromium for the browser tests, kept off the network, and what a page did that it
+should not have (requests leaving the machine, errors)."""
 
 from __future__ import annotations
 
@@ -38,12 +38,13 @@ class Browsing:
 
 
 @asynccontextmanager
-async def open_browser() -> AsyncIterator[Browsing]:
-    """A fresh chromium page at desk size; every non-loopback request is blocked and noted."""
+async def open_browser(viewport: ViewportSize = DESK_VIEWPORT) -> AsyncIterator[Browsing]:
+    """A fresh chromium page (desk size by default); every non-loopback request is blocked
+    and noted."""
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            context = await browser.new_context(viewport=DESK_VIEWPORT, locale="zh-CN",
+            context = await browser.new_context(viewport=viewport, locale="zh-CN",
                                                 timezone_id="Asia/Shanghai")
             page = await context.new_page()
             seen = Browsing(page)
