@@ -24,21 +24,7 @@
   };
   var OTHER_FACILITY = "#adb5bd";
 
-  /** A tooltip body: one div per [className, text] line, all text nodes. */
-  function textBox(lines) {
-    var box = document.createElement("div");
-    box.className = "sitroom-tip";
-    lines.forEach(function (line) {
-      if (line[1] === null || line[1] === undefined || line[1] === "") {
-        return;
-      }
-      var row = document.createElement("div");
-      row.className = line[0];
-      row.textContent = String(line[1]);
-      box.appendChild(row);
-    });
-    return box;
-  }
+  var textBox = window.sitroomCommon.textBox;  // sitroom_common.js
 
   // --- switches over the page's live layers ------------------------------------------------
   //
