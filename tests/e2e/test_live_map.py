@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -21,18 +20,16 @@ from datetime import UTC, datetime
 
 import pytest
 from playwright.async_api import expect
-from werkzeug.serving import WSGIRequestHandler, make_server
 
 from config.settings import Settings
-from dashboard.app import create_app
 from dashboard.auth import Role
 from dashboard.geojson import AGENCY_COLOURS
-from dashboard.server import close_app
 from incidents.live import LiveState
 from incidents.store import Store
 from tests.conftest import Broker
 from tests.support.auth import create_user, sign_in_page, with_auth
 from tests.support.browser import Browsing, open_browser
+from tests.support.http import served_dashboard
 from tests.support.ingest import publisher, running_ingest
 
 pytestmark = pytest.mark.e2e
@@ -54,28 +51,11 @@ WATCH_UNITS_JS = """() => {
 }"""
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """No access log line per Dash poll."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
-
-
 @pytest.fixture
 def dashboard_url(settings: Settings) -> Iterator[str]:
     """The real dashboard app, served on a free loopback port for the test's settings."""
-    app = create_app(with_auth(settings))
-    server = make_server("127.0.0.1", 0, app.server, threaded=True,
-                         request_handler=_QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, name="e2e-dashboard", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
-        close_app(app)
+    with served_dashboard(with_auth(settings)) as url:
+        yield url + "/"
 
 
 @pytest.fixture

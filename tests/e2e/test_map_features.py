@@ -12,9 +12,7 @@ circle, filling the panel with what the API answered.
 from __future__ import annotations
 
 import re
-import threading
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,12 +26,9 @@ from playwright.async_api import (
     Response,
     expect,
 )
-from werkzeug.serving import make_server
 
 from config.settings import MapSettings, Settings
-from dashboard.app import create_app
 from dashboard.auth import Role
-from dashboard.server import close_app
 from incidents.live import LiveState
 from incidents.model import Incident, IncidentStatus, Level, UnitState
 from incidents.store import Store
@@ -41,8 +36,9 @@ from incidents.store.layers import LayerStore
 from maps.analysis.spatial import read_collection
 from maps.importer import DEMO_DIR, demo_layer_files
 from maps.tiles import in_grid
-from tests.support.auth import QuietHandler, create_user, sign_in_page, with_auth
+from tests.support.auth import create_user, sign_in_page, with_auth
 from tests.support.browser import open_browser
+from tests.support.http import served_dashboard
 from tests.support.tiles import png_tile, write_mbtiles
 
 pytestmark = pytest.mark.e2e
@@ -106,22 +102,6 @@ async def city(store: Store, live: LiveState, database_url: str) -> None:
     await create_user(database_url, "viewer", Role.OPERATOR)
 
 
-@contextmanager
-def served(settings: Settings) -> Iterator[str]:
-    """The real dashboard app on a free loopback port; yields its base URL."""
-    app = create_app(settings)
-    server = make_server("127.0.0.1", 0, app.server, threaded=True, request_handler=QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, name="e2e-map", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
-        close_app(app)
-
-
 @pytest.fixture
 async def browsing() -> AsyncIterator[Browsing]:
     """Debian's chromium, kept off the network; failures and errors are recorded."""
@@ -183,7 +163,7 @@ async def draw(page: Page, tool: str, start: tuple[float, float],
 async def test_vector_basemap_layers_and_draw_to_query(
         map_settings: Settings, city: None, browsing: Browsing) -> None:
     page = browsing.page
-    with served(map_settings) as base:
+    with served_dashboard(map_settings) as base:
         await open_map(page, base)
         # Rivers and roads complete the vector basemap; sensitive areas are on; no tiles.
         lines = len(read_collection(DEMO_DIR / "rivers.geojson")["features"]) + len(
@@ -269,7 +249,7 @@ async def test_local_tiles_are_served_by_the_dashboard(
                          attribution="测试底图 test tiles")
     settings = map_settings.model_copy(update={"map": MapSettings(tiles_file=path)})
     page = browsing.page
-    with served(settings) as base:
+    with served_dashboard(settings) as base:
         await open_map(page, base)
         loaded = page.locator("img.leaflet-tile-loaded")
         await expect(loaded.first).to_be_visible(timeout=10_000)

@@ -49,9 +49,10 @@ from incidents.model import (
 )
 from incidents.store import Store
 from maps import basemap
-from tests.support.auth import QuietHandler, create_user, sign_in_page, with_auth
+from tests.support.auth import create_user, sign_in_page, with_auth
 from tests.support.browser import open_browser
 from tests.support.command import command_service
+from tests.support.http import QuietHandler
 from tests.support.servers import free_port
 
 pytestmark = pytest.mark.e2e

@@ -8,7 +8,6 @@ Tests that serve the dashboard give it `with_auth(settings)`; accounts are made 
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,17 +16,15 @@ from typing import Any
 from flask.testing import FlaskClient
 from playwright.async_api import Page
 from pydantic import SecretStr
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.test import TestResponse
 
 from config.settings import AuthSettings, Settings
-from dashboard.app import create_app
 from dashboard.auth.admin import create_token as issue_token
 from dashboard.auth.admin import create_user as add_user
 from dashboard.auth.passwords import Passwords
 from dashboard.auth.roles import Role
-from dashboard.server import close_app
 from incidents.store.users import UserStore
+from tests.support.http import served_dashboard as http_served
 
 TEST_AUTH_SECRET = "tst-7Qm2vXc9LrB4nKp8WzH3sJd6TfY1gNa5EuR0oViC"
 """The dashboard secret key in tests (random-looking: sitroom refuses known defaults)."""
@@ -113,13 +110,6 @@ async def sign_in_page(page: Page, base_url: str, username: str,
         raise AssertionError(f"signing in as {username} ended on {page.url}")
 
 
-class QuietHandler(WSGIRequestHandler):
-    """No access log line per request (Dash polls several times a second)."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
-
-
 @dataclass(frozen=True)
 class Served:
     """A dashboard served on loopback for a test."""
@@ -134,20 +124,5 @@ def served_dashboard(settings: Settings, prepare: Any = None) -> Iterator[Served
 
     `prepare(app)`, when given, runs before the first request (e.g. to add a test-only route).
     """
-    app = create_app(settings)
-    try:
-        if prepare is not None:
-            prepare(app)
-        server: BaseWSGIServer = make_server("127.0.0.1", 0, app.server, threaded=True,
-                                             request_handler=QuietHandler)
-        thread = threading.Thread(target=server.serve_forever, name="test-dashboard",
-                                  daemon=True)
-        thread.start()
-        try:
-            yield Served(f"http://127.0.0.1:{server.server_port}")
-        finally:
-            server.shutdown()
-            thread.join(timeout=10)
-            server.server_close()
-    finally:
-        close_app(app)
+    with http_served(settings, prepare) as url:
+        yield Served(url)

@@ -6,28 +6,49 @@ import json
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, make_server
+from dash import Dash
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from config.settings import Settings
 from dashboard.app import create_app
 from dashboard.server import close_app
 
 
+class QuietHandler(WSGIRequestHandler):
+    """No access log line per request (pages call the server several times a second)."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
 @contextmanager
-def served_dashboard(settings: Settings) -> Iterator[str]:
-    """The real dashboard app on a free loopback port; yields its base URL."""
+def served_dashboard(settings: Settings, prepare: Callable[[Dash], object] | None = None
+                     ) -> Iterator[str]:
+    """The real dashboard app on a free loopback port; yields its base URL (no trailing
+    slash) and closes everything afterwards.
+
+    `prepare(app)`, when given, runs before the first request (e.g. to add a test-only route).
+    """
     app = create_app(settings)
-    server: BaseWSGIServer = make_server("127.0.0.1", 0, app.server, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        if prepare is not None:
+            prepare(app)
+        server: BaseWSGIServer = make_server("127.0.0.1", 0, app.server, threaded=True,
+                                             request_handler=QuietHandler)
+        thread = threading.Thread(target=server.serve_forever, name="test-dashboard",
+                                  daemon=True)
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{server.server_port}"
+        finally:
+            server.shutdown()
+            thread.join(timeout=10)
+            server.server_close()
     finally:
-        server.shutdown()
         close_app(app)
 
 
