@@ -20,10 +20,10 @@ from config.settings import Settings
 from dashboard.command_wiring import shared_commands
 from dashboard.desk import permissions, shell_header
 from dashboard.desk_data import DeskData, Districts
-from dashboard.desk_text import LABELS, LOCAL_TZ, level_name, type_name
+from dashboard.desk_text import LABELS, level_name, type_name
 from dashboard.i18n import Lang
 from dashboard.portal import AsyncBridge
-from incidents.model import Level
+from incidents.model import LOCAL_TZ, Level
 from incidents.store import StoreUnavailable
 from incidents.taxonomy import Taxonomy, load_taxonomy
 

@@ -6,15 +6,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from dashboard.i18n import COMMON, Lang
 from incidents.dispatch import OrderState
-from incidents.model import AlarmState, IncidentStatus, Level
+from incidents.model import LOCAL_TZ, AlarmState, IncidentStatus, Level
 from incidents.taxonomy import Taxonomy
-
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
-"""Times are shown in Beijing time, whatever the browser's or server's zone."""
 
 LABELS = COMMON.extend({
     # shell and navigation

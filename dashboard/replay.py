@@ -23,11 +23,11 @@ from dashboard.command_wiring import shared_commands
 from dashboard.desk import permissions, shell_header
 from dashboard.desk_data import DeskData, Districts
 from dashboard.desk_list import incident_rows, render_incident_rows
-from dashboard.desk_text import LABELS, LOCAL_TZ, level_short
+from dashboard.desk_text import LABELS, level_short
 from dashboard.geojson import incidents_collection, units_collection
 from dashboard.i18n import Lang
 from dashboard.portal import AsyncBridge
-from incidents.model import IncidentStatus, Level
+from incidents.model import LOCAL_TZ, IncidentStatus, Level
 from incidents.store import StoreUnavailable
 from incidents.store.replay import IncidentAt
 from incidents.taxonomy import Taxonomy, load_taxonomy

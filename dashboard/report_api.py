@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Flask, Response, request
 
@@ -14,12 +13,12 @@ from incidents.briefing import Briefing
 from incidents.cap import CapMsgType
 from incidents.cap_export import export_cap
 from incidents.command import Actor
+from incidents.model import LOCAL_TZ
 from incidents.reports import daily, pdf, sitrep
 from incidents.reports.model import Lang
 
 CAP_SENDER = "ecc@xingtai.sitroom"
 """Sender of the CAP alerts the command centre issues."""
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
 
 def _lang() -> Lang:

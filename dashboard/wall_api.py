@@ -14,9 +14,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import msgspec
 from flask import Flask, Response
@@ -24,6 +23,7 @@ from flask import Flask, Response
 from config.settings import Settings
 from dashboard.auth import Action, require
 from dashboard.portal import AsyncBridge
+from incidents.model import LOCAL_TZ
 from incidents.plans import load_plans
 from incidents.spatial import UnitPoint
 from incidents.store import StoreUnavailable
@@ -36,8 +36,6 @@ log = logging.getLogger(__name__)
 SUMMARY_PATH = "/api/wall/summary"
 CACHE_S = 10.0
 """A worker reads PostgreSQL for the wall at most this often."""
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
-"""Whose "today" the response time is computed for."""
 WEATHER_MAX_AGE = timedelta(hours=3)
 """Older weather readings are not shown as current."""
 TICKER_ACTIONS = ("dispatch", "order_ack", "order_overdue")
@@ -202,7 +200,7 @@ def ticker_item(event: JournalEvent,
                       level=event.level.value, incident=event.incident_id, zh=zh, en=en)
 
 
-def local_day(now: datetime, tz: ZoneInfo = LOCAL_TZ) -> tuple[datetime, datetime]:
+def local_day(now: datetime, tz: tzinfo = LOCAL_TZ) -> tuple[datetime, datetime]:
     """[start, end) of the local calendar day containing `now`."""
     local = now.astimezone(tz)
     start = local.replace(hour=0, minute=0, second=0, microsecond=0)

@@ -14,7 +14,6 @@ import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import msgspec
 
@@ -23,7 +22,7 @@ from incidents.dispatch import Proposal, propose
 from incidents.errors import Conflict, Invalid, NotFound
 from incidents.lifecycle import Action, Resolution, severity
 from incidents.live import LiveState, LiveUnavailable
-from incidents.model import Incident, IncidentStatus, Level
+from incidents.model import LOCAL_TZ, Incident, IncidentStatus, Level
 from incidents.plans import Plan, PlanBook, PlanError, Requirement
 from incidents.spatial import (
     DistrictRef,
@@ -45,7 +44,6 @@ GAS_RELEASES = frozenset({"chemical_leak", "gas_leak"})
 """Incident types whose decision support includes a downwind hazard zone."""
 WIND_RADIUS_M = 30_000
 WIND_MAX_AGE = timedelta(hours=3)
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
 # Transactions commit after their now(): re-read this much before the last change seen, so a
 # unit written by a transaction that committed late is not missed (re-reading is harmless).

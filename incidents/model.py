@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
+from zoneinfo import ZoneInfo
 
 import msgspec
 
@@ -31,6 +32,10 @@ UnitId = Annotated[
 ]
 Timestamp = Annotated[datetime, msgspec.Meta(tz=True, description="RFC 3339 time with offset")]
 ShortText = Annotated[str, msgspec.Meta(max_length=4000)]
+
+
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+"""The command centre's clock (Beijing time): days, night and times shown to people."""
 
 
 class Kind(StrEnum):

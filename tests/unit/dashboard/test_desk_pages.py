@@ -16,12 +16,11 @@ from dashboard.analytics import days_between, figures
 from dashboard.auth import Action, AuthMethod, Role, User
 from dashboard.desk_callbacks import attempt
 from dashboard.desk_data import Districts
-from dashboard.desk_text import LOCAL_TZ
 from dashboard.i18n import Lang
 from dashboard.replay import SPAN_MIN, moment, parse_at, slider_value, summarize
 from incidents.command import Actor
 from incidents.errors import Conflict
-from incidents.model import Incident, IncidentStatus, Level
+from incidents.model import LOCAL_TZ, Incident, IncidentStatus, Level
 from incidents.store.replay import IncidentAt
 from incidents.taxonomy import load_taxonomy
 
