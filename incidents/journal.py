@@ -113,39 +113,60 @@ class Finding(msgspec.Struct, frozen=True, kw_only=True):
     """For people: what was expected and seen."""
 
 
+class ChainCheck:
+    """Checks a journal row by row as it streams in (a journal does not fit in memory)."""
+
+    def __init__(self, key: bytes, start: int = 0) -> None:
+        """`start` is the seq after which the chain begins (rows before it predate sealing)."""
+        self._key = key
+        self._prev_mac, self._expected_seq, self.count = GENESIS, start + 1, 0
+        self.findings: list[Finding] = []
+        """What is wrong so far."""
+
+    def add(self, row: JournalEntry) -> None:
+        """Check the next row against its MAC and the row before it."""
+        self.count += 1
+        body = canonical(row.seq, row.incident_id, row.at, row.actor, row.action, row.client,
+                         row.data, row.prev_mac)
+        if not hmac.compare_digest(hmac.new(self._key, body, hashlib.sha256).digest(),
+                                   row.mac):
+            self.findings.append(Finding(seq=row.seq, problem=Problem.EDITED,
+                                         detail="content does not match its MAC"))
+        if row.seq != self._expected_seq:
+            self.findings.append(Finding(
+                seq=row.seq, problem=Problem.GAP,
+                detail=f"expected seq {self._expected_seq}, found {row.seq}"))
+        if not hmac.compare_digest(row.prev_mac, self._prev_mac):
+            self.findings.append(Finding(seq=row.seq, problem=Problem.CHAIN_BROKEN,
+                                         detail="does not follow the previous row's MAC"))
+        self._prev_mac, self._expected_seq = row.mac, row.seq + 1
+
+    def finish(self, head: tuple[int, bytes, bytes] | None) -> tuple[int, list[Finding]]:
+        """Check the head (last seq, last mac, head mac); return (rows, findings)."""
+        last_seq = self._expected_seq - 1
+        if head is None:
+            if self.count:
+                self.findings.append(Finding(seq=last_seq, problem=Problem.TAIL_REMOVED,
+                                             detail="rows exist but the chain head is missing"))
+            return self.count, self.findings
+        seq, mac, their_head_mac = head
+        if not hmac.compare_digest(head_mac(self._key, seq, mac), their_head_mac):
+            self.findings.append(Finding(seq=seq, problem=Problem.TAIL_REMOVED,
+                                         detail="the chain head's own MAC is wrong"))
+        if seq != last_seq or not hmac.compare_digest(mac, self._prev_mac):
+            self.findings.append(Finding(
+                seq=seq, problem=Problem.TAIL_REMOVED,
+                detail=f"the head names row {seq}, the last row is {last_seq}"))
+        return self.count, self.findings
+
+
 def verify(key: bytes, rows: Iterable[JournalEntry], head: tuple[int, bytes, bytes] | None,
            start: int = 0) -> tuple[int, list[Finding]]:
     """Check every row and the head (last seq, last mac, head mac); return (rows, findings).
 
     `start` is the seq after which the chain begins (rows before it predate sealing).
     """
-    findings: list[Finding] = []
-    prev_mac, expected_seq, count = GENESIS, start + 1, 0
+    check = ChainCheck(key, start)
     for row in rows:
-        count += 1
-        body = canonical(row.seq, row.incident_id, row.at, row.actor, row.action, row.client,
-                         row.data, row.prev_mac)
-        if not hmac.compare_digest(hmac.new(key, body, hashlib.sha256).digest(), row.mac):
-            findings.append(Finding(seq=row.seq, problem=Problem.EDITED,
-                                    detail="content does not match its MAC"))
-        if row.seq != expected_seq:
-            findings.append(Finding(seq=row.seq, problem=Problem.GAP,
-                                    detail=f"expected seq {expected_seq}, found {row.seq}"))
-        if not hmac.compare_digest(row.prev_mac, prev_mac):
-            findings.append(Finding(seq=row.seq, problem=Problem.CHAIN_BROKEN,
-                                    detail="does not follow the previous row's MAC"))
-        prev_mac, expected_seq = row.mac, row.seq + 1
-    last_seq = expected_seq - 1
-    if head is None:
-        if count:
-            findings.append(Finding(seq=last_seq, problem=Problem.TAIL_REMOVED,
-                                    detail="rows exist but the chain head is missing"))
-        return count, findings
-    seq, mac, their_head_mac = head
-    if not hmac.compare_digest(head_mac(key, seq, mac), their_head_mac):
-        findings.append(Finding(seq=seq, problem=Problem.TAIL_REMOVED,
-                                detail="the chain head's own MAC is wrong"))
-    if seq != last_seq or not hmac.compare_digest(mac, prev_mac):
-        findings.append(Finding(seq=seq, problem=Problem.TAIL_REMOVED,
-                                detail=f"the head names row {seq}, the last row is {last_seq}"))
-    return count, findings
+        check.add(row)
+    return check.finish(head)

@@ -15,7 +15,7 @@ import asyncpg
 import msgspec
 
 from incidents.cap import CapAlert
-from incidents.journal import Finding, JournalKeyError, verify
+from incidents.journal import ChainCheck, Finding, JournalKeyError
 from incidents.model import DeadLetter, Inbound, Incident, Level, Position, UnitState
 from incidents.outcomes import KeyedIncident
 from incidents.store.batch import BatchResult, Evaluate, write_batch
@@ -217,8 +217,10 @@ class Store:
         async with self._conn() as conn, conn.transaction(isolation="repeatable_read"):
             start = await chain_start(conn)
             head = await read_head(conn)
-            rows = [row async for row in read_chain(conn, start)]
-        checked, findings = verify(key, rows, head, start)
+            check = ChainCheck(key, start)
+            async for row in read_chain(conn, start):  # streamed: a journal outgrows memory
+                check.add(row)
+        checked, findings = check.finish(head)
         return checked, findings, start
 
     @property
