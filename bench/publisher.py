@@ -1,27 +1,24 @@
 """Benchmark publisher: positions at QoS 1 at a set rate; receipt times give commit latency.
 
-Publishing is done by Mosquitto's own C client (`mosquitto_pub -l`, one process per source
-topic) fed through pipes, so the publisher's CPU does not crowd out the consumer on a 2-core
-machine: one paho client in Python needs about two thirds of a core for 10,000 msgs/s.
-Receipts are timed by a paho subscriber in this process. Prints one JSON summary line.
+One connection per source topic, all driven from one thread by a selector (bench/wire.py):
+PUBLISH packets are written in 1 ms slices, many per `send`, and the receipts ingest sends
+back are read on the same loop, so a receipt is timed when it arrives rather than when a
+second thread gets the GIL. The publisher thus costs little of the 2-core machine it shares
+with what it measures. Prints one JSON summary line.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import shutil
-import subprocess
-import threading
+import selectors
 import time
 import uuid
 from datetime import UTC, datetime
-from typing import IO, Any
 
-from paho.mqtt.client import Client, MQTTMessage
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from bench.wire import WireConnection, topic_header
 
-_CHUNK_S = 0.001  # lines are written to the pipes in 1 ms slices
+_CHUNK_S = 0.001  # packets are queued in 1 ms slices
 
 
 def main() -> None:
@@ -40,18 +37,15 @@ def main() -> None:
                         help="do not wait for receipts (a backlog for later, or pass-through)")
     args = parser.parse_args()
 
-    binary = shutil.which("mosquitto_pub")
-    if binary is None:
-        raise SystemExit("mosquitto_pub is missing: apt-get install -y mosquitto-clients")
     streams = _streams(args.sources, args.mix)
-    receipts = None if args.no_receipts else _ReceiptClock(
-        args.port, [f"{args.root}/receipts/{source}" for _, _, source in streams], args.count)
-    pipes = [
-        subprocess.Popen([binary, "-p", str(args.port), "-q", "1", "-l", "-i",
-                          f"bench-{source}-{uuid.uuid4().hex[:6]}", "-t",
-                          f"{args.root}/{agency}/{kind}/{source}"], stdin=subprocess.PIPE)
-        for agency, kind, source in streams
-    ]
+    run = uuid.uuid4().hex[:6]
+    receipts = None
+    if not args.no_receipts:
+        receipts = WireConnection(args.port, f"bench-receipts-{run}")
+        receipts.subscribe([f"{args.root}/receipts/{source}" for _, _, source in streams])
+    conns = [WireConnection(args.port, f"bench-{source}-{run}") for _, _, source in streams]
+    topics = [topic_header(f"{args.root}/{agency}/{kind}/{source}")
+              for agency, kind, source in streams]
     # Payloads are made before the clock starts; a fix a few seconds old is what real
     # devices send after a tunnel anyway.
     now = datetime.now(UTC).isoformat()
@@ -60,38 +54,50 @@ def main() -> None:
         message_id = uuid.uuid4().hex
         stream = _pick_stream(i, streams, args.mix)
         doc = _payload(streams[stream][1], message_id, now, i, args.units)
-        lines.append((message_id, stream, json.dumps(doc).encode() + b"\n"))
+        lines.append((message_id, stream, json.dumps(doc).encode()))
 
+    selector = selectors.DefaultSelector()
+    for conn in [*conns, *([receipts] if receipts else [])]:
+        selector.register(conn.sock, selectors.EVENT_READ, conn)
     sent_at: dict[str, float] = {}
+    at: dict[str, float] = {}
     started = time.time()
     index = 0
-    while index < len(lines):
-        due = len(lines) if args.rate <= 0 else min(
-            len(lines), int((time.time() - started + _CHUNK_S) * args.rate))
-        if due <= index:
-            time.sleep(_CHUNK_S / 2)
-            continue
-        stamp = time.time()
-        for i in range(index, due):
-            message_id, stream, line = lines[i]
-            stdin = pipes[stream].stdin
-            assert stdin is not None
-            stdin.write(line)
-            sent_at[message_id] = stamp
-        for pipe in pipes:
-            _flush(pipe.stdin)
-        index = due
-    for pipe in pipes:
-        assert pipe.stdin is not None
-        pipe.stdin.close()
-    for pipe in pipes:
-        pipe.wait(timeout=120)
-    published = time.time()
-    at: dict[str, float] = {}
-    if receipts is not None:
-        receipts.done.wait(args.wait)
-        receipts.close()
-        at = receipts.at
+    deadline: float | None = None
+    while True:
+        if index < len(lines):
+            due = len(lines) if args.rate <= 0 else min(
+                len(lines), int((time.time() - started + _CHUNK_S) * args.rate))
+            stamp = time.time()
+            for i in range(index, due):
+                message_id, stream, payload = lines[i]
+                conns[stream].queue(topics[stream], payload)
+                sent_at[message_id] = stamp
+            index = max(index, due)
+            if index == len(lines):
+                published = time.time()
+                deadline = published + args.wait
+        for conn in conns:
+            conn.flush()
+        if receipts is not None:
+            receipts.flush()
+        if deadline is not None:
+            if (receipts is None or len(at) >= len(lines) or time.time() > deadline) and \
+                    not any(c.unacked or c.pending_output() for c in conns):
+                break
+            if time.time() > deadline + 30:
+                break  # the broker never acknowledged some: reported as not receipted
+        busy = index < len(lines) or any(c.pending_output() for c in conns)
+        timeout = _CHUNK_S if busy else 0.05
+        for key, _ in selector.select(timeout):
+            conn = key.data
+            arrived = time.time()
+            for delivery in conn.read():
+                if conn is receipts:
+                    for message_id in json.loads(delivery.payload)["ids"]:
+                        at.setdefault(message_id, arrived)
+    for conn in [*conns, *([receipts] if receipts else [])]:
+        conn.close()
     latencies = sorted((at[k] - sent_at[k]) * 1000 for k in at if k in sent_at)
     print(json.dumps({
         "count": args.count, "started": started, "published": published,
@@ -136,46 +142,6 @@ def _payload(kind: str, message_id: str, now: str, i: int, units: int) -> dict[s
                 **place}
     return {"id": message_id, "ts": now, "unit": f"u-{i % units:04d}", "speed": 12.5,
             "heading": 90.0, **place}
-
-
-def _flush(stdin: IO[bytes] | None) -> None:
-    if stdin is not None:
-        stdin.flush()
-
-
-class _ReceiptClock:
-    """Subscribes to receipts and notes when each id was first receipted."""
-
-    def __init__(self, port: int, topics: list[str], expected: int) -> None:
-        self.at: dict[str, float] = {}
-        self.done = threading.Event()
-        self._expected = expected
-        self._lock = threading.Lock()
-        subscribed = threading.Event()
-        self._client = Client(CallbackAPIVersion.VERSION2,
-                              client_id=f"bench-receipts-{uuid.uuid4().hex[:6]}",
-                              protocol=MQTTProtocolVersion.MQTTv311)
-        self._client.on_message = self._on_message
-        self._client.on_subscribe = lambda *a: subscribed.set()
-        self._client.connect("127.0.0.1", port)
-        self._client.loop_start()
-        self._client.subscribe([(t, 1) for t in topics])
-        if not subscribed.wait(10):
-            raise RuntimeError("receipt subscription not confirmed")
-
-    def _on_message(self, client: Client, userdata: Any, message: MQTTMessage) -> None:
-        now = time.time()
-        ids = json.loads(message.payload)["ids"]
-        with self._lock:
-            for message_id in ids:
-                self.at.setdefault(message_id, now)
-            if len(self.at) >= self._expected:
-                self.done.set()
-
-    def close(self) -> None:
-        """Disconnect."""
-        self._client.disconnect()
-        self._client.loop_stop()
 
 
 if __name__ == "__main__":

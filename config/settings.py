@@ -53,6 +53,9 @@ class IngestSettings(BaseModel):
     """How long the broker keeps the persistent session while ingest is away."""
     heartbeat_s: float = Field(default=1.0, gt=0)
     """How often ingest reports its status to the live state."""
+    live_interval_ms: float = Field(default=100.0, ge=0, le=1000)
+    """Shortest time between two live-state updates: fixes of the same unit in between are
+    coalesced (a busy unit reports several times a second; the map needs the latest)."""
 
 
 class AuthSettings(BaseModel):

@@ -26,7 +26,7 @@ from incidents.store import BatchResult, Store, StoreUnavailable
 from ingest.codecs import CrsPolicy, decode
 from ingest.mqtt import BrokerAddress, connect_async, make_client, protocol_version
 from ingest.order_sender import OrderSender
-from ingest.paho_bulk import BulkClient
+from ingest.paho_bulk import BulkClient, Delivery
 from ingest.receipts import Receipt
 from ingest.rules import Outcome, RuleEngine, RuleSet, load_rules
 from ingest.topics import TopicScheme
@@ -133,6 +133,7 @@ class IngestService:
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
+        self._client.on_delivery = self._on_delivery
         self._client.on_subscribe = self._on_subscribe
 
     @property
@@ -228,11 +229,16 @@ class IngestService:
         self._subscribed.set()
 
     def _on_message(self, client: Client, userdata: Any, message: MQTTMessage) -> None:
-        if message.topic == BROKER_DROPPED_TOPIC:
-            self._note_broker_drops(bytes(message.payload))
+        # Only what BulkClient's fast path leaves to paho: MQTT 5 properties, QoS 2.
+        self._on_delivery(Delivery(message.mid, message.qos, message.topic,
+                                   bytes(message.payload)))
+
+    def _on_delivery(self, delivery: Delivery) -> None:
+        if delivery.topic == BROKER_DROPPED_TOPIC:
+            self._note_broker_drops(delivery.payload)
             return
-        self._inbox.append(_Raw(self._generation, message.mid, message.qos, message.topic,
-                                bytes(message.payload), time.time()))
+        self._inbox.append(_Raw(self._generation, delivery.mid, delivery.qos, delivery.topic,
+                                delivery.payload, time.time()))
         if not self._armed and self._loop is not None:
             self._armed = True
             self._loop.call_soon_threadsafe(self._wake.set)
@@ -380,12 +386,16 @@ class IngestService:
     async def _live_forever(self) -> None:
         # Redis is updated beside the commits, not between them: a slow live update must not
         # delay the next batch's commit, acknowledgement and receipt.
+        interval = self._cfg.live_interval_ms / 1000
         while True:
             await self._live_pending.wait()
+            started = time.monotonic()
             self._live_pending.clear()
             units, self._live_units = list(self._live_units.values()), {}
             incidents, self._live_incidents = self._live_incidents, []
             await self._update_live(units, incidents)
+            # Fixes arriving meanwhile are coalesced into the next update (one per unit).
+            await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
 
     async def _update_live(self, units: list[UnitState], incidents: list[Incident]) -> None:
         async with self._live_lock:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import asyncpg
+import msgspec
 
 from incidents.cap import CapAlertMessage
 from incidents.journal import JournalKeyError
@@ -136,22 +138,26 @@ def _first_of_each(items: list[Inbound]) -> list[Inbound]:
 
 # Positions and the units' latest fixes in ONE statement: with no explicit transaction this is
 # one round trip and one commit per batch (four round trips before; measured 2-3x slower).
-# A late, older fix must not move a unit back: units are updated only by newer fixes.
+# The rows travel as one JSON document per table: encoding 21 arrays value by value cost
+# ingest ~13 µs per position, msgspec's one encode ~4 µs, and PostgreSQL reads the JSON no
+# slower than the arrays. A late, older fix must not move a unit back: units are updated
+# only by newer fixes.
 _POSITIONS_AND_UNITS = """
 WITH stored AS (
     INSERT INTO positions (id, unit, agency, source, ts, lat, lon, speed, heading, accuracy,
                            received_at)
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[],
-                         $6::float8[], $7::float8[], $8::float4[], $9::float4[], $10::float4[],
-                         $11::timestamptz[])
+    SELECT id, unit, agency, source, ts, lat, lon, speed, heading, accuracy, received_at
+    FROM json_to_recordset($1::json) AS p(id text, unit text, agency text, source text,
+         ts timestamptz, lat float8, lon float8, speed float4, heading float4, accuracy float4,
+         received_at timestamptz)
     ON CONFLICT (id) DO NOTHING
     RETURNING 1
 ), latest AS (
     INSERT INTO units AS u (unit, agency, unit_type, source, lat, lon, speed, heading, last_ts,
                             position_id)
-    SELECT * FROM unnest($12::text[], $13::text[], $14::text[], $15::text[], $16::float8[],
-                         $17::float8[], $18::float4[], $19::float4[], $20::timestamptz[],
-                         $21::text[])
+    SELECT unit, agency, unit_type, source, lat, lon, speed, heading, ts, id
+    FROM json_to_recordset($2::json) AS p(unit text, agency text, unit_type text, source text,
+         lat float8, lon float8, speed float4, heading float4, ts timestamptz, id text)
     ON CONFLICT (unit) DO UPDATE SET agency = EXCLUDED.agency,
         unit_type = COALESCE(EXCLUDED.unit_type, u.unit_type), source = EXCLUDED.source,
         lat = EXCLUDED.lat, lon = EXCLUDED.lon, speed = EXCLUDED.speed,
@@ -162,6 +168,31 @@ WITH stored AS (
 )
 SELECT (SELECT count(*) FROM stored) AS stored
 """
+
+
+class _PositionRow(msgspec.Struct, gc=False):
+    """A position with its envelope's fields, as `_POSITIONS_AND_UNITS` reads it."""
+
+    id: str
+    unit: str
+    agency: str
+    source: str
+    ts: datetime
+    lat: float
+    lon: float
+    speed: float | None
+    heading: float | None
+    accuracy: float | None
+    received_at: datetime
+    unit_type: str | None
+
+
+_rows_encoder = msgspec.json.Encoder()
+
+
+def _position_row(envelope: Envelope, p: Position) -> _PositionRow:
+    return _PositionRow(p.id, p.unit, envelope.agency, envelope.source, p.ts, p.lat, p.lon,
+                        p.speed, p.heading, p.accuracy, envelope.received_at, p.unit_type)
 
 
 def _latest_per_unit(
@@ -182,18 +213,11 @@ async def _store_positions(
 ) -> tuple[int, list[UnitState]]:
     """Insert positions (skipping stored ids) and move units; return (new rows, unit states)."""
     rows = _latest_per_unit(positions)
+    encode = _rows_encoder.encode
     stored: int = await conn.fetchval(
         _POSITIONS_AND_UNITS,
-        [p.id for _, p in positions], [p.unit for _, p in positions],
-        [e.agency for e, _ in positions], [e.source for e, _ in positions],
-        [p.ts for _, p in positions], [p.lat for _, p in positions],
-        [p.lon for _, p in positions], [p.speed for _, p in positions],
-        [p.heading for _, p in positions], [p.accuracy for _, p in positions],
-        [e.received_at for e, _ in positions],
-        [p.unit for _, p in rows], [e.agency for e, _ in rows], [p.unit_type for _, p in rows],
-        [e.source for e, _ in rows], [p.lat for _, p in rows], [p.lon for _, p in rows],
-        [p.speed for _, p in rows], [p.heading for _, p in rows], [p.ts for _, p in rows],
-        [p.id for _, p in rows],
+        encode([_position_row(e, p) for e, p in positions]).decode(),
+        encode([_position_row(e, p) for e, p in rows]).decode(),
     )
     units = [
         UnitState(unit=p.unit, agency=e.agency, lat=p.lat, lon=p.lon, ts=p.ts, speed=p.speed,
