@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
@@ -148,7 +149,7 @@ def decode(
     default) are converted to WGS-84 here, at the edge; without a policy they are refused.
     """
     try:
-        agency, kind, source = scheme.parse(topic)
+        agency, kind, source = _parse_topic(scheme, topic)
         message = decode_payload(kind, payload, max_bytes)
         _check_claimed_agency(agency, payload, message.id)
         message = _in_wgs84(message, agency, crs)
@@ -164,6 +165,13 @@ def decode(
 
 
 _LOCATED = (Position, Report, Observation, Alarm)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_topic(scheme: TopicScheme, topic: str) -> tuple[str, Kind, str]:
+    """`scheme.parse`, remembered: sources publish on few topics, thousands of times a second
+    (an unknown topic raises and is not remembered)."""
+    return scheme.parse(topic)
 
 
 def _in_wgs84(message: FieldMessage | CapAlertMessage, agency: str, policy: CrsPolicy | None

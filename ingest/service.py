@@ -25,6 +25,7 @@ from incidents.model import DeadLetter, Inbound, Incident, Position, UnitState
 from incidents.store import BatchResult, Store, StoreUnavailable
 from ingest.codecs import CrsPolicy, decode
 from ingest.mqtt import BrokerAddress, connect_async, make_client, protocol_version
+from ingest.mqtt_loop import LoopDriver
 from ingest.order_sender import OrderSender
 from ingest.paho_bulk import BulkClient, Delivery
 from ingest.receipts import Receipt
@@ -104,6 +105,10 @@ class IngestService:
         self._address = BrokerAddress.parse(settings.mqtt_url)
         self._protocol = protocol_version(settings.mqtt_protocol)
         self._inbox: deque[_Raw] = deque()
+        self._committing: dict[asyncio.Task[None], list[_Raw]] = {}
+        """Position batches being committed concurrently, oldest first (see `_flush_forever`)."""
+        self._last_commit: asyncio.Task[None] | None = None
+        self._commit_failure: BaseException | None = None
         self._generation = 0
         self._connected = threading.Event()
         self._subscribed = threading.Event()
@@ -150,22 +155,24 @@ class IngestService:
         """Consume until cancelled; on cancel, commit what was received, then disconnect."""
         self._loop = asyncio.get_running_loop()
         await self._resume_rules()
+        self._client.connect_timeout = 2.0  # connecting blocks the loop: keep it short
         connect_async(self._client, self._address, self._protocol, persistent=True,
                       session_expiry_s=self._cfg.session_expiry_s,
                       receive_maximum=self._cfg.receive_maximum)
-        self._client.loop_start()
+        driver = LoopDriver(self._client, self._loop)
         log.info("ingest %s consuming %s from %s", self._cfg.client_id, self._subscription(),
                  self._address.url())
         try:
             async with asyncio.TaskGroup() as group:
+                group.create_task(driver.run(), name="ingest-mqtt")
                 group.create_task(self._flush_forever(), name="ingest-flush")
                 group.create_task(self._heartbeat_forever(), name="ingest-heartbeat")
                 group.create_task(self._live_forever(), name="ingest-live")
                 group.create_task(self.orders.run(), name="ingest-orders")
         finally:
             self._stopping = True
-            self._client.disconnect()
-            self._client.loop_stop()
+            driver.stop()
+            await asyncio.shield(self._recall_commits())
             # Commit what arrived, if the store answers soon; whatever is not committed was
             # not acknowledged either, so the broker redelivers it (and ids dedupe).
             try:
@@ -259,28 +266,85 @@ class IngestService:
     # --- the event loop --------------------------------------------------------------
 
     async def _flush_forever(self) -> None:
-        delay = self._cfg.batch_delay_ms / 1000
         while True:
             await self._wake.wait()
             self._armed = False
             self._wake.clear()
-            if self._inbox and len(self._inbox) < self._cfg.batch_max:
-                # Let a batch gather, but never hold the oldest message longer than `delay`:
-                # messages that waited through the previous commit go at once.
-                wait = delay - (time.time() - self._inbox[0].received_at)
+            if self._commit_failure is not None:
+                raise self._commit_failure
+            await self._drain_once(concurrent=self._cfg.commits_in_flight > 1,
+                                   gather_s=self._cfg.batch_delay_ms / 1000)
+
+    async def _drain_once(self, give_up_after_s: float | None = None,
+                          concurrent: bool = False, gather_s: float = 0.0) -> None:
+        """Commit everything received so far (giving up after `give_up_after_s`, if set).
+
+        Batches of positions alone (the bulk of every feed) may be committed while earlier
+        ones still are, up to `commits_in_flight`: PostgreSQL then works on one batch while
+        ingest decodes the next, instead of each waiting for the other. Anything else (the
+        rules, incidents, dead letters) waits until those are done and commits alone.
+        Acknowledgements and receipts always go out in the order the messages arrived.
+        """
+        deadline = None if give_up_after_s is None else time.monotonic() + give_up_after_s
+        depth = self._cfg.commits_in_flight if concurrent else 1
+        while self._inbox:
+            await self._make_room(depth - 1)
+            if len(self._inbox) < self._cfg.batch_max:
+                # Let a batch gather, but never hold the oldest message longer than
+                # `gather_s`: messages that waited through a commit go at once.
+                wait = gather_s - (time.time() - self._inbox[0].received_at)
                 if wait > 0:
                     await asyncio.sleep(wait)
-            await self._drain_once()
-
-    async def _drain_once(self, give_up_after_s: float | None = None) -> None:
-        """Commit everything received so far (giving up after `give_up_after_s`, if set)."""
-        deadline = None if give_up_after_s is None else time.monotonic() + give_up_after_s
-        while self._inbox:
             count = min(len(self._inbox), self._cfg.batch_max)
             raws = [self._inbox.popleft() for _ in range(count)]
-            await self._commit(raws, deadline)
+            inbound, dead = self._decode(raws)
+            if depth > 1 and not dead and all(
+                    isinstance(i.message, Position) and not self._rules.watches(i.message)
+                    for i in inbound):
+                task = asyncio.create_task(
+                    self._commit_positions(raws, inbound, self._last_commit),
+                    name="ingest-commit")
+                self._committing[task] = raws
+                self._last_commit = task
+                task.add_done_callback(self._commit_done)
+                continue
+            try:
+                await self._make_room(0)
+            except asyncio.CancelledError:
+                self._inbox.extendleft(reversed(raws))  # older batches go back in front
+                raise
+            await self._commit(raws, inbound, dead, deadline)
 
-    async def _commit(self, raws: Sequence[_Raw], deadline: float | None = None) -> None:
+    async def _make_room(self, allowed: int) -> None:
+        """Wait until at most `allowed` concurrent commits are still running."""
+        while len(self._committing) > allowed:
+            oldest = next(iter(self._committing))
+            await asyncio.wait([oldest])
+            if self._commit_failure is not None:
+                raise self._commit_failure
+
+    def _commit_done(self, task: asyncio.Task[None]) -> None:
+        self._committing.pop(task, None)
+        if self._last_commit is task:
+            self._last_commit = None
+        if not task.cancelled() and task.exception() is not None and not self._stopping:
+            # A bug, not a store outage (that is retried inside): stop ingest, loudly.
+            self._commit_failure = task.exception()
+            self._wake.set()
+
+    async def _recall_commits(self) -> None:
+        """On stopping: cancel concurrent commits and put their unacknowledged batches back."""
+        running = list(self._committing.items())
+        if not running:
+            return
+        for task, _ in running:
+            task.cancel()
+        await asyncio.wait([t for t, _ in running])
+        for task, raws in reversed(running):
+            if task.cancelled() or task.exception() is not None:
+                self._inbox.extendleft(reversed(raws))  # committed or not: ids dedupe
+
+    def _decode(self, raws: Sequence[_Raw]) -> tuple[list[Inbound], list[DeadLetter]]:
         self.stats.received += len(raws)
         inbound: list[Inbound] = []
         dead: list[DeadLetter] = []
@@ -292,12 +356,38 @@ class IngestService:
             decoded = decode(self._scheme, raw.topic, raw.payload, received_at, max_bytes,
                              self._crs)
             (inbound if isinstance(decoded, Inbound) else dead).append(decoded)  # type: ignore[arg-type]
+        return inbound, dead
+
+    async def _commit(self, raws: Sequence[_Raw], inbound: list[Inbound],
+                      dead: list[DeadLetter], deadline: float | None = None) -> None:
         try:
             result = await self._write_until_committed(inbound, dead, deadline)
         except (asyncio.CancelledError, StoreUnavailable):
             # Not committed, so not acknowledged: put the batch back for the final drain.
             self._inbox.extendleft(reversed(raws))
             raise
+        self._committed(raws, inbound, dead, result)
+
+    async def _commit_positions(self, raws: Sequence[_Raw], inbound: list[Inbound],
+                                previous: asyncio.Task[None] | None) -> None:
+        """Commit a batch of positions beside others; acknowledge after `previous` has."""
+        backoff = 0.2
+        while True:
+            try:
+                result = await self._store.write_batch(inbound, [])
+                break
+            except StoreUnavailable as exc:
+                self.stats.store_retries += 1
+                log.warning("store unavailable, retrying %d positions in %.1fs: %s",
+                            len(inbound), backoff, exc)
+                await asyncio.sleep(backoff * random.uniform(0.8, 1.2))
+                backoff = min(backoff * 2, 5.0)
+        if previous is not None:
+            await previous  # MQTT: PUBACKs in the order the PUBLISH packets came
+        self._committed(raws, inbound, [], result)
+
+    def _committed(self, raws: Sequence[_Raw], inbound: list[Inbound], dead: list[DeadLetter],
+                   result: BatchResult) -> None:
         committed_at = time.time()
         self._acknowledge(raws)
         self._send_receipts(inbound, dead)
