@@ -9,7 +9,7 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, cast
@@ -23,6 +23,7 @@ from incidents.cap import CapAlertMessage
 from incidents.live import LiveState, LiveUnavailable
 from incidents.model import DeadLetter, Inbound, Incident, Position, UnitState
 from incidents.store import BatchResult, Store, StoreUnavailable
+from incidents.store.batch import UnitFix
 from ingest.codecs import CrsPolicy, decode
 from ingest.mqtt import BrokerAddress, connect_async, make_client, protocol_version
 from ingest.mqtt_loop import LoopDriver
@@ -83,6 +84,20 @@ class IngestStats:
         }
 
 
+def _merged(results: Sequence[BatchResult]) -> BatchResult:
+    """One batch's result from its parts' (positions alone, and the rest)."""
+    if len(results) == 1:
+        return results[0]
+    return BatchResult(
+        positions_new=sum(r.positions_new for r in results),
+        units=[u for r in results for u in r.units],
+        incidents=[i for r in results for i in r.incidents],
+        dead_letters=sum(r.dead_letters for r in results),
+        orders_moved=sum(r.orders_moved for r in results),
+        unit_fixes=[f for r in results for f in r.unit_fixes],
+    )
+
+
 def _evaluate(engine: RuleEngine, items: Sequence[Inbound]) -> list[Outcome]:
     """The rules' outcomes for newly stored messages, in order (CAP alerts act on their own)."""
     return [o for i in items if not isinstance(i.message, CapAlertMessage)
@@ -109,6 +124,7 @@ class IngestService:
         """Position batches being committed concurrently, oldest first (see `_flush_forever`)."""
         self._last_commit: asyncio.Task[None] | None = None
         self._commit_failure: BaseException | None = None
+        self._rules_lock = asyncio.Lock()
         self._generation = 0
         self._connected = threading.Event()
         self._subscribed = threading.Event()
@@ -120,6 +136,9 @@ class IngestService:
         self._live_dirty = True  # rebuild once at start: Redis may have lost everything
         self._live_lock = asyncio.Lock()  # a rebuild and a batch's update never interleave
         self._live_units: dict[str, UnitState] = {}
+        self._units_due: dict[str, UnitFix] = {}
+        """Latest fixes of units whose positions were committed but not yet written to
+        `units` (batches committed side by side leave that to the live writer)."""
         self._live_incidents: list[Incident] = []
         self._live_pending = asyncio.Event()
         self._receipt_encoder = msgspec.json.Encoder()
@@ -154,7 +173,8 @@ class IngestService:
     async def run(self) -> None:
         """Consume until cancelled; on cancel, commit what was received, then disconnect."""
         self._loop = asyncio.get_running_loop()
-        await self._resume_rules()
+        await self._until_stored(self._resume_rules, "load open rule incidents")
+        await self._until_stored(self._catch_up_units, "catch up unit positions")
         self._client.connect_timeout = 2.0  # connecting blocks the loop: keep it short
         connect_async(self._client, self._address, self._protocol, persistent=True,
                       session_expiry_s=self._cfg.session_expiry_s,
@@ -177,22 +197,33 @@ class IngestService:
             # not acknowledged either, so the broker redelivers it (and ids dedupe).
             try:
                 await asyncio.shield(self._drain_once(give_up_after_s=5.0))
+                await asyncio.shield(self._write_units())
             except StoreUnavailable as exc:
                 log.warning("stopping with %d uncommitted messages, which the broker will"
-                            " redeliver: %s", len(self._inbox), exc)
+                            " redeliver, and %d unit fixes for the next start to catch up: %s",
+                            len(self._inbox), len(self._units_due), exc)
 
-    async def _resume_rules(self) -> None:
+    async def _until_stored(self, step: Callable[[], Awaitable[None]], what: str) -> None:
+        """Run a start-up step, retrying while PostgreSQL is unavailable."""
         delay = 0.5
         while True:
             try:
-                keyed = await self._store.open_rule_incidents()
-                break
+                await step()
+                return
             except StoreUnavailable as exc:
-                log.warning("cannot load open rule incidents yet (%s); retrying", exc)
+                log.warning("cannot %s yet (%s); retrying", what, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10)
+
+    async def _resume_rules(self) -> None:
+        keyed = await self._store.open_rule_incidents()
         self._rules.restore(keyed)
         log.info("rules: %d open incidents resumed", len(keyed))
+
+    async def _catch_up_units(self) -> None:
+        moved = await self._store.catch_up_units()
+        if moved:
+            log.warning("units: %d moved to fixes a stopped worker had not written", moved)
 
     def _subscription(self) -> str:
         topic = self._scheme.subscription
@@ -279,11 +310,12 @@ class IngestService:
                           concurrent: bool = False, gather_s: float = 0.0) -> None:
         """Commit everything received so far (giving up after `give_up_after_s`, if set).
 
-        Batches of positions alone (the bulk of every feed) may be committed while earlier
-        ones still are, up to `commits_in_flight`: PostgreSQL then works on one batch while
-        ingest decodes the next, instead of each waiting for the other. Anything else (the
-        rules, incidents, dead letters) waits until those are done and commits alone.
-        Acknowledgements and receipts always go out in the order the messages arrived.
+        With `concurrent`, up to `commits_in_flight` batches are committed at once, each in
+        two parts: its plain positions (the bulk of every feed) on one connection, and the
+        rest (what the rules see, incidents, dead letters) on another, one batch after the
+        other. PostgreSQL then works on one batch while ingest decodes the next, and
+        positions never wait for the rules. Acknowledgements and receipts go out in the
+        order the messages arrived, each batch once both its parts are committed.
         """
         deadline = None if give_up_after_s is None else time.monotonic() + give_up_after_s
         depth = self._cfg.commits_in_flight if concurrent else 1
@@ -298,22 +330,15 @@ class IngestService:
             count = min(len(self._inbox), self._cfg.batch_max)
             raws = [self._inbox.popleft() for _ in range(count)]
             inbound, dead = self._decode(raws)
-            if depth > 1 and not dead and all(
-                    isinstance(i.message, Position) and not self._rules.watches(i.message)
-                    for i in inbound):
-                task = asyncio.create_task(
-                    self._commit_positions(raws, inbound, self._last_commit),
-                    name="ingest-commit")
-                self._committing[task] = raws
-                self._last_commit = task
-                task.add_done_callback(self._commit_done)
+            if depth == 1:
+                await self._commit(raws, inbound, dead, deadline)
                 continue
-            try:
-                await self._make_room(0)
-            except asyncio.CancelledError:
-                self._inbox.extendleft(reversed(raws))  # older batches go back in front
-                raise
-            await self._commit(raws, inbound, dead, deadline)
+            task = asyncio.create_task(
+                self._commit_concurrently(raws, inbound, dead, self._last_commit),
+                name="ingest-commit")
+            self._committing[task] = raws
+            self._last_commit = task
+            task.add_done_callback(self._commit_done)
 
     async def _make_room(self, allowed: int) -> None:
         """Wait until at most `allowed` concurrent commits are still running."""
@@ -360,6 +385,7 @@ class IngestService:
 
     async def _commit(self, raws: Sequence[_Raw], inbound: list[Inbound],
                       dead: list[DeadLetter], deadline: float | None = None) -> None:
+        """Commit a batch in one transaction, then acknowledge it (the strictly serial way)."""
         try:
             result = await self._write_until_committed(inbound, dead, deadline)
         except (asyncio.CancelledError, StoreUnavailable):
@@ -368,23 +394,45 @@ class IngestService:
             raise
         self._committed(raws, inbound, dead, result)
 
-    async def _commit_positions(self, raws: Sequence[_Raw], inbound: list[Inbound],
-                                previous: asyncio.Task[None] | None) -> None:
-        """Commit a batch of positions beside others; acknowledge after `previous` has."""
+    async def _commit_concurrently(self, raws: Sequence[_Raw], inbound: list[Inbound],
+                                   dead: list[DeadLetter],
+                                   previous: asyncio.Task[None] | None) -> None:
+        """Commit a batch's plain positions beside its other messages; acknowledge the batch
+        after `previous` has acknowledged its own."""
+        watches = self._rules.watches
+        plain = [i for i in inbound
+                 if isinstance(i.message, Position) and not watches(i.message)]
+        rest = ([i for i in inbound
+                 if not isinstance(i.message, Position) or watches(i.message)]
+                if len(plain) < len(inbound) else [])
+        parts = []
+        if plain:
+            parts.append(self._write_positions(plain))
+        if rest or dead:
+            parts.append(self._write_with_rules(rest, dead))
+        results = await asyncio.gather(*parts)
+        if previous is not None:
+            await previous  # MQTT: PUBACKs in the order the PUBLISH packets came
+        self._committed(raws, inbound, dead, _merged(results))
+
+    async def _write_positions(self, plain: list[Inbound]) -> BatchResult:
         backoff = 0.2
         while True:
             try:
-                result = await self._store.write_batch(inbound, [])
-                break
+                return await self._store.write_batch(plain, [], defer_units=True)
             except StoreUnavailable as exc:
                 self.stats.store_retries += 1
                 log.warning("store unavailable, retrying %d positions in %.1fs: %s",
-                            len(inbound), backoff, exc)
+                            len(plain), backoff, exc)
                 await asyncio.sleep(backoff * random.uniform(0.8, 1.2))
                 backoff = min(backoff * 2, 5.0)
-        if previous is not None:
-            await previous  # MQTT: PUBACKs in the order the PUBLISH packets came
-        self._committed(raws, inbound, [], result)
+
+    async def _write_with_rules(self, inbound: list[Inbound], dead: list[DeadLetter]
+                                ) -> BatchResult:
+        # One batch at a time, in arrival order (the lock is first come, first served): each
+        # starts from the rules engine as the previous one's commit left it.
+        async with self._rules_lock:
+            return await self._write_until_committed(inbound, dead, None)
 
     def _committed(self, raws: Sequence[_Raw], inbound: list[Inbound], dead: list[DeadLetter],
                    result: BatchResult) -> None:
@@ -469,6 +517,10 @@ class IngestService:
             queued = self._live_units.get(unit.unit)
             if queued is None or queued.ts <= unit.ts:
                 self._live_units[unit.unit] = unit
+        for fix in result.unit_fixes:
+            due = self._units_due.get(fix.unit)
+            if due is None or due.ts <= fix.ts:
+                self._units_due[fix.unit] = fix
         self._live_incidents.extend(result.incidents)
         if result.units or result.incidents:
             self._live_pending.set()
@@ -477,15 +529,38 @@ class IngestService:
         # Redis is updated beside the commits, not between them: a slow live update must not
         # delay the next batch's commit, acknowledgement and receipt.
         interval = self._cfg.live_interval_ms / 1000
+        pause = interval
         while True:
             await self._live_pending.wait()
             started = time.monotonic()
             self._live_pending.clear()
             units, self._live_units = list(self._live_units.values()), {}
             incidents, self._live_incidents = self._live_incidents, []
+            try:
+                await self._write_units()  # before Redis: a rebuild reads `units`
+                pause = interval
+            except StoreUnavailable as exc:
+                self.stats.store_retries += 1
+                pause = min(max(pause * 2, 0.5), 5.0)
+                log.warning("units not written (%s); retrying in %.1fs", exc, pause)
+                self._live_pending.set()
             await self._update_live(units, incidents)
             # Fixes arriving meanwhile are coalesced into the next update (one per unit).
-            await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
+            await asyncio.sleep(max(0.0, pause - (time.monotonic() - started)))
+
+    async def _write_units(self) -> None:
+        """Write the units' latest fixes of concurrently committed batches to `units`."""
+        if not self._units_due:
+            return
+        fixes, self._units_due = self._units_due, {}
+        try:
+            await self._store.update_units(list(fixes.values()))
+        except BaseException:
+            for unit, fix in fixes.items():  # keep them, unless newer ones came meanwhile
+                due = self._units_due.get(unit)
+                if due is None or due.ts <= fix.ts:
+                    self._units_due[unit] = fix
+            raise
 
     async def _update_live(self, units: list[UnitState], incidents: list[Incident]) -> None:
         async with self._live_lock:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 import asyncpg
 import msgspec
@@ -49,6 +49,8 @@ class BatchResult:
     """Dead letters stored."""
     orders_moved: int = 0
     """Dispatch orders moved on by the batch's acks."""
+    unit_fixes: list[UnitFix] = field(default_factory=list)
+    """With `defer_units`: each unit's latest fix, for `upsert_units` to write later."""
 
 
 Evaluate = Callable[[Sequence[Inbound]], list[Outcome]]
@@ -58,12 +60,14 @@ Evaluate = Callable[[Sequence[Inbound]], list[Outcome]]
 async def write_batch(
     conn: asyncpg.Connection, inbound: Sequence[Inbound], dead: Sequence[DeadLetter],
     journal: JournalWriter | None, evaluate: Evaluate | None = None,
-    watched: Callable[[Position], bool] | None = None,
+    watched: Callable[[Position], bool] | None = None, defer_units: bool = False,
 ) -> BatchResult:
     """Store a batch atomically; ids already stored are ignored.
 
     With `evaluate`, the rules decide what new reports, observations and alarms do to
     incidents (in the same transaction); without it each new report opens an incident.
+    With `defer_units` (positions only), the units' latest fixes are not written but
+    returned in `unit_fixes`, for the caller to write with `upsert_units`.
     """
     positions: list[tuple[Envelope, Position]] = []
     reports: list[tuple[Envelope, Report]] = []
@@ -88,6 +92,12 @@ async def write_batch(
     incidents: list[Incident] = []
     if not reports and not dead and not others and not alerts and not followed:
         # The hot path: a single statement is its own transaction.
+        if positions and defer_units:
+            latest = _latest_per_unit(positions)
+            positions_new = await conn.fetchval(_POSITIONS, _encode_rows(positions))
+            return BatchResult(positions_new=positions_new, units=_states(latest),
+                               incidents=[], dead_letters=0,
+                               unit_fixes=[_position_row(e, p) for e, p in latest])
         if positions:
             positions_new, units = await _store_positions(conn, positions)
     else:
@@ -136,14 +146,7 @@ def _first_of_each(items: list[Inbound]) -> list[Inbound]:
     return unique
 
 
-# Positions and the units' latest fixes in ONE statement: with no explicit transaction this is
-# one round trip and one commit per batch (four round trips before; measured 2-3x slower).
-# The rows travel as one JSON document per table: encoding 21 arrays value by value cost
-# ingest ~13 µs per position, msgspec's one encode ~4 µs, and PostgreSQL reads the JSON no
-# slower than the arrays. A late, older fix must not move a unit back: units are updated
-# only by newer fixes.
-_POSITIONS_AND_UNITS = """
-WITH stored AS (
+_POSITION_ROWS = """
     INSERT INTO positions (id, unit, agency, source, ts, lat, lon, speed, heading, accuracy,
                            received_at)
     SELECT id, unit, agency, source, ts, lat, lon, speed, heading, accuracy, received_at
@@ -151,12 +154,12 @@ WITH stored AS (
          ts timestamptz, lat float8, lon float8, speed float4, heading float4, accuracy float4,
          received_at timestamptz)
     ON CONFLICT (id) DO NOTHING
-    RETURNING 1
-), latest AS (
+"""
+_UNIT_ROWS = """
     INSERT INTO units AS u (unit, agency, unit_type, source, lat, lon, speed, heading, last_ts,
                             position_id)
     SELECT unit, agency, unit_type, source, lat, lon, speed, heading, ts, id
-    FROM json_to_recordset($2::json) AS p(unit text, agency text, unit_type text, source text,
+    FROM json_to_recordset($%d::json) AS p(unit text, agency text, unit_type text, source text,
          lat float8, lon float8, speed float4, heading float4, ts timestamptz, id text)
     ON CONFLICT (unit) DO UPDATE SET agency = EXCLUDED.agency,
         unit_type = COALESCE(EXCLUDED.unit_type, u.unit_type), source = EXCLUDED.source,
@@ -164,14 +167,40 @@ WITH stored AS (
         heading = EXCLUDED.heading, last_ts = EXCLUDED.last_ts,
         position_id = EXCLUDED.position_id, updated_at = now()
     WHERE u.last_ts <= EXCLUDED.last_ts
-    RETURNING 1
-)
+"""
+_POSITIONS = f"WITH stored AS ({_POSITION_ROWS} RETURNING 1) SELECT count(*) FROM stored"
+_UNITS = _UNIT_ROWS % 1
+
+# Positions and the units' latest fixes in ONE statement: with no explicit transaction this is
+# one round trip and one commit per batch (four round trips before; measured 2-3x slower).
+# The rows travel as one JSON document per table: encoding 21 arrays value by value cost
+# ingest ~13 µs per position, msgspec's one encode ~4 µs, and PostgreSQL reads the JSON no
+# slower than the arrays. A late, older fix must not move a unit back: units are updated
+# only by newer fixes.
+_POSITIONS_AND_UNITS = f"""
+WITH stored AS ({_POSITION_ROWS} RETURNING 1), latest AS ({_UNIT_ROWS % 2} RETURNING 1)
 SELECT (SELECT count(*) FROM stored) AS stored
 """
 
+# Units whose latest fix is stored in `positions` but not in `units`: those a worker had
+# committed and not yet written to `units` when it died (see `upsert_units`). `stored_at`
+# has a BRIN index, so only the last minutes of positions are read.
+_CATCH_UP_UNITS = """
+INSERT INTO units AS u (unit, agency, source, lat, lon, speed, heading, last_ts, position_id)
+SELECT DISTINCT ON (unit) unit, agency, source, lat, lon, speed, heading, ts, id
+FROM positions
+WHERE stored_at >= (SELECT coalesce(max(updated_at), '-infinity') FROM units) - $1::interval
+ORDER BY unit, ts DESC
+ON CONFLICT (unit) DO UPDATE SET agency = EXCLUDED.agency, source = EXCLUDED.source,
+    lat = EXCLUDED.lat, lon = EXCLUDED.lon, speed = EXCLUDED.speed,
+    heading = EXCLUDED.heading, last_ts = EXCLUDED.last_ts,
+    position_id = EXCLUDED.position_id, updated_at = now()
+WHERE u.last_ts < EXCLUDED.last_ts
+"""
 
-class _PositionRow(msgspec.Struct, gc=False):
-    """A position with its envelope's fields, as `_POSITIONS_AND_UNITS` reads it."""
+
+class UnitFix(msgspec.Struct, gc=False):
+    """A position with its envelope's fields: a row of `positions`, and a unit's latest fix."""
 
     id: str
     unit: str
@@ -190,8 +219,8 @@ class _PositionRow(msgspec.Struct, gc=False):
 _rows_encoder = msgspec.json.Encoder()
 
 
-def _position_row(envelope: Envelope, p: Position) -> _PositionRow:
-    return _PositionRow(p.id, p.unit, envelope.agency, envelope.source, p.ts, p.lat, p.lon,
+def _position_row(envelope: Envelope, p: Position) -> UnitFix:
+    return UnitFix(p.id, p.unit, envelope.agency, envelope.source, p.ts, p.lat, p.lon,
                         p.speed, p.heading, p.accuracy, envelope.received_at, p.unit_type)
 
 
@@ -208,23 +237,49 @@ def _latest_per_unit(
     return [latest[unit] for unit in sorted(latest)]
 
 
+def _encode_rows(positions: list[tuple[Envelope, Position]]) -> str:
+    return _rows_encoder.encode([_position_row(e, p) for e, p in positions]).decode()
+
+
+def _states(rows: list[tuple[Envelope, Position]]) -> list[UnitState]:
+    return [UnitState(unit=p.unit, agency=e.agency, lat=p.lat, lon=p.lon, ts=p.ts,
+                      speed=p.speed, heading=p.heading, unit_type=p.unit_type)
+            for e, p in rows]
+
+
 async def _store_positions(
     conn: asyncpg.Connection, positions: list[tuple[Envelope, Position]]
 ) -> tuple[int, list[UnitState]]:
     """Insert positions (skipping stored ids) and move units; return (new rows, unit states)."""
     rows = _latest_per_unit(positions)
-    encode = _rows_encoder.encode
-    stored: int = await conn.fetchval(
-        _POSITIONS_AND_UNITS,
-        encode([_position_row(e, p) for e, p in positions]).decode(),
-        encode([_position_row(e, p) for e, p in rows]).decode(),
-    )
-    units = [
-        UnitState(unit=p.unit, agency=e.agency, lat=p.lat, lon=p.lon, ts=p.ts, speed=p.speed,
-                  heading=p.heading, unit_type=p.unit_type)
-        for e, p in rows
-    ]
-    return stored, units
+    stored: int = await conn.fetchval(_POSITIONS_AND_UNITS, _encode_rows(positions),
+                                      _encode_rows(rows))
+    return stored, _states(rows)
+
+
+async def upsert_units(conn: asyncpg.Connection, fixes: Sequence[UnitFix]) -> None:
+    """Move units to their latest fixes (an older fix never moves a unit back).
+
+    Ingest writes `units` this way for batches of positions committed side by side: in the
+    positions' own statement, every batch would lock the same unit rows and wait for the
+    one before it to commit. It writes them a moment after the positions, a unit's fixes of
+    that moment coalesced into its newest; a worker that dies in between leaves them to
+    `catch_up_units` when a worker starts.
+    """
+    latest: dict[str, UnitFix] = {}
+    for fix in fixes:
+        seen = latest.get(fix.unit)
+        if seen is None or seen.ts <= fix.ts:
+            latest[fix.unit] = fix
+    ordered = [latest[unit] for unit in sorted(latest)]  # one lock order for every writer
+    await conn.execute(_UNITS, _rows_encoder.encode(ordered).decode())
+
+
+async def catch_up_units(conn: asyncpg.Connection, window: timedelta) -> int:
+    """Move units to fixes stored up to `window` before the last unit update but missing
+    from `units`; return how many units moved."""
+    status: str = await conn.execute(_CATCH_UP_UNITS, window)
+    return int(status.rsplit(" ", 1)[-1])
 
 
 async def _insert_reports(

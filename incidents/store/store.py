@@ -7,7 +7,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from importlib import resources
 from typing import Any
 
@@ -18,7 +18,14 @@ from incidents.cap import CapAlert
 from incidents.journal import ChainCheck, Finding, JournalKeyError
 from incidents.model import DeadLetter, Inbound, Incident, Level, Position, UnitState
 from incidents.outcomes import KeyedIncident
-from incidents.store.batch import BatchResult, Evaluate, write_batch
+from incidents.store.batch import (
+    BatchResult,
+    Evaluate,
+    UnitFix,
+    catch_up_units,
+    upsert_units,
+    write_batch,
+)
 from incidents.store.command import CommandStore
 from incidents.store.errors import UNAVAILABLE, StoreUnavailable, safe_dsn
 from incidents.store.incident_sql import INCIDENT_COLUMNS, incident_from_row
@@ -117,10 +124,22 @@ class Store:
     async def write_batch(
         self, inbound: Sequence[Inbound], dead: Sequence[DeadLetter],
         evaluate: Evaluate | None = None, watched: Callable[[Position], bool] | None = None,
+        defer_units: bool = False,
     ) -> BatchResult:
         """Store a batch atomically; ids already stored are ignored (see batch.write_batch)."""
         async with self._conn() as conn:
-            return await write_batch(conn, inbound, dead, self._journal, evaluate, watched)
+            return await write_batch(conn, inbound, dead, self._journal, evaluate, watched,
+                                     defer_units)
+
+    async def update_units(self, fixes: Sequence[UnitFix]) -> None:
+        """Move units to the latest of `fixes` (see batch.upsert_units)."""
+        async with self._conn() as conn:
+            await upsert_units(conn, fixes)
+
+    async def catch_up_units(self, window: timedelta = timedelta(minutes=1)) -> int:
+        """Move units to stored fixes a stopped worker had not written to `units` yet."""
+        async with self._conn() as conn:
+            return await catch_up_units(conn, window)
 
     async def open_rule_incidents(self) -> list[KeyedIncident]:
         """Open incidents that rules manage, for the rules engine to resume after a restart."""

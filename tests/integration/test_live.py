@@ -28,6 +28,17 @@ async def test_newer_fixes_replace_older_ones_but_not_the_reverse(live: LiveStat
     assert state.lat == pytest.approx(37.1)
 
 
+async def test_many_units_in_one_update_round_trip_with_their_text(live: LiveState) -> None:
+    # The units travel to the script as one JSON argument: quotes, CJK and many of them.
+    units = [UnitState(unit=f"xt-{i:04d}", agency="fire", lat=37.0 + i * 1e-4, lon=114.5,
+                       ts=minutes_ago(1), unit_type=f'消防车 "{i}"')
+             for i in range(1500)]
+    assert await live.apply(units, []) == 1500
+    stored = {u.unit: u for u in await live.units()}
+    assert stored["xt-0042"] == units[42]
+    assert len(stored) == 1500
+
+
 async def test_every_change_bumps_the_version_and_is_announced(live: LiveState) -> None:
     pubsub = live._redis.pubsub()  # noqa: SLF001 - observing the channel as a dashboard would
     await pubsub.subscribe(live.channel)

@@ -69,6 +69,34 @@ async def test_latest_fix_in_a_batch_wins(store: Store) -> None:
     assert [u.lat for u in result.units] == [pytest.approx(37.2)]
 
 
+async def test_deferred_units_move_only_when_written_and_never_back(store: Store) -> None:
+    newer = inbound(position(lat=37.10, ts=minutes_ago(1)))
+    older = inbound(position(lat=36.90, ts=minutes_ago(5)))
+    first = await store.write_batch([newer], [], defer_units=True)
+    second = await store.write_batch([older], [], defer_units=True)
+    assert (first.positions_new, second.positions_new) == (1, 1)
+    assert await store.units() == []  # positions stored, units not yet written
+    await store.update_units([*second.unit_fixes, *first.unit_fixes])
+    (unit,) = await store.units()
+    assert unit.lat == pytest.approx(37.10)
+    await store.update_units(second.unit_fixes)  # a late, older fix alone
+    (unit,) = await store.units()
+    assert unit.lat == pytest.approx(37.10)
+
+
+async def test_units_catch_up_with_fixes_a_stopped_worker_never_wrote(store: Store) -> None:
+    await store.write_batch([inbound(position(unit="a", lat=37.0, ts=minutes_ago(3)))], [])
+    # A worker committed these positions and died before writing `units`:
+    lost = [inbound(position(unit="a", lat=37.3, ts=minutes_ago(1))),
+            inbound(position(unit="a", lat=37.2, ts=minutes_ago(2))),
+            inbound(position(unit="b", lat=36.9, ts=minutes_ago(2)))]
+    await store.write_batch(lost, [], defer_units=True)
+    assert await store.catch_up_units() == 2
+    units = {u.unit: u.lat for u in await store.units()}
+    assert units == {"a": pytest.approx(37.3), "b": pytest.approx(36.9)}
+    assert await store.catch_up_units() == 0  # nothing newer left
+
+
 async def test_a_report_opens_one_incident_with_a_journal_entry(store: Store) -> None:
     item = inbound(report(level=Level.II), agency="fire", source="c119")
     result = await store.write_batch([item, item], [])
