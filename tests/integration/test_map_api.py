@@ -66,9 +66,12 @@ POPULATION = collection(square("a", 114.48, 37.05, 114.50, 37.07, 1000),
 RECTANGLE = {"type": "Polygon", "coordinates": [[
     [114.485, 37.055], [114.505, 37.055], [114.505, 37.065], [114.485, 37.065],
     [114.485, 37.055]]]}
-UNITS = [UnitState(unit="car-1", agency="police", lat=37.058, lon=114.493, ts=NOW,
-                   unit_type="patrol_car"),
-         UnitState(unit="engine-9", agency="fire", lat=37.100, lon=114.600, ts=NOW)]
+def units_now() -> list[UnitState]:
+    """Two units with fixes taken now (online: a module-level time grows stale in a long run)."""
+    now = datetime.now(UTC)
+    return [UnitState(unit="car-1", agency="police", lat=37.058, lon=114.493, ts=now,
+                      unit_type="patrol_car"),
+            UnitState(unit="engine-9", agency="fire", lat=37.100, lon=114.600, ts=now)]
 INSIDE_INCIDENT = str(uuid.uuid4())
 
 
@@ -206,7 +209,7 @@ async def test_hotspots_count_incidents_of_the_window(map_settings: Settings, st
 
 async def test_what_is_inside_a_drawn_polygon(map_settings: Settings, layers: None,
                                               live: LiveState, token: str) -> None:
-    await live.apply(UNITS, [incident(INSIDE_INCIDENT, 37.061, 114.491),
+    await live.apply(units_now(), [incident(INSIDE_INCIDENT, 37.061, 114.491),
                              incident(str(uuid.uuid4()), 37.2, 114.7, level=Level.I)])
     with client_of(map_settings) as client:
         answer = client.post("/api/analysis/inside", json={"geometry": RECTANGLE},
@@ -231,7 +234,7 @@ async def test_what_is_inside_a_drawn_polygon(map_settings: Settings, layers: No
 
 async def test_what_is_inside_a_drawn_circle(map_settings: Settings, layers: None,
                                              live: LiveState, token: str) -> None:
-    await live.apply(UNITS, [])
+    await live.apply(units_now(), [])
     body = {"geometry": {"center": {"lat": 37.060, "lon": 114.490}, "radius_m": 600},
             "kinds": ["hospital", "school"]}
     with client_of(map_settings) as client:
