@@ -45,7 +45,7 @@ class IngestSettings(BaseModel):
     """Most messages committed in one transaction."""
     batch_delay_ms: float = Field(default=4.0, ge=0, le=1000)
     """How long to wait for more messages before committing a non-full batch."""
-    commits_in_flight: int = Field(default=2, ge=1, le=8)
+    commits_in_flight: int = Field(default=4, ge=1, le=8)
     """Batches of positions committed at once (1: strictly one after another)."""
     max_payload_bytes: int = Field(default=64 * 1024, ge=256)
     """Larger payloads are dead-lettered as too_large."""

@@ -266,15 +266,15 @@ async def _ingest(settings: Settings) -> int:
 
     _require(settings, "mqtt_url", "database_url", "redis_url")
     assert settings.database_url and settings.redis_url
-    # paho's network thread and the event loop share the GIL; Python's default 5 ms switch
-    # interval let one starve the other for whole milliseconds (seen as latency tails).
-    sys.setswitchinterval(0.0005)
     # What the imports created lives for the whole run: keep it out of garbage collections.
     gc.freeze()
     from sitroom.wiring import crs_policy
 
     crs = crs_policy(settings)
-    store = await _connect_store(settings.database_url, journal_key(settings))
+    # A connection for each concurrent commit, the rules' lane, the live writer's units, the
+    # heartbeat and the dispatch-order sender.
+    store = await _connect_store(settings.database_url, journal_key(settings),
+                                 settings.ingest.commits_in_flight + 4)
     live = LiveState.from_url(settings.redis_url, settings.redis_prefix)
     try:
         if settings.cot_tcp_port is None:
@@ -292,11 +292,11 @@ async def _ingest(settings: Settings) -> int:
     return 0
 
 
-async def _connect_store(dsn: str, key: bytes) -> Store:
+async def _connect_store(dsn: str, key: bytes, connections: int = 4) -> Store:
     delay = 0.5
     while True:
         try:
-            return await Store.connect(dsn, journal_key=key)
+            return await Store.connect(dsn, journal_key=key, max_size=connections)
         except StoreUnavailable as exc:
             log.warning("%s; retrying in %.1fs", exc, delay)
             await asyncio.sleep(delay)
