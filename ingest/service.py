@@ -21,7 +21,15 @@ from paho.mqtt.reasoncodes import ReasonCode
 from config.settings import Settings
 from incidents.cap import CapAlertMessage
 from incidents.live import LiveState, LiveUnavailable
-from incidents.model import DeadLetter, Inbound, Incident, Position, UnitState
+from incidents.model import (
+    Alarm,
+    DeadLetter,
+    Inbound,
+    Incident,
+    Observation,
+    Position,
+    UnitState,
+)
 from incidents.store import BatchResult, Store, StoreUnavailable
 from incidents.store.batch import UnitFix
 from ingest.codecs import CrsPolicy, decode
@@ -38,6 +46,10 @@ log = logging.getLogger(__name__)
 BROKER_DROPPED_TOPIC = "$SYS/broker/publish/messages/dropped"
 """Mosquitto's count of messages it dropped (queue limits); ingest watches it for the health
 page. Brokers without it (amqtt) simply never publish it."""
+
+
+_PLAIN_KINDS = (Position, Observation, Alarm)
+"""Message kinds that skip the rules' transaction when no rule can act on them."""
 
 
 class _Raw(NamedTuple):
@@ -401,15 +413,10 @@ class IngestService:
                                    previous: asyncio.Task[None] | None) -> None:
         """Commit a batch's plain positions beside its other messages; acknowledge the batch
         after `previous` has acknowledged its own."""
-        watches = self._rules.watches
-        plain = [i for i in inbound
-                 if isinstance(i.message, Position) and not watches(i.message)]
-        rest = ([i for i in inbound
-                 if not isinstance(i.message, Position) or watches(i.message)]
-                if len(plain) < len(inbound) else [])
+        plain, rest = self._plain_and_rest(inbound)
         parts = []
         if plain:
-            parts.append(self._write_positions(plain))
+            parts.append(self._write_plain(plain))
         if rest or dead:
             parts.append(self._write_with_rules(rest, dead))
         results = await asyncio.gather(*parts)
@@ -417,14 +424,28 @@ class IngestService:
             await previous  # MQTT: PUBACKs in the order the PUBLISH packets came
         self._committed(raws, inbound, dead, _merged(results))
 
-    async def _write_positions(self, plain: list[Inbound]) -> BatchResult:
+    def _plain_and_rest(self, inbound: list[Inbound]) -> tuple[list[Inbound], list[Inbound]]:
+        """Split a batch into plain feed messages (positions, observations, alarms no rule
+        can act on) and the rest (what the rules see, reports, acks, statuses, CAP)."""
+        concerns = self._rules.concerns
+        plain: list[Inbound] = []
+        rest: list[Inbound] = []
+        for item in inbound:
+            message = item.message
+            if isinstance(message, _PLAIN_KINDS) and not concerns(message):
+                plain.append(item)
+            else:
+                rest.append(item)
+        return plain, rest
+
+    async def _write_plain(self, plain: list[Inbound]) -> BatchResult:
         backoff = 0.2
         while True:
             try:
                 return await self._store.write_batch(plain, [], defer_units=True)
             except StoreUnavailable as exc:
                 self.stats.store_retries += 1
-                log.warning("store unavailable, retrying %d positions in %.1fs: %s",
+                log.warning("store unavailable, retrying %d messages in %.1fs: %s",
                             len(plain), backoff, exc)
                 await asyncio.sleep(backoff * random.uniform(0.8, 1.2))
                 backoff = min(backoff * 2, 5.0)

@@ -66,8 +66,9 @@ async def write_batch(
 
     With `evaluate`, the rules decide what new reports, observations and alarms do to
     incidents (in the same transaction); without it each new report opens an incident.
-    With `defer_units` (positions only), the units' latest fixes are not written but
-    returned in `unit_fixes`, for the caller to write with `upsert_units`.
+    With `defer_units` (for plain feeds: positions, observations and alarms, no rules), the
+    units' latest fixes are not written but returned in `unit_fixes`, for the caller to
+    write with `upsert_units`.
     """
     positions: list[tuple[Envelope, Position]] = []
     reports: list[tuple[Envelope, Report]] = []
@@ -90,14 +91,20 @@ async def write_batch(
     orders_moved = 0
     units: list[UnitState] = []
     incidents: list[Incident] = []
+    if defer_units and evaluate is None and not reports and not dead and not alerts and all(
+            isinstance(i.message, Observation | Alarm) for i in others):
+        # Plain feeds (no rule can act on them): each table's rows in one statement that is
+        # its own transaction; ids make every statement safe to repeat.
+        latest = _latest_per_unit(positions)
+        if positions:
+            positions_new = await conn.fetchval(_POSITIONS, _encode_rows(positions))
+        if others:
+            await store_feeds(conn, others)
+        return BatchResult(positions_new=positions_new, units=_states(latest),
+                           incidents=[], dead_letters=0,
+                           unit_fixes=[_position_row(e, p) for e, p in latest])
     if not reports and not dead and not others and not alerts and not followed:
         # The hot path: a single statement is its own transaction.
-        if positions and defer_units:
-            latest = _latest_per_unit(positions)
-            positions_new = await conn.fetchval(_POSITIONS, _encode_rows(positions))
-            return BatchResult(positions_new=positions_new, units=_states(latest),
-                               incidents=[], dead_letters=0,
-                               unit_fixes=[_position_row(e, p) for e, p in latest])
         if positions:
             positions_new, units = await _store_positions(conn, positions)
     else:

@@ -126,6 +126,24 @@ class RuleEngine:
         """True when the geofence rules follow this vehicle (most positions: no rule)."""
         return self._index.fence_rules(position.unit_type) != ()
 
+    def concerns(self, message: FieldMessage) -> bool:
+        """False when no rule can act on `message`, whatever came before it: evaluating it
+        would change nothing (the checks `evaluate` makes before it reads or writes state)."""
+        if isinstance(message, Observation):
+            if not math.isfinite(message.value):
+                return False
+            if self._index.gauge(message.sensor, message.quantity, message.unit) is not None:
+                return True
+            gas = self._index.gas(message.quantity, message.unit)
+            return gas is not None and self._index.site_watch(
+                gas, message.lat, message.lon) is not None
+        if isinstance(message, Alarm):
+            return (message.state is not AlarmState.TEST
+                    and self._index.area_at(message.lat, message.lon) is not None)
+        if isinstance(message, Position):
+            return self.watches(message)
+        return True
+
     def forget(self, key: str) -> None:
         """The incident of `key` was closed. A breach still going on opens nothing new until
         it clears, or crosses a higher threshold than the closed incident's level."""

@@ -738,3 +738,54 @@ def test_geofence_rules_must_name_existing_area_kinds() -> None:
     with pytest.raises(RulesError,
                        match=r"geofence\[0\] \(hazmat\): no \[\[area\]\] of kind stadium"):
         parse_rules(bad, "bad.toml")
+
+
+# --- what ingest may keep out of the rules' transaction ---------------------------------------
+
+def _state(engine: RuleEngine) -> tuple[object, ...]:
+    return (engine._tracked, engine._clusters, engine._last_at, engine._inside)  # noqa: SLF001
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steps=scenarios())
+def test_a_message_the_rules_do_not_concern_changes_nothing(
+        steps: list[tuple[float, FieldMessage | None]]) -> None:
+    clock = FakeClock()
+    engine = RuleEngine(parse_rules(TEST_RULES), clock)
+    for minutes, message in steps:
+        clock.advance(minutes=minutes)
+        if message is None:
+            continue
+        concerned = engine.concerns(message)
+        before = _state(engine.fork())
+        outcomes = engine.evaluate(envelope("water", Kind.OBSERVATION, clock.now), message)
+        if not concerned:
+            assert outcomes == [] and _state(engine) == before, message
+
+
+def test_what_the_rules_concern(rig: Rig) -> None:
+    engine = rig.engine
+    now = rig.clock.now
+
+    def obs(sensor: str, quantity: str, unit: str, value: float = 1.0,
+            at: tuple[float, float] = QILIHE) -> Observation:
+        return Observation(id=next_id(sensor), ts=now, sensor=sensor, quantity=quantity,
+                           unit=unit, value=value, lat=at[0], lon=at[1])
+
+    def alarm(at: tuple[float, float], state: AlarmState = AlarmState.ACTIVE) -> Alarm:
+        return Alarm(id=next_id("d"), ts=now, device="d", type="smoke", state=state,
+                     lat=at[0], lon=at[1])
+
+    assert engine.concerns(obs("xt-wl-qilihe-01", "water_level", "m"))  # a watched gauge
+    assert not engine.concerns(obs("xt-wl-qilihe-01", "water_level", "m", math.nan))
+    assert not engine.concerns(obs("xt-rain-001", "rainfall", "mm"))  # no rule on rainfall
+    assert engine.concerns(obs("s1", "h2s", "ppm", at=SEWAGE_WORKS))  # gas at a site
+    assert not engine.concerns(obs("s1", "h2s", "ppm", at=FIRE))  # gas far from every site
+    assert engine.concerns(alarm(SCHOOL))
+    assert not engine.concerns(alarm(SCHOOL, AlarmState.TEST))
+    assert not engine.concerns(alarm(offset(SCHOOL, north_m=400)))
+    assert engine.concerns(Report(id="r", ts=now, type="medical", lat=FIRE[0], lon=FIRE[1],
+                                  text="120"))
+    truck = Position(id="p", ts=now, unit="t", unit_type="hazmat_truck", lat=1.0, lon=1.0)
+    assert engine.concerns(truck)
+    assert not engine.concerns(msgspec.structs.replace(truck, unit_type="patrol_car"))
