@@ -6,14 +6,16 @@ queues its own 4-byte write plus a wake-up of the network thread. Profiles of in
 those as its largest cost (at 10,000 msgs/s under MQTT 5 the network thread needed most of a
 core). This subclass reads the socket with one large `recv` per wake-up, frames every
 complete packet in it itself, hands plain QoS 0/1 PUBLISH packets (no MQTT 5 properties) to
-`on_delivery` as (packet id, QoS, topic, payload), and acknowledges a whole batch with one
-queued write. Every other packet, and every PUBLISH the fast path does not cover, goes
-through paho's own handlers exactly as paho would have read it.
+`on_delivery` as (packet id, QoS, topic, payload), settles plain PUBACKs for what it
+published itself, and acknowledges a whole batch with one queued write. Every other packet,
+and every PUBLISH the fast path does not cover, goes through paho's own handlers exactly as
+paho would have read it.
 
-It uses paho internals (`_create_socket`, `_in_packet`, `_packet_handle`, `_handle_publish`,
-`_packet_queue`, `_loop_rc_handle`, `_handle_on_message`), so paho-mqtt is pinned to 2.2.x in
-pyproject.toml; tests/unit/test_paho_bulk.py checks framing and decoding against paho's own,
-and tests/integration covers receiving and acknowledging through both supported brokers.
+It uses paho internals (`_create_socket`, `_in_packet`, `_packet_handle`, `_packet_queue`,
+`_loop_rc_handle`, `_handle_on_message`, `_out_messages`, `_do_on_publish`), so paho-mqtt is
+pinned to 2.2.x in pyproject.toml; tests/unit/test_paho_bulk.py checks framing and decoding
+against paho's own, and tests/integration covers receiving, publishing and acknowledging
+through both supported brokers.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ from typing import Any, NamedTuple
 from paho.mqtt.client import Client, MQTTMessage, time_func
 from paho.mqtt.enums import MQTTErrorCode, MQTTProtocolVersion
 from paho.mqtt.exception import MalformedPacket
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +39,8 @@ _PUBLISH = 0x30
 _PUBACK = 0x40
 _READ_SIZE = 128 * 1024
 _TOPIC_CACHE_MAX = 4096
+_PUBACK_OK = ReasonCode(PacketTypes.PUBACK)
+_NO_PROPERTIES = Properties(PacketTypes.PUBACK)  # type: ignore[no-untyped-call]
 
 
 class Delivery(NamedTuple):
@@ -195,6 +202,13 @@ class BulkClient(Client):
             self._topic_names = {}
         try:
             for frame in found:
+                if frame.command == _PUBACK and frame.end - frame.start == 2:
+                    # A plain PUBACK (success, no properties): the receipts' acknowledgements,
+                    # hundreds a second; paho's handler builds a reason and properties each.
+                    rc = self._acknowledged((buf[frame.start] << 8) | buf[frame.start + 1])
+                    if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                        return rc
+                    continue
                 delivery = None
                 if on_delivery is not None and frame.command & 0xF0 == _PUBLISH:
                     delivery = parse_publish(frame.command, buf, frame.start, frame.end, mqtt5,
@@ -210,6 +224,15 @@ class BulkClient(Client):
             return MQTTErrorCode.MQTT_ERR_PROTOCOL
         finally:
             del buf[:used]
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def _acknowledged(self, mid: int) -> MQTTErrorCode:
+        """What paho does on a PUBACK, with one shared success reason and empty properties
+        (`on_publish` callbacks must not keep or change them)."""
+        with self._out_message_mutex:
+            if mid in self._out_messages:
+                rc: MQTTErrorCode = self._do_on_publish(mid, _PUBACK_OK, _NO_PROPERTIES)
+                return rc
         return MQTTErrorCode.MQTT_ERR_SUCCESS
 
     def _deliver(self, on_delivery: Callable[[Delivery], None], delivery: Delivery) -> None:

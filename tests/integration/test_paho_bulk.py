@@ -63,3 +63,25 @@ async def test_deliveries_and_paho_messages_arrive_in_full(broker: Broker) -> No
         assert slow[b"with-properties"].properties.UserProperty == [("agency", "fire")]
     assert len(fast) + len(slow) == len(plain) + 2 + (broker.protocol == "5")
 
+
+
+async def test_what_it_publishes_is_confirmed_by_the_broker(broker: Broker) -> None:
+    address = BrokerAddress.parse(broker.url)
+    protocol = protocol_version(broker.protocol)
+    connected = threading.Event()
+    client = cast(BulkClient, make_client(address, f"bulk-{uuid.uuid4().hex[:6]}", protocol,
+                                          persistent=False, cls=BulkClient))
+    client.on_connect = lambda *a: connected.set()
+    connect_async(client, address, protocol, persistent=False)
+    client.loop_start()
+    try:
+        assert connected.wait(10), "not connected"
+        # More than paho's in-flight window (20): the rest is sent as PUBACKs come back.
+        infos = [client.publish(f"bulk-{uuid.uuid4().hex[:8]}/receipt", b"{}", qos=1)
+                 for _ in range(300)]
+        for info in infos:
+            info.wait_for_publish(10)
+        assert all(info.is_published() for info in infos)
+    finally:
+        client.disconnect()
+        client.loop_stop()
