@@ -14,18 +14,9 @@ import socket
 import struct
 from collections.abc import Iterator
 
-from ingest.paho_bulk import Delivery, frames, parse_publish
+from ingest.paho_bulk import Delivery, frames, parse_publish, remaining_length
 
 _CONNACK, _PUBLISH, _PUBACK, _SUBACK = 0x20, 0x30, 0x40, 0x90
-
-
-def _remaining(length: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, length = length & 0x7F, length >> 7
-        out.append(byte | (0x80 if length else 0))
-        if not length:
-            return bytes(out)
 
 
 def _string(value: str) -> bytes:
@@ -47,7 +38,7 @@ class WireConnection:
         """PUBLISH packets sent and not yet acknowledged by the broker."""
         connect = (_string("MQTT") + bytes([4, 0x02]) + struct.pack("!H", 60)
                    + _string(client_id))
-        self.sock.sendall(bytes([0x10]) + _remaining(len(connect)) + connect)
+        self.sock.sendall(bytes([0x10]) + remaining_length(len(connect)) + connect)
         self._expect(_CONNACK)
         self.sock.setblocking(False)
 
@@ -73,7 +64,7 @@ class WireConnection:
         """Subscribe at QoS 1 and wait for the SUBACK."""
         body = struct.pack("!H", 1) + b"".join(_string(t) + b"\x01" for t in topics)
         self.sock.setblocking(True)
-        self.sock.sendall(bytes([0x82]) + _remaining(len(body)) + body)
+        self.sock.sendall(bytes([0x82]) + remaining_length(len(body)) + body)
         self._expect(_SUBACK)
         self.sock.setblocking(False)
 
@@ -81,7 +72,7 @@ class WireConnection:
         """Queue one QoS 1 PUBLISH; `topic_prefix` is `topic_header(topic)`."""
         self._next_mid = self._next_mid % 65535 + 1
         body_len = len(topic_prefix) + 2 + len(payload)
-        self._tx += bytes([_PUBLISH | 0x02]) + _remaining(body_len)
+        self._tx += bytes([_PUBLISH | 0x02]) + remaining_length(body_len)
         self._tx += topic_prefix
         self._tx += struct.pack("!H", self._next_mid)
         self._tx += payload

@@ -89,6 +89,16 @@ def parse_publish(command: int, buf: bytes | bytearray, start: int, end: int, mq
     return Delivery(mid, qos, topic, bytes(buf[pos:end]))
 
 
+def remaining_length(length: int) -> bytes:
+    """MQTT's variable-length encoding of a packet's remaining length (what `frames` reads)."""
+    out = bytearray()
+    while True:
+        byte, length = length & 0x7F, length >> 7
+        out.append(byte | (0x80 if length else 0))
+        if not length:
+            return bytes(out)
+
+
 class Frame(NamedTuple):
     """One complete MQTT packet inside a receive buffer."""
 

@@ -11,16 +11,7 @@ from paho.mqtt import _packet
 from paho.mqtt.enums import MQTTProtocolVersion
 from paho.mqtt.exception import MalformedPacket
 
-from ingest.paho_bulk import Delivery, frames, parse_publish
-
-
-def _remaining(length: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, length = length & 0x7F, length >> 7
-        out.append(byte | (0x80 if length else 0))
-        if not length:
-            return bytes(out)
+from ingest.paho_bulk import Delivery, frames, parse_publish, remaining_length
 
 
 def _publish(topic: bytes, qos: int, mid: int, payload: bytes, properties: bytes | None) -> bytes:
@@ -29,9 +20,9 @@ def _publish(topic: bytes, qos: int, mid: int, payload: bytes, properties: bytes
     if qos:
         body += struct.pack("!H", mid)
     if properties is not None:
-        body += _remaining(len(properties)) + properties
+        body += remaining_length(len(properties)) + properties
     body += payload
-    return bytes([0x30 | qos << 1]) + _remaining(len(body)) + body
+    return bytes([0x30 | qos << 1]) + remaining_length(len(body)) + body
 
 
 _PAYLOAD_FORMAT_UTF8 = b"\x01\x01"  # an MQTT 5 property: payload format indicator = UTF-8
@@ -110,6 +101,17 @@ def test_a_truncated_publish_is_refused_like_paho_refuses_it(body: bytes) -> Non
         _packet.decode_publish(command, body, MQTTProtocolVersion.MQTTv311)
     with pytest.raises(ValueError, match="PUBLISH"):
         parse_publish(command, body, 0, len(body), False)
+
+
+@given(st.integers(0, 268_435_455))  # MQTT's largest remaining length
+def test_remaining_lengths_round_trip(length: int) -> None:
+    header = b"\x30" + remaining_length(length)
+    found, used = frames(header + bytes(min(length, 16)))
+    assert len(header) <= 5
+    if length <= 16:
+        assert found == [(0x30, len(header), len(header) + length)] and used == found[0].end
+    else:
+        assert found == [] and used == 0  # announced more than there is: wait for it
 
 
 def test_a_remaining_length_of_five_bytes_is_refused() -> None:
