@@ -289,6 +289,7 @@ class IngestService:
         if delivery.topic == BROKER_DROPPED_TOPIC:
             self._note_broker_drops(delivery.payload)
             return
+        self.stats.received += 1  # here, not when decoded: a batch put back is decoded again
         self._inbox.append(_Raw(self._generation, delivery.mid, delivery.qos, delivery.topic,
                                 delivery.payload, time.time()))
         if not self._armed and self._loop is not None:
@@ -384,7 +385,6 @@ class IngestService:
                 self._inbox.extendleft(reversed(raws))  # committed or not: ids dedupe
 
     def _decode(self, raws: Sequence[_Raw]) -> tuple[list[Inbound], list[DeadLetter]]:
-        self.stats.received += len(raws)
         inbound: list[Inbound] = []
         dead: list[DeadLetter] = []
         max_bytes = self._cfg.max_payload_bytes
