@@ -19,6 +19,9 @@ import redis
 from bench.servers import BenchServers, bench_servers, fresh_database
 from tests.support.servers import stop
 
+PACED_RUNS = 3
+"""How many times sitroom's run at 10,000 msgs/s is measured (the median is reported)."""
+
 SETTLE_S = 3.0
 """Pause before each run, so the previous one's checkpoint and clean-up are over."""
 
@@ -143,8 +146,10 @@ def run(quick: bool = False) -> list[Run]:
     runs: list[Run] = []
     with bench_servers() as servers:
         # Latency runs first: a saturated run leaves PostgreSQL writing back (and dropping its
-        # database forces a checkpoint), which would land in the next run's tail.
-        runs.append(measure(servers, "sitroom", big, 10_000))
+        # database forces a checkpoint), which would land in the next run's tail. The paced
+        # run is repeated: on a 2-core VM one run's p99 says little about the next one's.
+        for _ in range(1 if quick else PACED_RUNS):
+            runs.append(measure(servers, "sitroom", big, 10_000))
         runs.append(measure(servers, "naive", small, 10_000))
         runs.append(measure(servers, "sitroom", big, 0))
         runs.append(measure(servers, "naive", small, 0))
@@ -163,13 +168,16 @@ def report(runs: list[Run]) -> str:
                      f" {r.percentile(0.5):>9.1f} {r.percentile(0.99):>9.1f}"
                      f" {r.consumer_cpu_s / max(1, r.receipted) * 1e6:>11.1f}")
     by = {r.name: r for r in runs}
-    fast, paced = by["sitroom @ max"], by["sitroom @ 10,000/s"]
+    fast = by["sitroom @ max"]
     naive_fast, naive_paced = by["naive @ max"], by["naive @ 10,000/s"]
+    paced_p99 = sorted(r.percentile(0.99) for r in runs if r.name == "sitroom @ 10,000/s")
+    median = paced_p99[len(paced_p99) // 2]
     lines += [
         f"sustained throughput: {fast.throughput:,.0f} msgs/s vs naive {naive_fast.throughput:,.0f}"
         f" -> x{fast.throughput / naive_fast.throughput:.1f}  (goal >= 10,000)",
-        f"p99 publish->committed at 10,000 msgs/s: {paced.percentile(0.99):.1f} ms vs naive"
+        f"p99 publish->committed at 10,000 msgs/s: median {median:.1f} ms of"
+        f" {len(paced_p99)} runs ({', '.join(f'{v:.1f}' for v in paced_p99)}) vs naive"
         f" {naive_paced.percentile(0.99):.1f} ms"
-        f" -> x{naive_paced.percentile(0.99) / paced.percentile(0.99):.1f} lower  (goal <= 50 ms)",
+        f" -> x{naive_paced.percentile(0.99) / median:.1f} lower  (goal <= 50 ms)",
     ]
     return "\n".join(lines)
