@@ -9,33 +9,22 @@ import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
-from playwright.async_api import (
-    BrowserContext,
-    ConsoleMessage,
-    Error,
-    Page,
-    Route,
-    async_playwright,
-    expect,
-)
+from playwright.async_api import BrowserContext, Page, async_playwright, expect
 from pydantic import SecretStr
 
 from config.video import VideoSettings
 from incidents.video_tokens import Role, issue
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, keep_local, record_errors
 from tests.support.waiting import eventually
 from video.registry import StreamState
 from video.server import Running, running
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--use-fake-device-for-media-stream",
-                 "--use-fake-ui-for-media-stream", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+FAKE_MEDIA_ARGS = [*CHROMIUM_ARGS, "--use-fake-device-for-media-stream",
+                   "--use-fake-ui-for-media-stream"]
 
 PLAYING_JS = """(selector) => {
   const video = document.querySelector(selector);
@@ -56,16 +45,7 @@ class Browsing:
     async def page(self) -> Page:
         """A new page whose errors are recorded."""
         page = await self.context.new_page()
-
-        def on_console(message: ConsoleMessage) -> None:
-            if message.type == "error":
-                self.errors.append(f"console: {message.text}")
-
-        def on_page_error(error: Error) -> None:
-            self.errors.append(f"page error: {error}")
-
-        page.on("console", on_console)
-        page.on("pageerror", on_page_error)
+        record_errors(page, self.errors)
         return page
 
 
@@ -74,20 +54,11 @@ async def browsing() -> AsyncIterator[Browsing]:
     """Debian's chromium with a fake camera and microphone, kept off the network."""
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM,
-                                                   args=CHROMIUM_ARGS)
+                                                   args=FAKE_MEDIA_ARGS)
         try:
             context = await browser.new_context(viewport={"width": 1280, "height": 800})
             seen = Browsing(context)
-
-            async def guard(route: Route) -> None:
-                parts = urlsplit(route.request.url)
-                if parts.scheme in ("data", "blob") or parts.hostname in LOCAL_HOSTS:
-                    await route.continue_()
-                else:
-                    seen.offsite.append(route.request.url)
-                    await route.abort("blockedbyclient")
-
-            await context.route("**/*", guard)
+            await keep_local(context, seen.offsite)
             yield seen
             await context.close()
         finally:

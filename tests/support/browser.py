@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from playwright.async_api import (
+    BrowserContext,
     ConsoleMessage,
     Error,
     Page,
@@ -37,6 +38,35 @@ class Browsing:
     """Uncaught page exceptions and console errors."""
 
 
+async def keep_local(context: BrowserContext, offsite: list[str]) -> None:
+    """Let only loopback, data: and blob: requests through; note the others in `offsite` and
+    abort them (nothing may load from the internet)."""
+
+    async def guard(route: Route) -> None:
+        parts = urlsplit(route.request.url)
+        if parts.scheme in ("data", "blob") or parts.hostname in LOCAL_HOSTS:
+            await route.continue_()
+        else:
+            offsite.append(route.request.url)
+            await route.abort("blockedbyclient")
+
+    await context.route("**/*", guard)
+
+
+def record_errors(page: Page, errors: list[str]) -> None:
+    """Note the page's console errors and uncaught exceptions in `errors`."""
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            errors.append(f"console: {message.text}")
+
+    def on_page_error(error: Error) -> None:
+        errors.append(f"page error: {error}")
+
+    page.on("console", on_console)
+    page.on("pageerror", on_page_error)
+
+
 @asynccontextmanager
 async def open_browser(viewport: ViewportSize = DESK_VIEWPORT) -> AsyncIterator[Browsing]:
     """A fresh chromium page (desk size by default); every non-loopback request is blocked
@@ -48,25 +78,8 @@ async def open_browser(viewport: ViewportSize = DESK_VIEWPORT) -> AsyncIterator[
                                                 timezone_id="Asia/Shanghai")
             page = await context.new_page()
             seen = Browsing(page)
-
-            async def guard(route: Route) -> None:
-                parts = urlsplit(route.request.url)
-                if parts.scheme in ("data", "blob") or parts.hostname in LOCAL_HOSTS:
-                    await route.continue_()
-                else:
-                    seen.offsite.append(route.request.url)
-                    await route.abort("blockedbyclient")
-
-            def on_console(message: ConsoleMessage) -> None:
-                if message.type == "error":
-                    seen.errors.append(f"console: {message.text}")
-
-            def on_page_error(error: Error) -> None:
-                seen.errors.append(f"page error: {error}")
-
-            await context.route("**/*", guard)
-            page.on("console", on_console)
-            page.on("pageerror", on_page_error)
+            await keep_local(context, seen.offsite)
+            record_errors(page, seen.errors)
             yield seen
             await context.close()
         finally:
