@@ -244,7 +244,7 @@ class IngestService:
         group = self._cfg.shared_group
         return f"$share/{group}/{topic}" if group else topic
 
-    # --- paho's network thread -------------------------------------------------------
+    # --- paho's callbacks (on the event loop: ingest/mqtt_loop.py) --------------------
 
     def _on_connect(self, client: Client, userdata: Any, flags: ConnectFlags,
                     reason: ReasonCode, properties: Any) -> None:
@@ -292,9 +292,9 @@ class IngestService:
         self.stats.received += 1  # here, not when decoded: a batch put back is decoded again
         self._inbox.append(_Raw(self._generation, delivery.mid, delivery.qos, delivery.topic,
                                 delivery.payload, time.time()))
-        if not self._armed and self._loop is not None:
+        if not self._armed:
             self._armed = True
-            self._loop.call_soon_threadsafe(self._wake.set)
+            self._wake.set()  # paho calls back on the loop's own thread (LoopDriver)
 
     def _note_broker_drops(self, payload: bytes) -> None:
         try:
