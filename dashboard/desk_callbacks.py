@@ -24,7 +24,6 @@ from dashboard.desk_data import DeskData
 from dashboard.desk_dispatch import SLOT, assignments, dialog, render_dialog
 from dashboard.desk_list import (
     ALL,
-    ROW,
     ListFilter,
     incident_rows,
     render_alarm_rows,
@@ -165,15 +164,7 @@ def _lists(app: Dash, data: DeskData, taxonomy: Taxonomy) -> None:
 
 
 def _selection(app: Dash, data: DeskData, map_id: str) -> None:
-    # A click on an incident's marker selects it too: assets/desk.js sets desk-selected.
-    @app.callback(Output("desk-selected", "data"),
-                  Input({"type": ROW, "id": EVERY}, "n_clicks"), prevent_initial_call=True)
-    def choose(_clicks: Any) -> Any:
-        trigger = ctx.triggered_id
-        if isinstance(trigger, dict) and clicked():
-            return trigger["id"]
-        return no_update
-
+    # A click on an incident's row or marker sets desk-selected (assets/desk.js).
     @app.callback(Output("desk-focus", "children"), Output(map_id, "viewport"),
                   Input("desk-selected", "data"), prevent_initial_call=True)
     def focus(selected: str | None) -> tuple[Any, Any]:

@@ -172,7 +172,7 @@ def _row(row: IncidentRow, selected: bool, clickable: bool) -> Any:
         return html.Div(children, className=css + " desk-row-static", style=style,
                         **data_attrs(incident=row.id, status=row.status.value,
                                      level=row.level.value))
-    return html.Button(children, type="button", id={"type": ROW, "id": row.id}, n_clicks=0,
+    return html.Button(children, type="button", id={"type": ROW, "id": row.id},
                        className=css, style=style, **data_attrs(incident=row.id))
 
 

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from types import FrameType
 
 import dash
+import redis
 from waitress import create_server
 
 from config.settings import Settings
@@ -38,6 +39,7 @@ from dashboard.auth import AuthGate, InsecureSecret, check_secret
 from dashboard.live_push import EXTENSION as LIVE_PUSH
 from dashboard.live_push import STREAMS_PER_WORKER, LiveHub
 from dashboard.portal import AsyncBridge
+from dashboard.streams_api import EXTENSION as STREAMS_REDIS
 
 log = logging.getLogger(__name__)
 
@@ -66,16 +68,19 @@ def _stopper(app: dash.Dash) -> Callable[[int, FrameType | None], None]:
 
 
 def close_app(app: dash.Dash) -> None:
-    """Close what create_app opened: the live streams, the auth gate's connections, then the
-    bridge."""
+    """Close what create_app opened: the live streams, the auth gate's connections, the
+    stream routes' Redis client, then the bridge."""
     hub = app.server.extensions.get(LIVE_PUSH)
     gate = app.server.extensions.get("sitroom.auth")
+    streams = app.server.extensions.get(STREAMS_REDIS)
     bridge = app.server.extensions["sitroom.bridge"]
     try:
         if isinstance(hub, LiveHub):
             hub.close()
         if isinstance(gate, AuthGate):
             gate.close()
+        if isinstance(streams, redis.Redis):
+            streams.close()
     finally:
         bridge.close()
 

@@ -38,6 +38,8 @@ class StreamView(msgspec.Struct, frozen=True, kw_only=True):
 
 
 _decoder = msgspec.json.Decoder(StreamView)
+EXTENSION = "sitroom.streams_redis"
+"""Where the app keeps the Redis client the stream routes read (closed by close_app)."""
 
 
 def streams_geojson(streams: list[StreamView]) -> dict[str, Any]:
@@ -63,6 +65,7 @@ def register_streams_api(server: Flask, settings: Settings,
                          run: Callable[..., Any]) -> None:
     """Add the stream routes (`service`: the command service accessor, `run`: the bridge)."""
     client = redis.Redis.from_url(settings.redis_url) if settings.redis_url else None
+    server.extensions[EXTENSION] = client
     key = settings.redis_prefix + "video:streams"
 
     def streams() -> list[StreamView]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import uuid
@@ -46,6 +47,28 @@ def fail_on_logged_exceptions(caplog: pytest.LogCaptureFixture) -> Iterator[None
     if swallowed:
         pytest.fail("exceptions were logged, not raised: "
                     + "; ".join(f"{r.name}: {r.getMessage()}" for r in swallowed))
+
+
+_SERVERS = {"postgres_server", "redis_server", "mosquitto", "amqtt_broker"}
+_server_modules: set[str] = set()
+
+
+@pytest.hookimpl(trylast=True)  # after the fixtures' teardown, before pytest's unraisable check
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """After the last test of a module that talked to servers, collect garbage.
+
+    A socket or file leaked in a reference cycle then fails that module (its last test's
+    teardown), not whatever later test the collector happens to run in (once the chaos
+    test, for a Redis client another module dropped). Once per module: a full collection
+    costs a fraction of a second in this process.
+    """
+    module = item.nodeid.split("::", 1)[0]
+    if (any(item.get_closest_marker(m) for m in ("integration", "e2e", "fault"))
+            or _SERVERS.intersection(getattr(item, "fixturenames", ()))):
+        _server_modules.add(module)
+    if module in _server_modules and (
+            nextitem is None or nextitem.nodeid.split("::", 1)[0] != module):
+        gc.collect()
 
 
 # --- PostgreSQL ----------------------------------------------------------------------

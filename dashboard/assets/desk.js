@@ -1,7 +1,8 @@
 /*
- * The leader's desk in the browser: a click on an incident marker of the desk's map selects
- * it (markers carry data-incident), and the drawing functions of the replay map, referenced
- * from Python with dash_extensions.javascript.Namespace("sitroomDesk", "replay").
+ * The leader's desk in the browser: a click on an incident row of the list or an incident
+ * marker of the desk's map selects it (both carry data-incident), and the drawing functions
+ * of the replay map, referenced from Python with
+ * dash_extensions.javascript.Namespace("sitroomDesk", "replay").
  *
  * Text from the feeds (unit ids, incident titles) is only ever set with textContent.
  */
@@ -11,8 +12,12 @@
   document.addEventListener("click", function (event) {
     var target = event.target;
     if (!target || !target.closest) { return; }
+    // Read at the click, not through the rows' n_clicks: the list re-renders on every poll
+    // and push, and Dash drops a click callback whose row was replaced meanwhile.
     var marker = target.closest("[data-incident]");
-    if (!marker || !marker.closest(".desk-map")) { return; }
+    if (!marker) { return; }
+    var row = marker.tagName === "BUTTON" && marker.closest("#desk-list");
+    if (!row && !marker.closest(".desk-map")) { return; }
     var clientside = window.dash_clientside;
     if (clientside && clientside.set_props) {
       clientside.set_props("desk-selected", { data: marker.getAttribute("data-incident") });
