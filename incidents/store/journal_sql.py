@@ -32,27 +32,59 @@ class Event:
     """From where: the client address or the process."""
 
 
+_ROWS = (" SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::timestamptz[], $4::text[],"
+         " $5::text[], $6::text[], $7::jsonb[], $8::bytea[], $9::bytea[])")
+_INSERT = ("INSERT INTO incident_events"
+           " (seq, incident_id, at, actor, action, client, data, prev_mac, mac)")
+_APPEND = (f"WITH rows AS ({_INSERT}{_ROWS})"
+           " UPDATE journal_head SET seq = $10, mac = $11, head_mac = $12")
+# The same, only if the head is still where this writer last left it ($13, $14): the UPDATE
+# waits for a concurrent appender's commit and then finds the head moved, inserting nothing.
+_APPEND_AFTER = (
+    "WITH head AS (UPDATE journal_head SET seq = $10, mac = $11, head_mac = $12"
+    " WHERE seq = $13 AND mac = $14 RETURNING seq),"
+    f" rows AS ({_INSERT}{_ROWS} WHERE EXISTS (SELECT FROM head))"
+    " SELECT count(*) FROM head")
+
+
 class JournalWriter:
     """Seals events with the journal key and appends them after the chain head.
 
     Call inside the caller's transaction, after every other write of it: the head row stays
     locked until the commit, so appends from every worker form one chain, and taking it last
     everywhere keeps one lock order (incident and order rows, then the head).
+
+    The writer remembers the head it last wrote and first tries to append after it in one
+    statement; only when another process has appended since (or that transaction rolled
+    back) does it read and lock the head first (two round trips, as before).
     """
 
     def __init__(self, key: bytes) -> None:
         self._key = key
+        self._last: tuple[int, bytes] | None = None
 
     async def append(self, conn: asyncpg.Connection, events: Sequence[Event]
                      ) -> list[JournalEntry]:
-        """Append the events in order, in one statement; return them as sealed."""
+        """Append the events in order; return them as sealed."""
         if not events:
             return []
+        at = datetime.now(UTC)
+        last = self._last
+        if last is not None:
+            entries = self._seal(events, *last, at)
+            if await conn.fetchval(_APPEND_AFTER, *self._arguments(entries), *last):
+                self._last = (entries[-1].seq, entries[-1].mac)
+                return entries
         head = await conn.fetchrow("SELECT seq, mac FROM journal_head FOR UPDATE")
         if head is None:
             raise RuntimeError("journal_head is missing: run `sitroom migrate`")
-        seq, prev = int(head["seq"]), bytes(head["mac"])
-        at = datetime.now(UTC)
+        entries = self._seal(events, int(head["seq"]), bytes(head["mac"]), at)
+        await conn.execute(_APPEND, *self._arguments(entries))
+        self._last = (entries[-1].seq, entries[-1].mac)
+        return entries
+
+    def _seal(self, events: Sequence[Event], seq: int, prev: bytes, at: datetime
+              ) -> list[JournalEntry]:
         entries: list[JournalEntry] = []
         for event in events:
             seq += 1
@@ -60,21 +92,17 @@ class JournalWriter:
                          event.client, event.data)
             entries.append(entry)
             prev = entry.mac
-        # One round trip: the rows and the new head in a single statement.
-        await conn.execute(
-            "WITH rows AS (INSERT INTO incident_events"
-            " (seq, incident_id, at, actor, action, client, data, prev_mac, mac)"
-            " SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::timestamptz[], $4::text[],"
-            " $5::text[], $6::text[], $7::jsonb[], $8::bytea[], $9::bytea[]))"
-            " UPDATE journal_head SET seq = $10, mac = $11, head_mac = $12",
-            [e.seq for e in entries], [uuid.UUID(e.incident_id) for e in entries],
-            [e.at for e in entries], [e.actor for e in entries], [e.action for e in entries],
-            [e.client for e in entries],
-            [json.dumps(e.data, ensure_ascii=False) for e in entries],
-            [e.prev_mac for e in entries], [e.mac for e in entries],
-            seq, prev, head_mac(self._key, seq, prev),
-        )
         return entries
+
+    def _arguments(self, entries: list[JournalEntry]) -> tuple[Any, ...]:
+        """$1..$12 of _APPEND: the rows' columns, then the new head and its MAC."""
+        seq, mac = entries[-1].seq, entries[-1].mac
+        return ([e.seq for e in entries], [uuid.UUID(e.incident_id) for e in entries],
+                [e.at for e in entries], [e.actor for e in entries],
+                [e.action for e in entries], [e.client for e in entries],
+                [json.dumps(e.data, ensure_ascii=False) for e in entries],
+                [e.prev_mac for e in entries], [e.mac for e in entries],
+                seq, mac, head_mac(self._key, seq, mac))
 
 
 async def chain_start(conn: asyncpg.Connection) -> int:

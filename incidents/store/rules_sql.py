@@ -23,7 +23,7 @@ _SEVERITY = {Level.I: 0, Level.II: 1, Level.III: 2, Level.IV: 3}
 async def apply_outcomes(conn: asyncpg.Connection, outcomes: Sequence[Outcome],
                          events: list[Event]) -> list[Incident]:
     """Apply outcomes in order; return the incidents changed; journal events go to `events`."""
-    # Opens first, all in three statements (a busy batch can open hundreds): an update or a
+    # Opens first, all in one statement (a busy batch can open hundreds): an update or a
     # correlation in the same batch always follows the open of its key, so it finds it.
     opens = [o for o in outcomes if isinstance(o, OpenIncident)]
     changed: dict[str, Incident] = {i.id: i for i in await _open_all(conn, opens, events)}
@@ -53,24 +53,24 @@ async def _open_all(conn: asyncpg.Connection, opens: list[OpenIncident],
         for o in opens
     ]
     ids = [uuid.UUID(i.id) for i in incidents]
+    links = [(report, incident_id) for o, incident_id in zip(opens, ids, strict=True)
+             if o.rule is Rule.REPORT for report in o.evidence]
+    # One round trip: the incidents, and their first reports linked to them (the foreign
+    # key is checked at the end of the statement, when the inserted rows are there).
     await conn.execute(
-        f"INSERT INTO incidents ({INCIDENT_COLUMNS}, rule_key, rule) SELECT * FROM unnest("
-        "$1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::float8[],"
-        " $7::float8[], $8::text[], $9::text[], $10::timestamptz[], $11::timestamptz[],"
-        " $12::text[], $13::text[])",
+        f"WITH opened AS (INSERT INTO incidents ({INCIDENT_COLUMNS}, rule_key, rule)"
+        " SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],"
+        " $6::float8[], $7::float8[], $8::text[], $9::text[], $10::timestamptz[],"
+        " $11::timestamptz[], $12::text[], $13::text[]))"
+        " UPDATE reports SET incident_id = x.incident FROM unnest($14::text[], $15::uuid[])"
+        " AS x(report, incident) WHERE reports.id = x.report",
         ids, [i.type for i in incidents], [i.level.value for i in incidents],
         [i.status.value for i in incidents], [i.title for i in incidents],
         [i.lat for i in incidents], [i.lon for i in incidents], [_ACTOR] * len(incidents),
         [i.source_report for i in incidents], [now] * len(incidents), [now] * len(incidents),
         [o.key for o in opens], [o.rule.value for o in opens],
+        [r for r, _ in links], [i for _, i in links],
     )
-    links = [(report, incident_id) for o, incident_id in zip(opens, ids, strict=True)
-             if o.rule is Rule.REPORT for report in o.evidence]
-    if links:
-        await conn.execute(
-            "UPDATE reports SET incident_id = x.incident FROM unnest($1::text[], $2::uuid[])"
-            " AS x(report, incident) WHERE reports.id = x.report",
-            [r for r, _ in links], [i for _, i in links])
     events.extend(Event(str(i), _ACTOR, "reported", {
         "rule": o.rule.value, "key": o.key, "title_en": o.title_en, "note_zh": o.note_zh,
         "note_en": o.note_en, "evidence": list(o.evidence), "level": o.level.value,

@@ -51,6 +51,16 @@ def migrations() -> list[tuple[str, str]]:
     return [(name.removesuffix(".sql"), (folder / name).read_text("utf-8")) for name in found]
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Return a connection to the pool as it is (asyncpg still rolls back an open transaction).
+
+    asyncpg's default reset (unlock advisory locks, close cursors, UNLISTEN, RESET ALL) is a
+    round trip on every release, in the path of every ingest commit. The store's SQL changes
+    no session state: its only session-level lock is the migration lock, released (with a
+    full reset) by migrate itself; everything else is scoped to a transaction.
+    """
+
+
 class Store:
     """Async access to PostgreSQL through one asyncpg pool."""
 
@@ -67,7 +77,8 @@ class Store:
         """
         try:
             pool = await asyncpg.create_pool(
-                dsn, min_size=min_size, max_size=max_size, command_timeout=30
+                dsn, min_size=min_size, max_size=max_size, command_timeout=30,
+                reset=_keep_session,
             )
         except UNAVAILABLE as exc:
             where = safe_dsn(dsn)
@@ -119,6 +130,7 @@ class Store:
                     applied.append(version)
             finally:
                 await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
+                await conn.reset()  # whatever a migration set stays out of the pool
         return applied
 
     async def write_batch(

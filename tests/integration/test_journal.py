@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -16,6 +17,7 @@ import pytest
 from incidents.journal import Problem
 from incidents.model import Envelope, Inbound, Kind, Report
 from incidents.store import Store
+from incidents.store.journal_sql import Event
 from tests.support.keys import TEST_JOURNAL_KEY
 
 pytestmark = pytest.mark.integration
@@ -56,6 +58,29 @@ async def test_ingest_and_leader_events_form_one_chain_that_verifies(store: Stor
     await journal_with_rows(store)
     checked, findings, unsealed = await store.verify_journal(KEY)
     assert (checked, findings, unsealed) == (7, [], 0)
+
+
+async def test_writers_that_interleave_keep_one_chain(store: Store, database_url: str) -> None:
+    # Each writer appends after the head it last wrote, in one statement, while that is still
+    # the head; another writer moving it, or a rollback, must send it back to the locked read.
+    other = await Store.connect(database_url, journal_key=KEY)
+    try:
+        incident = (await store.write_batch([report(0)], [])).incidents[0].id
+        for i in range(3):
+            await store.commands.note(incident, f"甲{i}", "a", None)
+            await other.commands.note(incident, f"乙{i}", "b", None)
+        await asyncio.gather(*(s.commands.note(incident, f"并{i}", "c", None)
+                               for i in range(6) for s in (store, other)))
+        with pytest.raises(RuntimeError):
+            async with store.pool.acquire() as conn, conn.transaction():
+                await store.journal.append(conn, [Event(incident, "a", "note", {"text": "x"})])
+                raise RuntimeError("rolled back: the head it wrote never was")
+        await store.commands.note(incident, "回滚之后", "a", None)
+        await store.commands.note(incident, "再一次", "a", None)
+    finally:
+        await other.close()
+    checked, findings, unsealed = await store.verify_journal(KEY)
+    assert (checked, findings, unsealed) == (1 + 6 + 12 + 2, [], 0)
 
 
 async def test_the_trigger_refuses_updates_and_deletes(store: Store, database_url: str) -> None:

@@ -21,6 +21,23 @@ async def test_migrate_twice_applies_nothing_the_second_time(store: Store) -> No
     assert await store.migrate() == []
 
 
+async def test_connections_go_back_to_the_pool_clean(store: Store) -> None:
+    # The pool skips asyncpg's reset query on release: the migration's session lock and an
+    # abandoned transaction must not stay with the connection the next caller gets.
+    await store.migrate()
+    with pytest.raises(RuntimeError):
+        async with store.pool.acquire() as conn, conn.transaction():
+            await conn.execute("CREATE TEMP TABLE left_behind (x int)")
+            raise RuntimeError("the caller fails mid-transaction")
+    async with store.pool.acquire() as conn:
+        assert not conn.is_in_transaction()
+        held = await conn.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+                                   " AND pid = pg_backend_pid()")
+        assert held == 0
+        assert await conn.fetchval("SELECT to_regclass('pg_temp.left_behind')") is None
+    assert store.pool.get_size() == 1  # the same connection both times
+
+
 async def test_migrate_on_an_empty_database_creates_every_table(postgres_server: str) -> None:
     conn = await asyncpg.connect(postgres_server)
     await conn.execute('DROP DATABASE IF EXISTS "sitroom_t_empty" WITH (FORCE)')
