@@ -496,6 +496,16 @@ class IngestService:
                 self._rules.forget(self._closed_keys.pop())
             trial = self._rules.fork()
             try:
+                if not dead:
+                    # Most of what the rules see at busy times: new reports, each opening an
+                    # incident, written in one statement (else nothing, and on to the
+                    # transaction with a fresh fork of the rules).
+                    opened = await self._store.open_reports(
+                        inbound, functools.partial(_evaluate, trial))
+                    if opened is not None:
+                        self._rules = trial
+                        return opened
+                    trial = self._rules.fork()
                 result = await self._store.write_batch(inbound, dead,
                                                        functools.partial(_evaluate, trial),
                                                        trial.watches)

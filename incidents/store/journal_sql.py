@@ -40,11 +40,13 @@ _APPEND = (f"WITH rows AS ({_INSERT}{_ROWS})"
            " UPDATE journal_head SET seq = $10, mac = $11, head_mac = $12")
 # The same, only if the head is still where this writer last left it ($13, $14): the UPDATE
 # waits for a concurrent appender's commit and then finds the head moved, inserting nothing.
-_APPEND_AFTER = (
-    "WITH head AS (UPDATE journal_head SET seq = $10, mac = $11, head_mac = $12"
+# Other statements that must write only with the journal take these two CTEs ($1..$14).
+AFTER_LAST_CTES = (
+    "head AS (UPDATE journal_head SET seq = $10, mac = $11, head_mac = $12"
     " WHERE seq = $13 AND mac = $14 RETURNING seq),"
-    f" rows AS ({_INSERT}{_ROWS} WHERE EXISTS (SELECT FROM head))"
-    " SELECT count(*) FROM head")
+    f" rows AS ({_INSERT}{_ROWS} WHERE EXISTS (SELECT FROM head))")
+"""CTEs `head` and `rows`: the journal rows appended after the last head, if still the head."""
+_APPEND_AFTER = f"WITH {AFTER_LAST_CTES} SELECT count(*) FROM head"
 
 
 class JournalWriter:
@@ -68,20 +70,33 @@ class JournalWriter:
         """Append the events in order; return them as sealed."""
         if not events:
             return []
-        at = datetime.now(UTC)
-        last = self._last
-        if last is not None:
-            entries = self._seal(events, *last, at)
-            if await conn.fetchval(_APPEND_AFTER, *self._arguments(entries), *last):
-                self._last = (entries[-1].seq, entries[-1].mac)
+        after_last = self.after_last(events)
+        if after_last is not None:
+            entries, arguments = after_last
+            if await conn.fetchval(_APPEND_AFTER, *arguments):
+                self.appended(entries)
                 return entries
+        at = datetime.now(UTC)
         head = await conn.fetchrow("SELECT seq, mac FROM journal_head FOR UPDATE")
         if head is None:
             raise RuntimeError("journal_head is missing: run `sitroom migrate`")
         entries = self._seal(events, int(head["seq"]), bytes(head["mac"]), at)
         await conn.execute(_APPEND, *self._arguments(entries))
-        self._last = (entries[-1].seq, entries[-1].mac)
+        self.appended(entries)
         return entries
+
+    def after_last(self, events: Sequence[Event]
+                   ) -> tuple[list[JournalEntry], tuple[Any, ...]] | None:
+        """The events sealed after the head this writer last wrote, with the parameters
+        $1..$14 of AFTER_LAST_CTES; None before its first append."""
+        if self._last is None or not events:
+            return None
+        entries = self._seal(events, *self._last, datetime.now(UTC))
+        return entries, (*self._arguments(entries), *self._last)
+
+    def appended(self, entries: Sequence[JournalEntry]) -> None:
+        """Remember the head these entries left (once their statement wrote them)."""
+        self._last = (entries[-1].seq, entries[-1].mac)
 
     def _seal(self, events: Sequence[Event], seq: int, prev: bytes, at: datetime
               ) -> list[JournalEntry]:
@@ -94,7 +109,7 @@ class JournalWriter:
             prev = entry.mac
         return entries
 
-    def _arguments(self, entries: list[JournalEntry]) -> tuple[Any, ...]:
+    def _arguments(self, entries: Sequence[JournalEntry]) -> tuple[Any, ...]:
         """$1..$12 of _APPEND: the rows' columns, then the new head and its MAC."""
         seq, mac = entries[-1].seq, entries[-1].mac
         return ([e.seq for e in entries], [uuid.UUID(e.incident_id) for e in entries],

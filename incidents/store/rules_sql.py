@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 
@@ -40,11 +41,9 @@ async def apply_outcomes(conn: asyncpg.Connection, outcomes: Sequence[Outcome],
     return list(changed.values())
 
 
-async def _open_all(conn: asyncpg.Connection, opens: list[OpenIncident],
-                    events: list[Event]) -> list[Incident]:
-    if not opens:
-        return []
-    now = datetime.now(UTC)
+def opened(opens: Sequence[OpenIncident], now: datetime
+           ) -> tuple[list[Incident], list[Event]]:
+    """The incidents `opens` create and their journal events (nothing written yet)."""
     incidents = [
         Incident(id=str(uuid.uuid4()), type=o.type, level=o.level,
                  status=IncidentStatus.REPORTED, title=o.title_zh[:120], lat=o.lat, lon=o.lon,
@@ -52,29 +51,50 @@ async def _open_all(conn: asyncpg.Connection, opens: list[OpenIncident],
                  source_report=o.evidence[0] if o.evidence else None)
         for o in opens
     ]
+    events = [Event(i.id, _ACTOR, "reported", {
+        "rule": o.rule.value, "key": o.key, "title_en": o.title_en, "note_zh": o.note_zh,
+        "note_en": o.note_en, "evidence": list(o.evidence), "level": o.level.value,
+    }) for o, i in zip(opens, incidents, strict=True)]
+    return incidents, events
+
+
+def incident_arrays(incidents: Sequence[Incident], opens: Sequence[OpenIncident]
+                    ) -> tuple[list[Any], ...]:
+    """The columns of INCIDENT_COLUMNS, rule_key, rule as arrays, for `unnest`."""
+    now = [i.reported_at for i in incidents]
+    return ([uuid.UUID(i.id) for i in incidents], [i.type for i in incidents],
+            [i.level.value for i in incidents], [i.status.value for i in incidents],
+            [i.title for i in incidents], [i.lat for i in incidents],
+            [i.lon for i in incidents], [i.agency for i in incidents],
+            [i.source_report for i in incidents], now, now,
+            [o.key for o in opens], [o.rule.value for o in opens])
+
+
+INCIDENT_ROWS = (
+    f"INSERT INTO incidents ({INCIDENT_COLUMNS}, rule_key, rule) SELECT * FROM unnest("
+    "${0}::uuid[], ${1}::text[], ${2}::text[], ${3}::text[], ${4}::text[], ${5}::float8[],"
+    " ${6}::float8[], ${7}::text[], ${8}::text[], ${9}::timestamptz[], ${10}::timestamptz[],"
+    " ${11}::text[], ${12}::text[])")
+"""Inserts incidents from `incident_arrays`; format with the first parameter's number
+(`INCIDENT_ROWS.format(*range(n, n + 13))`)."""
+
+
+async def _open_all(conn: asyncpg.Connection, opens: list[OpenIncident],
+                    events: list[Event]) -> list[Incident]:
+    if not opens:
+        return []
+    incidents, opened_events = opened(opens, datetime.now(UTC))
     ids = [uuid.UUID(i.id) for i in incidents]
     links = [(report, incident_id) for o, incident_id in zip(opens, ids, strict=True)
              if o.rule is Rule.REPORT for report in o.evidence]
     # One round trip: the incidents, and their first reports linked to them (the foreign
     # key is checked at the end of the statement, when the inserted rows are there).
     await conn.execute(
-        f"WITH opened AS (INSERT INTO incidents ({INCIDENT_COLUMNS}, rule_key, rule)"
-        " SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],"
-        " $6::float8[], $7::float8[], $8::text[], $9::text[], $10::timestamptz[],"
-        " $11::timestamptz[], $12::text[], $13::text[]))"
+        f"WITH opened AS ({INCIDENT_ROWS.format(*range(1, 14))})"
         " UPDATE reports SET incident_id = x.incident FROM unnest($14::text[], $15::uuid[])"
         " AS x(report, incident) WHERE reports.id = x.report",
-        ids, [i.type for i in incidents], [i.level.value for i in incidents],
-        [i.status.value for i in incidents], [i.title for i in incidents],
-        [i.lat for i in incidents], [i.lon for i in incidents], [_ACTOR] * len(incidents),
-        [i.source_report for i in incidents], [now] * len(incidents), [now] * len(incidents),
-        [o.key for o in opens], [o.rule.value for o in opens],
-        [r for r, _ in links], [i for _, i in links],
-    )
-    events.extend(Event(str(i), _ACTOR, "reported", {
-        "rule": o.rule.value, "key": o.key, "title_en": o.title_en, "note_zh": o.note_zh,
-        "note_en": o.note_en, "evidence": list(o.evidence), "level": o.level.value,
-    }) for o, i in zip(opens, ids, strict=True))
+        *incident_arrays(incidents, opens), [r for r, _ in links], [i for _, i in links])
+    events.extend(opened_events)
     return incidents
 
 

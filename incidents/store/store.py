@@ -31,6 +31,7 @@ from incidents.store.errors import UNAVAILABLE, StoreUnavailable, safe_dsn
 from incidents.store.incident_sql import INCIDENT_COLUMNS, incident_from_row
 from incidents.store.journal_sql import JournalWriter, chain_start, read_chain, read_head
 from incidents.store.orders_sql import OrderOutbox
+from incidents.store.reports_at_once import open_reports_at_once
 
 _MIGRATION_LOCK = 0x51770001  # advisory lock id: one migrator at a time
 
@@ -142,6 +143,15 @@ class Store:
         async with self._conn() as conn:
             return await write_batch(conn, inbound, dead, self._journal, evaluate, watched,
                                      defer_units)
+
+    async def open_reports(self, inbound: Sequence[Inbound], evaluate: Evaluate
+                           ) -> BatchResult | None:
+        """New reports that open one incident each, in one statement; None (nothing written)
+        when the batch needs write_batch (see reports_at_once)."""
+        if self._journal is None:
+            return None
+        async with self._conn() as conn:
+            return await open_reports_at_once(conn, inbound, evaluate, self._journal)
 
     async def update_units(self, fixes: Sequence[UnitFix]) -> None:
         """Move units to the latest of `fixes` (see batch.upsert_units)."""

@@ -1,0 +1,73 @@
+"""New reports that each open an incident, stored with their incidents and journal events in
+one autocommitted statement: the rules' busiest path (120/119 calls) in one round trip."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import asyncpg
+
+from incidents.model import Inbound, Report
+from incidents.outcomes import OpenIncident, Rule
+from incidents.store.batch import BatchResult, Evaluate
+from incidents.store.journal_sql import AFTER_LAST_CTES, JournalWriter
+from incidents.store.rules_sql import INCIDENT_ROWS, incident_arrays, opened
+
+_REPORT_ROWS = (
+    "INSERT INTO reports (id, agency, source, ts, type, lat, lon, text, level, reporter,"
+    " received_at, incident_id) SELECT * FROM unnest($28::text[], $29::text[], $30::text[],"
+    " $31::timestamptz[], $32::text[], $33::float8[], $34::float8[], $35::text[],"
+    " $36::text[], $37::text[], $38::timestamptz[], $39::uuid[])")
+
+# Journal ($1..$14), incidents ($15..$27), reports ($28..$39): all written, or (the head moved
+# since this writer's last append) none. A report stored before fails the statement with a
+# unique violation (no ON CONFLICT here), which also writes nothing.
+_OPEN_REPORTS = (
+    f"WITH {AFTER_LAST_CTES},"
+    f" opened AS ({INCIDENT_ROWS.format(*range(15, 28))} WHERE EXISTS (SELECT FROM head)),"
+    f" stored AS ({_REPORT_ROWS} WHERE EXISTS (SELECT FROM head))"
+    " SELECT count(*) FROM head")
+
+
+async def open_reports_at_once(conn: asyncpg.Connection, inbound: Sequence[Inbound],
+                               evaluate: Evaluate, journal: JournalWriter
+                               ) -> BatchResult | None:
+    """Store a batch of new reports that open one incident each, with the incidents and the
+    journal, in one statement; None, with nothing written, when the batch needs
+    write_batch's transaction instead.
+
+    That is when it holds anything but reports, an id twice or one stored before, when the
+    rules do anything else with it (join a report to an incident, ...), or when the journal
+    head is not where this writer left it. `evaluate` may have run by then: the caller
+    evaluates the batch again, on a fresh fork of its rules, in write_batch.
+    """
+    reports = [(i.envelope, i.message) for i in inbound if isinstance(i.message, Report)]
+    ids = [r.id for _, r in reports]
+    if not reports or len(reports) != len(inbound) or len(set(ids)) != len(ids):
+        return None
+    outcomes = evaluate(inbound)
+    opens = [o for o in outcomes if isinstance(o, OpenIncident) and o.rule is Rule.REPORT]
+    if len(opens) != len(outcomes) or [o.evidence for o in opens] != [(i,) for i in ids]:
+        return None
+    incidents, events = opened(opens, datetime.now(UTC))
+    sealed = journal.after_last(events)
+    if sealed is None:
+        return None
+    entries, journal_arguments = sealed
+    try:
+        written = await conn.fetchval(
+            _OPEN_REPORTS, *journal_arguments, *incident_arrays(incidents, opens),
+            ids, [e.agency for e, _ in reports], [e.source for e, _ in reports],
+            [r.ts for _, r in reports], [r.type for _, r in reports],
+            [r.lat for _, r in reports], [r.lon for _, r in reports],
+            [r.text for _, r in reports], [r.level.value if r.level else None for _, r in reports],
+            [r.reporter for _, r in reports], [e.received_at for e, _ in reports],
+            [uuid.UUID(i.id) for i in incidents])
+    except (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError):
+        return None  # a redelivery, or a race with another worker's transaction
+    if not written:
+        return None
+    journal.appended(entries)
+    return BatchResult(positions_new=0, units=[], incidents=incidents, dead_letters=0)
