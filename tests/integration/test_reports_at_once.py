@@ -59,10 +59,12 @@ async def test_new_reports_open_their_incidents_with_the_journal(
         await conn.close()
     by_report = {r["id"]: r for r in linked}
     for item, incident in zip(batch, result.incidents, strict=True):
-        row = by_report[item.message.id]
+        message = item.message
+        assert isinstance(message, Report)
+        row = by_report[message.id]
         assert str(row["incident"]) == incident.id
-        assert row["source_report"] == item.message.id
-        assert row["title"] == f"急救：{item.message.text}"
+        assert row["source_report"] == message.id
+        assert row["title"] == f"急救：{message.text}"
     assert await rows(database_url) == (4, 4, 4)
     assert await store.verify_journal(KEY) == (4, [], 0)
 
