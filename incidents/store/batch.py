@@ -28,7 +28,7 @@ from incidents.model import (
 )
 from incidents.outcomes import Outcome
 from incidents.store.cap import store_cap_alerts
-from incidents.store.feeds import store_feeds
+from incidents.store.feeds import feed_ctes, store_feeds
 from incidents.store.incident_sql import insert_incident
 from incidents.store.journal_sql import Event, JournalWriter
 from incidents.store.orders_sql import apply_acks
@@ -93,13 +93,13 @@ async def write_batch(
     incidents: list[Incident] = []
     if defer_units and evaluate is None and not reports and not dead and not alerts and all(
             isinstance(i.message, Observation | Alarm) for i in others):
-        # Plain feeds (no rule can act on them): each table's rows in one statement that is
-        # its own transaction; ids make every statement safe to repeat.
+        # Plain feeds (no rule can act on them): every table's rows in one statement that is
+        # its own transaction (one round trip); ids make it safe to repeat.
         latest = _latest_per_unit(positions)
-        if positions:
-            positions_new = await conn.fetchval(_POSITIONS, _encode_rows(positions))
-        if others:
-            await store_feeds(conn, others)
+        feeds, arguments = feed_ctes(others, 2)
+        positions_new = await conn.fetchval(
+            f"WITH stored AS ({_POSITION_ROWS} RETURNING 1){feeds}"
+            " SELECT count(*) FROM stored", _encode_rows(positions), *arguments)
         return BatchResult(positions_new=positions_new, units=_states(latest),
                            incidents=[], dead_letters=0,
                            unit_fixes=[_position_row(e, p) for e, p in latest])
@@ -175,7 +175,6 @@ _UNIT_ROWS = """
         position_id = EXCLUDED.position_id, updated_at = now()
     WHERE u.last_ts <= EXCLUDED.last_ts
 """
-_POSITIONS = f"WITH stored AS ({_POSITION_ROWS} RETURNING 1) SELECT count(*) FROM stored"
 _UNITS = _UNIT_ROWS % 1
 
 # Positions and the units' latest fixes in ONE statement: with no explicit transaction this is

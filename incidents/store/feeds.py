@@ -19,9 +19,9 @@ class _Table:
     columns: tuple[tuple[str, str], ...]
     row: Callable[[Envelope, Any], tuple[Any, ...]]
 
-    def insert_sql(self) -> str:
+    def insert_sql(self, first: int = 1) -> str:
         names = ", ".join(c for c, _ in self.columns)
-        arrays = ", ".join(f"${i}::{t}[]" for i, (_, t) in enumerate(self.columns, start=1))
+        arrays = ", ".join(f"${i}::{t}[]" for i, (_, t) in enumerate(self.columns, start=first))
         return (f"INSERT INTO {self.name} ({names}) SELECT * FROM unnest({arrays})"
                 " ON CONFLICT (id) DO NOTHING")
 
@@ -60,17 +60,32 @@ _TABLES: dict[type, _Table] = {
 }
 
 
-async def store_feeds(conn: asyncpg.Connection, items: Sequence[Inbound]) -> set[str]:
-    """Insert each message into its table; return the ids stored now (not before)."""
+def _by_table(items: Sequence[Inbound]) -> list[tuple[_Table, list[list[Any]]]]:
+    """Each table the messages go to, with their rows as columns."""
     by_type: dict[type, list[tuple[Any, ...]]] = {}
     for item in items:
         table = _TABLES[type(item.message)]
         by_type.setdefault(type(item.message), []).append(table.row(item.envelope, item.message))
+    return [(_TABLES[t], [list(c) for c in zip(*rows, strict=True)])
+            for t, rows in by_type.items()]
+
+
+def feed_ctes(items: Sequence[Inbound], first: int) -> tuple[str, list[Any]]:
+    """CTEs (each `, name AS (INSERT ...)`) that insert each message into its table, and their
+    parameters, numbered from `first`: to ride along with another statement."""
+    sql: list[str] = []
+    arguments: list[Any] = []
+    for table, columns in _by_table(items):
+        sql.append(f", {table.name}_new AS ({table.insert_sql(first + len(arguments))})")
+        arguments.extend(columns)
+    return "".join(sql), arguments
+
+
+async def store_feeds(conn: asyncpg.Connection, items: Sequence[Inbound]) -> set[str]:
+    """Insert each message into its table; return the ids stored now (not before)."""
     new_ids: set[str] = set()
-    for message_type, rows in by_type.items():
-        table = _TABLES[message_type]
-        columns = list(zip(*rows, strict=True))
-        stored = await conn.fetch(table.insert_sql() + " RETURNING id", *[list(c) for c in columns])
+    for table, columns in _by_table(items):
+        stored = await conn.fetch(table.insert_sql() + " RETURNING id", *columns)
         new_ids.update(r["id"] for r in stored)
     statuses = [i.message for i in items if isinstance(i.message, Status)]
     if statuses:

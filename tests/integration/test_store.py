@@ -8,7 +8,17 @@ from datetime import UTC, datetime
 import asyncpg
 import pytest
 
-from incidents.model import DeadLetter, IncidentStatus, Level
+from incidents.model import (
+    Alarm,
+    AlarmState,
+    DeadLetter,
+    Envelope,
+    Inbound,
+    IncidentStatus,
+    Kind,
+    Level,
+    Observation,
+)
 from incidents.store import Store, StoreUnavailable
 from incidents.store.store import migrations
 from tests.support.messages import inbound, minutes_ago, position, report
@@ -99,6 +109,30 @@ async def test_deferred_units_move_only_when_written_and_never_back(store: Store
     await store.update_units(second.unit_fixes)  # a late, older fix alone
     (unit,) = await store.units()
     assert unit.lat == pytest.approx(37.10)
+
+
+async def test_plain_feeds_go_in_one_statement_and_are_safe_to_repeat(store: Store) -> None:
+    now = datetime.now(UTC)
+
+    def arrived(kind: Kind, message: Observation | Alarm) -> Inbound:
+        return Inbound(envelope=Envelope(topic="t", agency="water", kind=kind, source="s",
+                                         received_at=now), message=message)
+
+    rain = [arrived(Kind.OBSERVATION, Observation(
+        id=f"obs-{i}", ts=now, sensor="xt-rain-001", quantity="rainfall", value=1.5 + i,
+        unit="mm", lat=37.0, lon=114.5)) for i in range(3)]
+    smoke = [arrived(Kind.ALARM, Alarm(id="alarm-1", ts=now, device="xt-smoke-001",
+                                      type="smoke", state=AlarmState.TEST, lat=37.0,
+                                      lon=114.5))]
+    fixes = [inbound(position(unit=f"car-{i}")) for i in range(2)]
+    batch = [*rain, *fixes, *smoke]
+    first = await store.write_batch(batch, [], defer_units=True)
+    again = await store.write_batch(batch, [], defer_units=True)
+    assert (first.positions_new, again.positions_new) == (2, 0)
+    counts = await store.counts()
+    assert (counts["positions"], counts["feeds"]) == (2, 4)
+    only_feeds = await store.write_batch(rain[:1], [], defer_units=True)  # and no positions
+    assert only_feeds.positions_new == 0 and (await store.counts())["feeds"] == 4
 
 
 async def test_units_catch_up_with_fixes_a_stopped_worker_never_wrote(store: Store) -> None:
