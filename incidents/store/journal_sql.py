@@ -64,6 +64,10 @@ class JournalWriter:
     def __init__(self, key: bytes) -> None:
         self._key = key
         self._last: tuple[int, bytes] | None = None
+        # After the head was found moved (another writer is busy too), the next appends go
+        # the locked way: 1, 2, 4 ... 64 of them, back to 1 once the one-statement way works.
+        self._skip = 0
+        self._penalty = 1
 
     async def append(self, conn: asyncpg.Connection, events: Sequence[Event]
                      ) -> list[JournalEntry]:
@@ -74,8 +78,9 @@ class JournalWriter:
         if after_last is not None:
             entries, arguments = after_last
             if await conn.fetchval(_APPEND_AFTER, *arguments):
-                self.appended(entries)
+                self.appended(entries, after_last=True)
                 return entries
+            self.moved()
         at = datetime.now(UTC)
         head = await conn.fetchrow("SELECT seq, mac FROM journal_head FOR UPDATE")
         if head is None:
@@ -91,12 +96,23 @@ class JournalWriter:
         $1..$14 of AFTER_LAST_CTES; None before its first append."""
         if self._last is None or not events:
             return None
+        if self._skip:
+            self._skip -= 1
+            return None
         entries = self._seal(events, *self._last, datetime.now(UTC))
         return entries, (*self._arguments(entries), *self._last)
 
-    def appended(self, entries: Sequence[JournalEntry]) -> None:
-        """Remember the head these entries left (once their statement wrote them)."""
+    def appended(self, entries: Sequence[JournalEntry], after_last: bool = False) -> None:
+        """Remember the head these entries left (once their statement wrote them);
+        `after_last`: written by a statement with AFTER_LAST_CTES."""
         self._last = (entries[-1].seq, entries[-1].mac)
+        if after_last:
+            self._penalty = 1
+
+    def moved(self) -> None:
+        """A statement with AFTER_LAST_CTES found the head moved and wrote nothing."""
+        self._skip = self._penalty
+        self._penalty = min(self._penalty * 2, 64)
 
     def _seal(self, events: Sequence[Event], seq: int, prev: bytes, at: datetime
               ) -> list[JournalEntry]:

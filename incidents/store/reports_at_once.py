@@ -68,6 +68,7 @@ async def open_reports_at_once(conn: asyncpg.Connection, inbound: Sequence[Inbou
     except (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError):
         return None  # a redelivery, or a race with another worker's transaction
     if not written:
+        journal.moved()
         return None
-    journal.appended(entries)
+    journal.appended(entries, after_last=True)
     return BatchResult(positions_new=0, units=[], incidents=incidents, dead_letters=0)

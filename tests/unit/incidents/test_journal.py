@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import msgspec
@@ -17,6 +18,7 @@ from incidents.journal import (
     seal,
     verify,
 )
+from incidents.store.journal_sql import Event, JournalWriter
 
 KEY = b"k" * 32
 
@@ -92,3 +94,26 @@ def test_missing_or_weak_keys_are_refused_with_how_to_fix(value: str | None) -> 
 
 def test_a_strong_key_is_accepted() -> None:
     assert journal_key("a" * 64) == b"a" * 64
+
+
+def test_a_writer_that_found_the_head_moved_backs_off_the_one_statement_way() -> None:
+    writer = JournalWriter(KEY)
+    events = [Event(str(uuid.uuid4()), "leader", "note", {"text": "x"})]
+    assert writer.after_last(events) is None  # no head known before the first append
+    writer.appended(chain(3))
+    first = writer.after_last(events)
+    assert first is not None
+    entries, arguments = first
+    assert entries[0].seq == 4 and entries[0].prev_mac == chain(3)[-1].mac
+    assert arguments[-2:] == (3, chain(3)[-1].mac)  # appended only while that is the head
+    skipped = []
+    for _ in range(3):  # moved three times: skip 1, then 2, then 4 attempts
+        writer.moved()
+        skipped.append(0)
+        while writer.after_last(events) is None:
+            skipped[-1] += 1
+    assert skipped == [1, 2, 4]
+    writer.appended(entries, after_last=True)  # it worked: back to trying every time
+    writer.moved()
+    assert writer.after_last(events) is None
+    assert writer.after_last(events) is not None
