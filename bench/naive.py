@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import time
 import uuid
 from datetime import datetime
 from typing import Any
@@ -43,7 +44,8 @@ async def consume(port: int, root: str, dsn: str) -> None:
             )
             client.ack(message.mid, 1)
             source = message.topic.rsplit("/", 1)[-1]
-            client.publish(f"{root}/receipts/{source}", json.dumps({"ids": [doc["id"]]}), qos=1)
+            client.publish(f"{root}/receipts/{source}",
+                           json.dumps({"ids": [doc["id"]], "committed_at": time.time()}), qos=1)
     finally:
         await conn.close()
         client.disconnect()

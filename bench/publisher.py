@@ -60,7 +60,8 @@ def main() -> None:
     for conn in [*conns, *([receipts] if receipts else [])]:
         selector.register(conn.sock, selectors.EVENT_READ, conn)
     sent_at: dict[str, float] = {}
-    at: dict[str, float] = {}
+    at: dict[str, float] = {}  # when the receipt naming a message arrived here
+    committed: dict[str, float] = {}  # when ingest committed it (the receipt's committed_at)
     started = tick = time.time()
     index = 0
     deadline: float | None = None
@@ -103,16 +104,23 @@ def main() -> None:
             arrived = time.time()
             for delivery in conn.read():
                 if conn is receipts:
-                    for message_id in json.loads(delivery.payload)["ids"]:
+                    receipt = json.loads(delivery.payload)
+                    committed_at = receipt.get("committed_at") or arrived
+                    for message_id in receipt["ids"]:
                         at.setdefault(message_id, arrived)
+                        committed.setdefault(message_id, committed_at)
     for conn in [*conns, *([receipts] if receipts else [])]:
         conn.close()
-    latencies = sorted((at[k] - sent_at[k]) * 1000 for k in at if k in sent_at)
+    # Publish -> committed, as the receipt stamps it (same machine, same clock); publish ->
+    # receipt back here as well, which adds the receipt's trip through the broker.
+    latencies = sorted((committed[k] - sent_at[k]) * 1000 for k in committed if k in sent_at)
+    receipt_latencies = sorted((at[k] - sent_at[k]) * 1000 for k in at if k in sent_at)
     print(json.dumps({
         "count": args.count, "started": started, "published": published,
         "publish_rate": args.count / (published - started), "receipted": len(at),
         "last_receipt": max(at.values()) if at else published,
         "latencies_ms": [round(v, 2) for v in latencies],
+        "receipt_latencies_ms": [round(v, 2) for v in receipt_latencies],
     }))
 
 

@@ -114,12 +114,15 @@ def render() -> str:
         "",
         "```json",
         json.dumps({"ids": ["9b2f6c1e-3f7a-4c55-9d0e-0c1a7e5b2d11"],
-                    "rejected": {"c119-20261126-0043": "invalid"}}, ensure_ascii=False),
+                    "rejected": {"c119-20261126-0043": "invalid"},
+                    "committed_at": 1795689600.123456}, ensure_ascii=False),
         "```",
         "",
         "- `ids`: messages now stored (or stored before): forget them.",
         "- `rejected`: messages kept as dead letters, with the reason code: re-sending will not"
         " help; fix the publisher.",
+        "- `committed_at`: when their batch was committed (Unix time in seconds; ingest's clock),"
+        " for the sender's records and delivery-latency figures.",
         "",
         "A publisher keeps each message on disk until its receipt arrives and re-sends after a"
         " reconnect or a timeout (`ingest.field_client.FieldClient` does this). Brokers lose"

@@ -12,3 +12,6 @@ class Receipt(msgspec.Struct, frozen=True):
     """Ids now stored (or already stored before): the sender may forget them."""
     rejected: dict[str, str] = {}
     """Ids that were dead-lettered, with the reason code: re-sending will not help."""
+    committed_at: float | None = None
+    """When the batch holding them was committed (Unix time, seconds): for the sender's
+    records and delivery-latency figures."""

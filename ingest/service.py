@@ -420,9 +420,10 @@ class IngestService:
         if rest or dead:
             parts.append(self._write_with_rules(rest, dead))
         results = await asyncio.gather(*parts)
+        committed_at = time.time()
         if previous is not None:
             await previous  # MQTT: PUBACKs in the order the PUBLISH packets came
-        self._committed(raws, inbound, dead, _merged(results))
+        self._committed(raws, inbound, dead, _merged(results), committed_at)
 
     def _plain_and_rest(self, inbound: list[Inbound]) -> tuple[list[Inbound], list[Inbound]]:
         """Split a batch into plain feed messages (positions, observations, alarms no rule
@@ -478,10 +479,12 @@ class IngestService:
             return result
 
     def _committed(self, raws: Sequence[_Raw], inbound: list[Inbound], dead: list[DeadLetter],
-                   result: BatchResult) -> None:
-        committed_at = time.time()
+                   result: BatchResult, committed_at: float | None = None) -> None:
+        """Acknowledge, send receipts, count and queue the live update of a committed batch
+        (`committed_at`: when its commit returned; now if not given)."""
+        committed_at = committed_at or time.time()
         self._acknowledge(raws)
-        self._send_receipts(inbound, dead)
+        self._send_receipts(inbound, dead, committed_at)
         self._count(raws, inbound, dead, result, committed_at)
         self._queue_live(result)
 
@@ -527,17 +530,20 @@ class IngestService:
         generation = self._generation
         self._client.ack_many(r.mid for r in raws if r.qos == 1 and r.generation == generation)
 
-    def _send_receipts(self, inbound: list[Inbound], dead: list[DeadLetter]) -> None:
+    def _send_receipts(self, inbound: list[Inbound], dead: list[DeadLetter],
+                       committed_at: float) -> None:
         by_source: dict[str, Receipt] = {}
+        at = round(committed_at, 6)
         for item in inbound:
             source = item.envelope.source
-            receipt = by_source.setdefault(source, Receipt(ids=[], rejected={}))
+            receipt = by_source.setdefault(source, Receipt(ids=[], rejected={}, committed_at=at))
             receipt.ids.append(item.message.id)
         for letter in dead:
             rejected_from = self._source_of(letter.topic)
             if rejected_from is None or letter.message_id is None:
                 continue  # nobody to tell: the dead letter itself is the record
-            receipt = by_source.setdefault(rejected_from, Receipt(ids=[], rejected={}))
+            receipt = by_source.setdefault(rejected_from,
+                                           Receipt(ids=[], rejected={}, committed_at=at))
             receipt.rejected[letter.message_id] = letter.reason
         for source, receipt in by_source.items():
             self._client.publish(self._scheme.receipts(source),

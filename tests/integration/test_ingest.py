@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from datetime import UTC, datetime
 
@@ -31,13 +32,16 @@ async def test_a_position_is_stored_live_and_receipted(settings: Settings, store
     async with running_ingest(settings, store, live):
         with publisher(broker.url, broker.protocol) as pub:
             pub.listen(f"{root}/receipts/car-7")
+            sent = time.time()
             pub.publish(f"{root}/police/position/car-7", position_json(message_id=message_id))
             units = await eventually(live.units, lambda u: len(u) == 1)
             await eventually(lambda: len(pub.received), lambda n: n >= 1)
+            got = time.time()
     assert units[0].unit == "car-7" and units[0].agency == "police"
     assert await store.position_ids() == [message_id]
     receipt = json.loads(pub.received[0].payload)
     assert receipt["ids"] == [message_id]
+    assert sent <= receipt["committed_at"] <= got  # stamped when the commit returned
 
 
 async def test_the_same_id_twice_is_stored_once(settings: Settings, store: Store,
