@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-import msgspec
 
 from incidents.model import Ack, Alarm, Envelope, Inbound, Observation, Status
 
@@ -19,30 +18,13 @@ class _Table:
     name: str
     columns: tuple[tuple[str, str], ...]
     row: Callable[[Envelope, Any], tuple[Any, ...]]
-    record: type[msgspec.Struct] = field(init=False)
-    """A row as a struct, so that a batch's rows encode as one JSON document."""
 
-    def __post_init__(self) -> None:
-        record = msgspec.defstruct(f"{self.name}_row", [c for c, _ in self.columns], gc=False)
-        object.__setattr__(self, "record", record)
-
-    def insert_sql(self, parameter: int = 1) -> str:
-        """INSERT of the rows in JSON parameter `parameter` (`rows_json`), skipping stored ids."""
+    def insert_sql(self, first: int = 1) -> str:
         names = ", ".join(c for c, _ in self.columns)
-        typed = ", ".join(f"{c} {t}" for c, t in self.columns)
-        return (f"INSERT INTO {self.name} ({names}) SELECT {names}"
-                f" FROM json_to_recordset(${parameter}::json) AS r({typed})"
+        arrays = ", ".join(f"${i}::{t}[]" for i, (_, t) in enumerate(self.columns, start=first))
+        return (f"INSERT INTO {self.name} ({names}) SELECT * FROM unnest({arrays})"
                 " ON CONFLICT (id) DO NOTHING")
 
-    def rows_json(self, items: Sequence[Inbound]) -> str:
-        """The items' rows as one JSON document: one parameter, encoded in one go (asyncpg
-        encodes arrays value by value, ~1 µs each)."""
-        record = self.record
-        return _encoder.encode([record(*self.row(i.envelope, i.message))
-                                for i in items]).decode()
-
-
-_encoder = msgspec.json.Encoder()
 
 _COMMON = (("id", "text"), ("agency", "text"), ("source", "text"), ("ts", "timestamptz"),
            ("received_at", "timestamptz"))
@@ -78,28 +60,32 @@ _TABLES: dict[type, _Table] = {
 }
 
 
-def _by_table(items: Sequence[Inbound]) -> list[tuple[_Table, str]]:
-    """Each table the messages go to, with their rows as JSON."""
-    by_type: dict[type, list[Inbound]] = {}
+def _by_table(items: Sequence[Inbound]) -> list[tuple[_Table, list[list[Any]]]]:
+    """Each table the messages go to, with their rows as columns."""
+    by_type: dict[type, list[tuple[Any, ...]]] = {}
     for item in items:
-        by_type.setdefault(type(item.message), []).append(item)
-    return [(_TABLES[t], _TABLES[t].rows_json(group)) for t, group in by_type.items()]
+        table = _TABLES[type(item.message)]
+        by_type.setdefault(type(item.message), []).append(table.row(item.envelope, item.message))
+    return [(_TABLES[t], [list(c) for c in zip(*rows, strict=True)])
+            for t, rows in by_type.items()]
 
 
 def feed_ctes(items: Sequence[Inbound], first: int) -> tuple[str, list[Any]]:
     """CTEs (each `, name AS (INSERT ...)`) that insert each message into its table, and their
     parameters, numbered from `first`: to ride along with another statement."""
-    tables = _by_table(items)
-    sql = "".join(f", {table.name}_new AS ({table.insert_sql(first + n)})"
-                  for n, (table, _) in enumerate(tables))
-    return sql, [rows for _, rows in tables]
+    sql: list[str] = []
+    arguments: list[Any] = []
+    for table, columns in _by_table(items):
+        sql.append(f", {table.name}_new AS ({table.insert_sql(first + len(arguments))})")
+        arguments.extend(columns)
+    return "".join(sql), arguments
 
 
 async def store_feeds(conn: asyncpg.Connection, items: Sequence[Inbound]) -> set[str]:
     """Insert each message into its table; return the ids stored now (not before)."""
     new_ids: set[str] = set()
-    for table, rows in _by_table(items):
-        stored = await conn.fetch(table.insert_sql() + " RETURNING id", rows)
+    for table, columns in _by_table(items):
+        stored = await conn.fetch(table.insert_sql() + " RETURNING id", *columns)
         new_ids.update(r["id"] for r in stored)
     statuses = [i.message for i in items if isinstance(i.message, Status)]
     if statuses:
