@@ -233,10 +233,14 @@ async def test_leader_verifies_escalates_dispatches_and_sees_acks(
 
             # The other lists: alarms of the last day, units filtered by agency.
             other = page.locator("#desk-other")
+            # A tab's list comes from a callback that also runs every 3 s: on a loaded machine
+            # an earlier tab's answer can land last and stand until the next refresh.
             await page.click("#desk-ltab label:has-text('告警')")
-            await expect(other.locator("tr", has_text="gas-7")).to_contain_text("测试")
+            await expect(other.locator("tr", has_text="gas-7")).to_contain_text(
+                "测试", timeout=15_000)
             await page.click("#desk-ltab label:has-text('单位')")
-            await expect(other.locator("tr", has_text="xt-119-hz1")).to_contain_text("执行任务")
+            await expect(other.locator("tr", has_text="xt-119-hz1")).to_contain_text(
+                "执行任务", timeout=15_000)
             await expect(other.locator("tr", has_text="xt-119-fe2")).to_contain_text("在线")
             await page.click("#desk-f-agency")
             await page.get_by_role("option", name="公安", exact=True).click()
