@@ -53,7 +53,8 @@ class AsyncBridge:
     def call(self, coro_fn: Callable[[Unpack[Ts]], Awaitable[T]], *args: *Ts) -> T:
         """Run `coro_fn(*args)` on the bridge's loop and wait for its result (or exception)."""
         if self._closed:
-            raise RuntimeError("the bridge is closed")
+            # A request still in flight while the dashboard stops: 503, retry, not a crash.
+            raise StoreUnavailable("the dashboard is shutting down; retry in a moment")
         return self._portal.call(coro_fn, *args)
 
     async def store(self) -> Store:
