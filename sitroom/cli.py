@@ -296,7 +296,10 @@ async def _connect_store(dsn: str, key: bytes, connections: int = 4) -> Store:
     delay = 0.5
     while True:
         try:
-            return await Store.connect(dsn, journal_key=key, max_size=connections)
+            # Every connection opens now (and learns the store's types, see
+            # incidents/store/session.py), not in the first burst after a start.
+            return await Store.connect(dsn, journal_key=key, min_size=connections,
+                                       max_size=connections)
         except StoreUnavailable as exc:
             log.warning("%s; retrying in %.1fs", exc, delay)
             await asyncio.sleep(delay)

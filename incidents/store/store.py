@@ -32,6 +32,7 @@ from incidents.store.incident_sql import INCIDENT_COLUMNS, incident_from_row
 from incidents.store.journal_sql import JournalWriter, chain_start, read_chain, read_head
 from incidents.store.orders_sql import OrderOutbox
 from incidents.store.reports_at_once import open_reports_at_once
+from incidents.store.session import keep_session, open_session
 
 _MIGRATION_LOCK = 0x51770001  # advisory lock id: one migrator at a time
 
@@ -52,16 +53,6 @@ def migrations() -> list[tuple[str, str]]:
     return [(name.removesuffix(".sql"), (folder / name).read_text("utf-8")) for name in found]
 
 
-async def _keep_session(conn: asyncpg.Connection) -> None:
-    """Return a connection to the pool as it is (asyncpg still rolls back an open transaction).
-
-    asyncpg's default reset (unlock advisory locks, close cursors, UNLISTEN, RESET ALL) is a
-    round trip on every release, in the path of every ingest commit. The store's SQL changes
-    no session state: its only session-level lock is the migration lock, released (with a
-    full reset) by migrate itself; everything else is scoped to a transaction.
-    """
-
-
 class Store:
     """Async access to PostgreSQL through one asyncpg pool."""
 
@@ -79,7 +70,7 @@ class Store:
         try:
             pool = await asyncpg.create_pool(
                 dsn, min_size=min_size, max_size=max_size, command_timeout=30,
-                reset=_keep_session,
+                init=open_session, reset=keep_session,
             )
         except UNAVAILABLE as exc:
             where = safe_dsn(dsn)

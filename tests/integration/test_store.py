@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import UTC, datetime
 
 import asyncpg
@@ -20,6 +21,7 @@ from incidents.model import (
     Observation,
 )
 from incidents.store import Store, StoreUnavailable
+from incidents.store.session import ARRAY_TYPES
 from incidents.store.store import migrations
 from tests.support.messages import inbound, minutes_ago, position, report
 
@@ -46,6 +48,30 @@ async def test_connections_go_back_to_the_pool_clean(store: Store) -> None:
         assert held == 0
         assert await conn.fetchval("SELECT to_regclass('pg_temp.left_behind')") is None
     assert store.pool.get_size() == 1  # the same connection both times
+
+
+async def test_pooled_connections_know_the_store_array_types_before_their_first_batch(
+        store: Store, postgres_server: str) -> None:
+    # asyncpg introspects an array type the first time a connection sees it: the pool does it
+    # when a connection opens, so no batch pays for it. A bare connection shows the difference.
+    statement = "SELECT " + ", ".join(
+        f"cardinality(${n}::{name}[])" for n, name in enumerate(ARRAY_TYPES, start=1))
+    values = [[1], [b"x"], [1.5], ['{"a": 1}'], [datetime.now(UTC)], [uuid.uuid4()]]
+    assert len(values) == len(ARRAY_TYPES)
+
+    async def introspections(conn: asyncpg.Connection) -> int:
+        logged: list[str] = []
+        conn.add_query_logger(lambda q: logged.append(q.query))
+        assert list(await conn.fetchrow(statement, *values)) == [1] * len(values)
+        return sum("pg_catalog.pg_type" in q or "pg_type" in q for q in logged)
+
+    async with store.pool.acquire() as conn:
+        assert await introspections(conn) == 0
+    bare = await asyncpg.connect(postgres_server)
+    try:
+        assert await introspections(bare) > 0
+    finally:
+        await bare.close()
 
 
 async def test_migrate_on_an_empty_database_creates_every_table(postgres_server: str) -> None:
