@@ -50,14 +50,15 @@ class Run:
 
     def percentile(self, q: float) -> float:
         """Publish→committed latency at quantile `q`, in ms."""
-        return _quantile(self.latencies_ms, q)
+        return quantile(self.latencies_ms, q)
 
     def receipt_percentile(self, q: float) -> float:
         """Publish→receipt latency at quantile `q`, in ms."""
-        return _quantile(self.receipt_latencies_ms, q)
+        return quantile(self.receipt_latencies_ms, q)
 
 
-def _quantile(values: list[float], q: float) -> float:
+def quantile(values: list[float], q: float) -> float:
+    """The value at quantile `q` of sorted `values` (nan when empty)."""
     return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
 
 

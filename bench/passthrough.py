@@ -1,6 +1,9 @@
 """Broker-only pass-through: a plain paho subscriber that receives and acknowledges, nothing more.
 
-The ceiling for any consumer on this machine: what sitroom's ingest is compared with.
+The ceiling for any consumer on this machine: what sitroom's ingest is compared with. With
+`--arrivals-file` it also keeps each payload's arrival time (parsed after the run, so the
+receiving loop stays bare), for publish -> received latencies against the publisher's
+`--sent-file`.
 """
 
 from __future__ import annotations
@@ -23,7 +26,10 @@ def main() -> None:
     parser.add_argument("--root", required=True)
     parser.add_argument("--count", type=int, required=True)
     parser.add_argument("--timeout", type=float, default=300.0)
+    parser.add_argument("--arrivals-file", help="write {message id: arrival time} here (JSON)")
     args = parser.parse_args()
+    arrivals: list[tuple[float, bytes | bytearray]] = []
+    keep = args.arrivals_file is not None
     received = 0
     first = last = 0.0
     done = threading.Event()
@@ -32,6 +38,8 @@ def main() -> None:
     def on_message(client: Client, userdata: Any, message: MQTTMessage) -> None:
         nonlocal received, first, last
         last = time.time()
+        if keep:
+            arrivals.append((last, message.payload))
         if received == 0:
             first = last
         received += 1
@@ -50,6 +58,9 @@ def main() -> None:
     done.wait(args.timeout)
     client.disconnect()
     client.loop_stop()
+    if args.arrivals_file:
+        with open(args.arrivals_file, "w") as out:
+            json.dump({json.loads(payload)["id"]: at for at, payload in arrivals}, out)
     print(json.dumps({"received": received, "first": first, "last": last}), flush=True)
 
 

@@ -35,6 +35,7 @@ def main() -> None:
                         help="70%% positions, 20%% observations, 10%% alarms and reports")
     parser.add_argument("--no-receipts", action="store_true",
                         help="do not wait for receipts (a backlog for later, or pass-through)")
+    parser.add_argument("--sent-file", help="write each message's publish time here (JSON)")
     args = parser.parse_args()
 
     streams = _streams(args.sources, args.mix)
@@ -111,6 +112,9 @@ def main() -> None:
                         committed.setdefault(message_id, committed_at)
     for conn in [*conns, *([receipts] if receipts else [])]:
         conn.close()
+    if args.sent_file:  # for a consumer that times arrivals itself (bench/passthrough.py)
+        with open(args.sent_file, "w") as out:
+            json.dump(sent_at, out)
     # Publish -> committed, as the receipt stamps it (same machine, same clock); publish ->
     # receipt back here as well, which adds the receipt's trip through the broker.
     latencies = sorted((committed[k] - sent_at[k]) * 1000 for k in committed if k in sent_at)
