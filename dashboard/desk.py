@@ -209,6 +209,7 @@ def _left(taxonomy: Taxonomy, districts: Districts, lang: Lang) -> html.Aside:
             dcc.Dropdown(id="desk-f-agency", value=ALL, clearable=False,
                          options=agency_options(taxonomy, lang)),
             html.Div(id="desk-other", className="desk-list"),
+            dcc.Store(id="desk-other-data"),
         ]),
     ])
 

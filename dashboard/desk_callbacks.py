@@ -139,15 +139,13 @@ def _lists(app: Dash, data: DeskData, taxonomy: Taxonomy) -> None:
         return (render_incident_rows(rows, selected, lang),
                 LABELS("count", lang).format(n=len(rows)))
 
-    @app.callback(Output("desk-lsec-incidents", "style"), Output("desk-lsec-other", "style"),
-                  Output("desk-other", "children"), Input("desk-ltab", "value"),
+    @app.callback(Output("desk-other-data", "data"), Input("desk-ltab", "value"),
                   Input("desk-tick", "n_intervals"), Input("desk-f-agency", "value"),
                   State("desk-lang", "data"))
     def refresh_other(tab: str, _tick: Any, agency: str | None,
-                      lang_value: str) -> tuple[Any, Any, Any]:
-        shown, hidden = {"display": "flex"}, {"display": "none"}
+                      lang_value: str) -> dict[str, Any] | Any:
         if tab == "incidents":
-            return shown, hidden, no_update
+            return no_update
         lang, now = Lang.of(lang_value), datetime.now(UTC)
         chosen = None if agency in (None, ALL) else agency
         body: Any
@@ -160,7 +158,14 @@ def _lists(app: Dash, data: DeskData, taxonomy: Taxonomy) -> None:
                 body = render_alarm_rows(data.alarms(now, chosen), taxonomy, lang)
         except StoreUnavailable:
             body = LABELS("unavailable", lang)
-        return hidden, shown, body
+        # Which tab and agency it answers: assets/desk.js shows it only if still chosen.
+        return {"tab": tab, "agency": agency, "body": body}
+
+    app.clientside_callback(  # type: ignore[no-untyped-call]
+        ClientsideFunction("sitroomDesk", "otherList"),
+        Output("desk-lsec-incidents", "style"), Output("desk-lsec-other", "style"),
+        Output("desk-other", "children"), Input("desk-ltab", "value"),
+        Input("desk-other-data", "data"), Input("desk-f-agency", "value"))
 
 
 def _selection(app: Dash, data: DeskData, map_id: str) -> None:

@@ -130,8 +130,26 @@
       });
   }
 
+  /**
+   * The left column's units and alarms lists (a Dash clientside callback). The tab switches
+   * at once; a list is shown only if it answers for the tab and agency now chosen: the
+   * server callback also runs on a 3 s tick, and on a loaded machine an answer for the tab
+   * just left could land after the new tab's and stand until the next tick.
+   */
+  function otherList(tab, answer, agency) {
+    var none = window.dash_clientside.no_update;
+    var shown = { display: "flex" }, hidden = { display: "none" };
+    if (tab === "incidents") { return [shown, hidden, none]; }
+    var current = answer && answer.tab === tab && answer.agency === agency;
+    var triggered = (window.dash_clientside.callback_context.triggered || [])
+      .map(function (t) { return t.prop_id; });
+    var byAnswer = triggered.length === 1 && triggered[0] === "desk-other-data.data";
+    var body = current ? answer.body : (byAnswer ? none : []);
+    return [hidden, shown, body];
+  }
+
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
-    sitroomDesk: { conference: conference },
+    sitroomDesk: { conference: conference, otherList: otherList },
   });
 
   window.sitroomDesk = Object.assign({}, window.sitroomDesk, {

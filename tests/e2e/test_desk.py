@@ -233,19 +233,30 @@ async def test_leader_verifies_escalates_dispatches_and_sees_acks(
 
             # The other lists: alarms of the last day, units filtered by agency.
             other = page.locator("#desk-other")
-            # A tab's list comes from a callback that also runs every 3 s: on a loaded machine
-            # an earlier tab's answer can land last and stand until the next refresh.
             await page.click("#desk-ltab label:has-text('告警')")
-            await expect(other.locator("tr", has_text="gas-7")).to_contain_text(
-                "测试", timeout=15_000)
+            await expect(other.locator("tr", has_text="gas-7")).to_contain_text("测试")
             await page.click("#desk-ltab label:has-text('单位')")
-            await expect(other.locator("tr", has_text="xt-119-hz1")).to_contain_text(
-                "执行任务", timeout=15_000)
+            await expect(other.locator("tr", has_text="xt-119-hz1")).to_contain_text("执行任务")
             await expect(other.locator("tr", has_text="xt-119-fe2")).to_contain_text("在线")
             await page.click("#desk-f-agency")
             await page.get_by_role("option", name="公安", exact=True).click()
             await expect(other).not_to_contain_text("xt-119-hz1")
             await expect(other.locator("tr", has_text="xt-110-p1")).to_have_count(1)
+            # An answer for the tab just left (or another agency) is not shown over the
+            # chosen one's; the tab's own answer is.
+            stale = await page.evaluate("""() => {
+                const dc = window.dash_clientside, saved = dc.callback_context;
+                dc.callback_context = {triggered: [{prop_id: "desk-other-data.data"}]};
+                try {
+                    const list = dc.sitroomDesk.otherList;
+                    return [list("units", {tab: "alarms", agency: "all", body: "A"}, "all")[2]
+                                === dc.no_update,
+                            list("units", {tab: "units", agency: "fire", body: "U"}, "all")[2]
+                                === dc.no_update,
+                            list("units", {tab: "units", agency: "all", body: "U"}, "all")[2]];
+                } finally { dc.callback_context = saved; }
+            }""")
+            assert stale == [True, True, "U"]
             await page.click("#desk-ltab label:has-text('事件')")
 
             # English and back: the labels follow the switch.
