@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
@@ -22,6 +23,7 @@ from ingest.topics import TopicScheme
 log = logging.getLogger(__name__)
 
 PUBLISH_TIMEOUT_S = 10.0
+"""How long one round waits for the broker to confirm all its orders, in all."""
 
 
 class PublishFailed(RuntimeError):
@@ -61,16 +63,26 @@ class OrderSender:
         if failed:
             raise PublishFailed(f"the broker refused {len(failed)} of {len(infos)} orders"
                                 f" (paho rc {failed[0].rc})")
-        await asyncio.to_thread(_wait_published, infos)
+        await asyncio.to_thread(wait_published, infos, PUBLISH_TIMEOUT_S)
         log.info("sent %d dispatch order(s): %s", len(batch),
                  ", ".join(f"{msg.id[:8]}→{unit}" for unit, msg in batch))
 
 
-def _wait_published(infos: Sequence[MQTTMessageInfo]) -> None:
+def wait_published(infos: Sequence[MQTTMessageInfo], timeout_s: float,
+                   clock: Callable[[], float] = time.monotonic) -> None:
+    """Wait until the broker confirmed every order, `timeout_s` in all, or raise PublishFailed.
+
+    One deadline for the whole round, not one per order: the outbox rows stay locked while
+    this waits, and units' acknowledgements of those orders wait for the lock (in ingest's
+    rules lane). Waiting per order let a broker that went away hold them for ten seconds
+    times the number of orders.
+    """
+    deadline = clock() + timeout_s
     for info in infos:
         try:
-            info.wait_for_publish(PUBLISH_TIMEOUT_S)
+            info.wait_for_publish(max(0.0, deadline - clock()))
         except (RuntimeError, ValueError) as exc:  # paho: connection lost, or not queued
             raise PublishFailed(f"an order was not published: {exc}") from exc
         if not info.is_published():
-            raise PublishFailed(f"the broker did not confirm an order in {PUBLISH_TIMEOUT_S} s")
+            raise PublishFailed(f"the broker did not confirm {len(infos)} orders in"
+                                f" {timeout_s:g} s; they stay in the outbox")

@@ -11,8 +11,8 @@ asyncpg knows their element types but not the arrays: the first statement on a c
 that uses one runs its type introspection (three round trips and a re-prepare, 10-15 ms on
 an idle box). Measured on ingest: the first batches after a start took 40-90 ms instead of
 5, each of the pool's connections paying for each type, and that start-up burst alone was
-most of the 1 % slowest messages of a 10 s benchmark run. tests/unit/test_store_session.py
-keeps this list complete.
+most of the 1 % slowest messages of a 10 s benchmark run. The unit test
+tests/unit/incidents/test_store_session.py keeps this list complete.
 """
 
 _INTROSPECT = "SELECT " + ", ".join(
