@@ -6,10 +6,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
 import asyncpg
 
-from incidents.model import Inbound, Report
+from incidents.journal import JournalEntry
+from incidents.model import Inbound, Incident, Report
 from incidents.outcomes import OpenIncident, Rule
 from incidents.store.batch import BatchResult, Evaluate
 from incidents.store.journal_sql import AFTER_LAST_CTES, JournalWriter
@@ -31,17 +33,24 @@ _OPEN_REPORTS = (
     " SELECT count(*) FROM head")
 
 
-async def open_reports_at_once(conn: asyncpg.Connection, inbound: Sequence[Inbound],
-                               evaluate: Evaluate, journal: JournalWriter
-                               ) -> BatchResult | None:
-    """Store a batch of new reports that open one incident each, with the incidents and the
-    journal, in one statement; None, with nothing written, when the batch needs
-    write_batch's transaction instead.
+class ReportsAtOnce(NamedTuple):
+    """A batch of new reports ready to go in one statement (see `plan_reports_at_once`)."""
 
-    That is when it holds anything but reports, an id twice or one stored before, when the
-    rules do anything else with it (join a report to an incident, ...), or when the journal
-    head is not where this writer left it. `evaluate` may have run by then: the caller
-    evaluates the batch again, on a fresh fork of its rules, in write_batch.
+    incidents: list[Incident]
+    entries: list[JournalEntry]
+    arguments: tuple[Any, ...]
+
+
+def plan_reports_at_once(inbound: Sequence[Inbound], evaluate: Evaluate,
+                         journal: JournalWriter) -> ReportsAtOnce | None:
+    """The statement's incidents, journal entries and parameters for a batch of new reports
+    that open one incident each; None when the batch needs write_batch's transaction instead.
+
+    That is when it holds anything but reports or an id twice, when the rules do anything
+    else with it (join a report to an incident, ...), or when this writer does not know the
+    journal head. Pure but for the journal writer's memory: no connection is needed to say no.
+    `evaluate` may have run by then: the caller evaluates the batch again, on a fresh fork of
+    its rules, in write_batch.
     """
     reports = [(i.envelope, i.message) for i in inbound if isinstance(i.message, Report)]
     ids = [r.id for _, r in reports]
@@ -56,19 +65,27 @@ async def open_reports_at_once(conn: asyncpg.Connection, inbound: Sequence[Inbou
     if sealed is None:
         return None
     entries, journal_arguments = sealed
+    arguments = (
+        *journal_arguments, *incident_arrays(incidents, opens),
+        ids, [e.agency for e, _ in reports], [e.source for e, _ in reports],
+        [r.ts for _, r in reports], [r.type for _, r in reports],
+        [r.lat for _, r in reports], [r.lon for _, r in reports],
+        [r.text for _, r in reports], [r.level.value if r.level else None for _, r in reports],
+        [r.reporter for _, r in reports], [e.received_at for e, _ in reports],
+        [uuid.UUID(i.id) for i in incidents])
+    return ReportsAtOnce(incidents, entries, arguments)
+
+
+async def write_reports_at_once(conn: asyncpg.Connection, planned: ReportsAtOnce,
+                                journal: JournalWriter) -> BatchResult | None:
+    """Run the planned statement; None, with nothing written, when a report was stored
+    before (a redelivery) or the journal head is not where this writer left it."""
     try:
-        written = await conn.fetchval(
-            _OPEN_REPORTS, *journal_arguments, *incident_arrays(incidents, opens),
-            ids, [e.agency for e, _ in reports], [e.source for e, _ in reports],
-            [r.ts for _, r in reports], [r.type for _, r in reports],
-            [r.lat for _, r in reports], [r.lon for _, r in reports],
-            [r.text for _, r in reports], [r.level.value if r.level else None for _, r in reports],
-            [r.reporter for _, r in reports], [e.received_at for e, _ in reports],
-            [uuid.UUID(i.id) for i in incidents])
+        written = await conn.fetchval(_OPEN_REPORTS, *planned.arguments)
     except (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError):
         return None  # a redelivery, or a race with another worker's transaction
     if not written:
         journal.moved()
         return None
-    journal.appended(entries, after_last=True)
-    return BatchResult(positions_new=0, units=[], incidents=incidents, dead_letters=0)
+    journal.appended(planned.entries, after_last=True)
+    return BatchResult(positions_new=0, units=[], incidents=planned.incidents, dead_letters=0)

@@ -31,7 +31,7 @@ from incidents.store.errors import UNAVAILABLE, StoreUnavailable, safe_dsn
 from incidents.store.incident_sql import INCIDENT_COLUMNS, incident_from_row
 from incidents.store.journal_sql import JournalWriter, chain_start, read_chain, read_head
 from incidents.store.orders_sql import OrderOutbox
-from incidents.store.reports_at_once import open_reports_at_once
+from incidents.store.reports_at_once import plan_reports_at_once, write_reports_at_once
 from incidents.store.session import keep_session, open_session
 
 _MIGRATION_LOCK = 0x51770001  # advisory lock id: one migrator at a time
@@ -141,8 +141,11 @@ class Store:
         when the batch needs write_batch (see reports_at_once)."""
         if self._journal is None:
             return None
+        planned = plan_reports_at_once(inbound, evaluate, self._journal)
+        if planned is None:
+            return None  # decided without taking a connection from the pool
         async with self._conn() as conn:
-            return await open_reports_at_once(conn, inbound, evaluate, self._journal)
+            return await write_reports_at_once(conn, planned, self._journal)
 
     async def update_units(self, fixes: Sequence[UnitFix]) -> None:
         """Move units to the latest of `fixes` (see batch.upsert_units)."""

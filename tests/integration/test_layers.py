@@ -14,6 +14,7 @@ from shapely.geometry import Point
 from incidents.store.layers import LayerExists, LayerNotFound, LayerStore
 from maps.importer import import_demo_layers, import_layer_file
 from maps.layers import LayerError
+from tests.support.db import fetch
 
 pytestmark = pytest.mark.integration
 
@@ -73,12 +74,8 @@ async def test_reimport_replaces_and_refusal_keeps(layer_store: LayerStore,
         await layer_store.put_layer("hospitals", "facilities", "EPSG:4326", broken)
     back = await layer_store.feature_collection("hospitals")
     assert [f["properties"]["name"] for f in back["features"]] == ["d", "避难场所"]
-    conn = await asyncpg.connect(database_url)
-    try:
-        rows = await conn.fetch("SELECT fid, kind, name, lat, lon, min_lon, max_lon"
-                                " FROM map_features ORDER BY seq")
-    finally:
-        await conn.close()
+    rows = await fetch(database_url, "SELECT fid, kind, name, lat, lon, min_lon, max_lon"
+                                     " FROM map_features ORDER BY seq")
     assert [tuple(r.values()) for r in rows] == [
         ("f0", "hospital", "d", 37.07, 114.5, 114.5, 114.5),
         ("zone", "shelter", "避难场所", 37.08, 114.6, 114.59, 114.61)]

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import asyncpg
 import pytest
 
 from incidents.model import Inbound, Level, Report
 from incidents.outcomes import Correlated, OpenIncident, Outcome, Rule
 from incidents.store import Store
+from tests.support.db import fetch
 from tests.support.keys import TEST_JOURNAL_KEY
 from tests.support.messages import inbound, position, report
 
@@ -33,14 +33,11 @@ def calls(n: int) -> list[Inbound]:
 
 async def rows(database_url: str) -> tuple[int, int, int]:
     """(reports, incidents, journal rows)."""
-    conn = await asyncpg.connect(database_url)
-    try:
-        counts = await conn.fetchrow(
-            "SELECT (SELECT count(*) FROM reports) AS r, (SELECT count(*) FROM incidents) AS i,"
-            " (SELECT count(*) FROM incident_events) AS e")
-        return counts["r"], counts["i"], counts["e"]
-    finally:
-        await conn.close()
+    [counts] = await fetch(
+        database_url,
+        "SELECT (SELECT count(*) FROM reports) AS r, (SELECT count(*) FROM incidents) AS i,"
+        " (SELECT count(*) FROM incident_events) AS e")
+    return counts["r"], counts["i"], counts["e"]
 
 
 async def test_new_reports_open_their_incidents_with_the_journal(
@@ -51,12 +48,9 @@ async def test_new_reports_open_their_incidents_with_the_journal(
     batch = calls(3)
     result = await store.open_reports(batch, open_each)
     assert result is not None and len(result.incidents) == 3
-    conn = await asyncpg.connect(database_url)
-    try:
-        linked = await conn.fetch("SELECT r.id, i.id AS incident, i.title, i.source_report"
-                                  " FROM reports r JOIN incidents i ON i.id = r.incident_id")
-    finally:
-        await conn.close()
+    linked = await fetch(database_url,
+                         "SELECT r.id, i.id AS incident, i.title, i.source_report"
+                         " FROM reports r JOIN incidents i ON i.id = r.incident_id")
     by_report = {r["id"]: r for r in linked}
     for item, incident in zip(batch, result.incidents, strict=True):
         message = item.message
