@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import asyncpg
 import msgspec
 
 from incidents.cap import CapAlertMessage
+from incidents.feeds import BatchResult, Evaluate, UnitFix
 from incidents.journal import JournalKeyError
 from incidents.model import (
     Ack,
@@ -26,35 +26,12 @@ from incidents.model import (
     Report,
     UnitState,
 )
-from incidents.outcomes import Outcome
 from incidents.store.cap import store_cap_alerts
 from incidents.store.feeds import feed_ctes, store_feeds
 from incidents.store.incident_sql import insert_incident
 from incidents.store.journal_sql import Event, JournalWriter
 from incidents.store.orders_sql import apply_acks
 from incidents.store.rules_sql import apply_outcomes
-
-
-@dataclass(frozen=True, slots=True)
-class BatchResult:
-    """What one committed batch changed."""
-
-    positions_new: int
-    """Positions stored now (the rest of the batch's positions were already there)."""
-    units: list[UnitState]
-    """Latest position per unit in the batch."""
-    incidents: list[Incident]
-    """Incidents opened by the batch's new reports."""
-    dead_letters: int
-    """Dead letters stored."""
-    orders_moved: int = 0
-    """Dispatch orders moved on by the batch's acks."""
-    unit_fixes: list[UnitFix] = field(default_factory=list)
-    """With `defer_units`: each unit's latest fix, for `upsert_units` to write later."""
-
-
-Evaluate = Callable[[Sequence[Inbound]], list[Outcome]]
-"""The rules: outcomes of the messages a batch stored for the first time, in arrival order."""
 
 
 async def write_batch(
@@ -203,23 +180,6 @@ ON CONFLICT (unit) DO UPDATE SET agency = EXCLUDED.agency, source = EXCLUDED.sou
     position_id = EXCLUDED.position_id, updated_at = now()
 WHERE u.last_ts < EXCLUDED.last_ts
 """
-
-
-class UnitFix(msgspec.Struct, gc=False):
-    """A position with its envelope's fields: a row of `positions`, and a unit's latest fix."""
-
-    id: str
-    unit: str
-    agency: str
-    source: str
-    ts: datetime
-    lat: float
-    lon: float
-    speed: float | None
-    heading: float | None
-    accuracy: float | None
-    received_at: datetime
-    unit_type: str | None
 
 
 _rows_encoder = msgspec.json.Encoder()

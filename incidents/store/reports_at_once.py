@@ -10,10 +10,10 @@ from typing import Any, NamedTuple
 
 import asyncpg
 
+from incidents.feeds import BatchResult, Evaluate
 from incidents.journal import JournalEntry
 from incidents.model import Inbound, Incident, Report
 from incidents.outcomes import OpenIncident, Rule
-from incidents.store.batch import BatchResult, Evaluate
 from incidents.store.journal_sql import AFTER_LAST_CTES, JournalWriter
 from incidents.store.rules_sql import INCIDENT_ROWS, incident_arrays, opened
 

@@ -52,7 +52,7 @@ async def test_the_same_id_twice_is_stored_once(settings: Settings, store: Store
         with publisher(broker.url, broker.protocol) as pub:
             for _ in range(2):
                 pub.publish(f"{root}/police/position/car-7", position_json(message_id=message_id))
-            await eventually(lambda: service.stats.received, lambda n: n >= 2)
+            await eventually(lambda: service.source.stats.received, lambda n: n >= 2)
             await eventually(lambda: service.stats.batches, lambda n: n >= 1)
     assert await store.position_ids() == [message_id]
     assert service.stats.duplicates == 1

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from paho.mqtt.client import MQTTMessageInfo
 
-from ingest.order_sender import PublishFailed, wait_published
+from ingest.paho_source import wait_published
+from ingest.source import PublishFailed
 
 
 class Clock:
