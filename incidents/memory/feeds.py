@@ -39,6 +39,9 @@ from incidents.ports.feeds import PublishOrders
 from incidents.store.errors import StoreUnavailable
 
 
+_SEVERITY = [Level.I, Level.II, Level.III, Level.IV]
+
+
 class MemoryOutbox:
     """Dispatch orders waiting to be sent, in a list; `orders` is what tests add to it."""
 
@@ -217,6 +220,10 @@ class MemoryFeedStore:
                                                 status=IncidentStatus.CLOSED, updated_at=now)
         self._closed[incident_id] = (key, now)
 
+    def _open_by_key(self, key: str) -> bool:
+        incident_id = self._rule_keys.get(key)
+        return incident_id is not None and incident_id not in self._closed
+
     def _move_units(self, fixes: Sequence[UnitFix]) -> None:
         for fix in fixes:
             unit = self._units.get(fix.unit)
@@ -243,10 +250,12 @@ class MemoryFeedStore:
                     lon=o.lon, reported_at=now, updated_at=now, agency="rules",
                     source_report=o.evidence[0] if o.evidence else None)
                 self._rule_keys[o.key] = incident.id
-            elif isinstance(o, UpdateIncident) and o.key in self._rule_keys:
-                incident = _replace(self._incidents[self._rule_keys[o.key]], level=o.level,
-                                    updated_at=now)
-            elif isinstance(o, Correlated) and o.key in self._rule_keys:
+            elif isinstance(o, UpdateIncident) and self._open_by_key(o.key):
+                current = self._incidents[self._rule_keys[o.key]]
+                # Rules only ever raise the level (I is the most severe).
+                level = min(o.level, current.level, key=_SEVERITY.index)
+                incident = _replace(current, level=level, updated_at=now)
+            elif isinstance(o, Correlated) and self._open_by_key(o.key):
                 incident = self._incidents[self._rule_keys[o.key]]
             else:
                 continue
