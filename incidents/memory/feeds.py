@@ -38,7 +38,6 @@ from incidents.outcomes import Correlated, KeyedIncident, OpenIncident, Outcome,
 from incidents.ports.feeds import PublishOrders
 from incidents.store.errors import StoreUnavailable
 
-
 _SEVERITY = [Level.I, Level.II, Level.III, Level.IV]
 
 
