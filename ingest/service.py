@@ -46,12 +46,13 @@ class IngestService:
             if settings.mqtt_url is None:
                 raise ValueError("ingest needs SITROOM_MQTT_URL (sitroom up sets it for you)")
             topic = scheme.subscription
+            subscription = f"$share/{cfg.shared_group}/{topic}" if cfg.shared_group else topic
             address = BrokerAddress.parse(settings.mqtt_url)
             source = PahoSource(
-                address, protocol_version(settings.mqtt_protocol), cfg.client_id,
-                f"$share/{cfg.shared_group}/{topic}" if cfg.shared_group else topic, clock,
-                session_expiry_s=cfg.session_expiry_s, receive_maximum=cfg.receive_maximum)
-            self._description = f"{cfg.client_id} consuming {topic} from {address.url()}"
+                address, protocol_version(settings.mqtt_protocol), cfg.client_id, subscription,
+                clock, session_expiry_s=cfg.session_expiry_s,
+                receive_maximum=cfg.receive_maximum)
+            self._description = f"{cfg.client_id} consuming {subscription} from {address.url()}"
             broker = address.url()
         else:
             self._description = f"{cfg.client_id} consuming from {type(source).__name__}"
