@@ -100,13 +100,15 @@ class CommitPipeline:
 
     async def run(self) -> None:
         """Commit batches as they come until cancelled (or a commit fails with a bug)."""
-        self._flushing = asyncio.current_task()
+        flushing = asyncio.current_task()
+        assert flushing is not None, "run() runs in a task"
+        self._flushing = flushing
         try:
             await self._flush_forever()
         except asyncio.CancelledError:
-            if self._commit_failure is not None:
-                # A bug, not a store outage (that is retried inside): stop ingest, loudly.
-                self._flushing.uncancel()  # type: ignore[union-attr]
+            # Cancelled by `_commit_done` alone (not also by whoever runs us): a bug, not a
+            # store outage (that is retried inside), so stop ingest, loudly.
+            if self._commit_failure is not None and flushing.uncancel() == 0:
                 raise self._commit_failure from None
             raise
         finally:
@@ -150,7 +152,8 @@ class CommitPipeline:
             batch = self._held.pop(0)
             await self._commit(batch, *self._decode(batch), deadline=deadline)
         async with contextlib.aclosing(self._source.batches(self._batch_max, 0.0)) as rest:
-            async for batch in rest:
+            while self._source.backlog:  # what is there now: never wait for more
+                batch = await anext(rest)
                 await self._commit(batch, *self._decode(batch), deadline=deadline)
 
     async def _make_room(self, allowed: int) -> None:

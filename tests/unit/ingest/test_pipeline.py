@@ -231,3 +231,30 @@ async def test_a_bug_in_a_commit_stops_ingest_loudly() -> None:
         await asyncio.wait_for(task, 5.0)
     assert raised.group_contains(ZeroDivisionError)
     assert source.acked == []
+
+
+async def test_stopping_while_the_store_is_away_gives_up_and_leaves_messages_unacked(
+        caplog: pytest.LogCaptureFixture) -> None:
+    clock = ManualClock(START)
+    store = MemoryFeedStore(clock)
+    source = MemorySource(clock)
+    service = IngestService(settings(batch_delay_ms=0, commits_in_flight=1), store,
+                            MemoryLive(), rules=RuleSet(), source=source, clock=clock)
+    task = asyncio.create_task(service.run())
+    await eventually(lambda: source.connected, bool)
+    store.available = False
+    source.deliver(f"{ROOT}/police/position/car-7", position_json("p1"))
+    await eventually(lambda: service.stats.store_retries, lambda n: n >= 1)
+    task.cancel()
+    await asyncio.sleep(0.05)
+    assert not task.done()  # the final commit keeps trying, within its deadline…
+    clock.advance(6.0)  # …which passes (five seconds on the clock)
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 5.0)
+    assert source.acked == [] and await _stored(store) == []
+    assert "stopping with 1 uncommitted messages" in caplog.text
+
+
+async def _stored(store: MemoryFeedStore) -> list[str]:
+    store.available = True
+    return await store.position_ids()
