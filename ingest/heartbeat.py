@@ -24,7 +24,7 @@ class Heartbeat:
 
     def __init__(self, live: LiveWriter, updater: LiveUpdater, rules: RulesLane,
                  source: MessageSource, stats: IngestStats, clock: Clock, *,
-                 component: str, broker: str, interval_s: float) -> None:
+                 component: str, interval_s: float) -> None:
         self._live = live
         self._updater = updater
         self._rules = rules
@@ -32,7 +32,6 @@ class Heartbeat:
         self._stats = stats
         self._clock = clock
         self._component = component
-        self._broker = broker
         self._interval = interval_s
 
     def status(self) -> dict[str, Any]:
@@ -40,7 +39,7 @@ class Heartbeat:
         source = self._source
         status = self._stats.as_dict(source.stats, source.backlog, source.connected,
                                      self._clock.time())
-        status["broker"] = self._broker
+        status["broker"] = source.broker
         status["subscribed"] = source.subscribed
         return status
 

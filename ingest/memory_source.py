@@ -31,6 +31,11 @@ class MemorySource:
         self.closed = False
 
     @property
+    def broker(self) -> str:
+        """Memory, not a broker."""
+        return "memory"
+
+    @property
     def connected(self) -> bool:
         """True between entering and leaving the context."""
         return self.entered and not self.closed

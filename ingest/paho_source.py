@@ -10,7 +10,6 @@ one queued write.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import AsyncGenerator, Callable, Sequence
@@ -28,12 +27,14 @@ from paho.mqtt.client import (
 from paho.mqtt.enums import MQTTProtocolVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
+from config.settings import Settings
 from incidents.clock import Clock, SystemClock
 from ingest.inbox import Inbox
-from ingest.mqtt import BrokerAddress, connect_async, make_client
+from ingest.mqtt import BrokerAddress, connect_async, make_client, protocol_version
 from ingest.mqtt_loop import LoopDriver
 from ingest.paho_bulk import BulkClient, Delivery
 from ingest.source import PublishFailed, Received, SourceStats
+from ingest.topics import TopicScheme
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ class PahoSource:
     def __init__(self, address: BrokerAddress, protocol: MQTTProtocolVersion, client_id: str,
                  subscription: str, clock: Clock, *, session_expiry_s: int,
                  receive_maximum: int) -> None:
+        self._client_id = client_id
         self._address = address
         self._protocol = protocol
         self._subscription = subscription
@@ -74,6 +76,23 @@ class PahoSource:
         self._client.on_delivery = self._on_delivery
         self._client.on_subscribe = self._on_subscribe
 
+    @classmethod
+    def from_settings(cls, settings: Settings, clock: Clock) -> PahoSource:
+        """The source ingest's settings describe: broker, protocol, client id, shared group."""
+        if settings.mqtt_url is None:
+            raise ValueError("ingest needs SITROOM_MQTT_URL (sitroom up sets it for you)")
+        cfg = settings.ingest
+        topic = TopicScheme(settings.topic_root, frozenset(settings.agencies)).subscription
+        return cls(BrokerAddress.parse(settings.mqtt_url),
+                   protocol_version(settings.mqtt_protocol), cfg.client_id,
+                   f"$share/{cfg.shared_group}/{topic}" if cfg.shared_group else topic, clock,
+                   session_expiry_s=cfg.session_expiry_s, receive_maximum=cfg.receive_maximum)
+
+    @property
+    def broker(self) -> str:
+        """The broker's URL, without password."""
+        return self._address.url()
+
     @property
     def connected(self) -> bool:
         """True while the broker session is up."""
@@ -95,6 +114,8 @@ class PahoSource:
                       session_expiry_s=self._session_expiry_s,
                       receive_maximum=self._receive_maximum)
         self._driver = LoopDriver(self._client, asyncio.get_running_loop())
+        log.info("ingest %s consuming %s from %s", self._client_id, self._subscription,
+                 self._address.url())
         self._driving = asyncio.create_task(self._driver.run(), name="ingest-mqtt")
         self._driving.add_done_callback(self._driver_ended)
         return self
@@ -102,13 +123,14 @@ class PahoSource:
     async def __aexit__(self, exc_type: type[BaseException] | None,
                         exc: BaseException | None, tb: TracebackType | None) -> None:
         self._closing = True
-        if self._driving is not None:
-            self._driving.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._driving
-        if self._driver is not None:
-            self._driver.stop()
-        self._inbox.close()
+        try:
+            if self._driving is not None:
+                self._driving.cancel()
+                await asyncio.wait([self._driving])  # a cancel of our own caller propagates
+        finally:
+            if self._driver is not None:
+                self._driver.stop()  # DISCONNECT now: unacked messages go back to the broker
+            self._inbox.close()
 
     def _driver_ended(self, task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None:

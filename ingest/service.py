@@ -14,17 +14,14 @@ from incidents.store.errors import StoreUnavailable
 from ingest.codecs import CrsPolicy
 from ingest.heartbeat import Heartbeat
 from ingest.live_writer import LiveUpdater
-from ingest.mqtt import BrokerAddress, protocol_version
 from ingest.order_sender import OrderSender
-from ingest.paho_source import BROKER_DROPPED_TOPIC, PahoSource
+from ingest.paho_source import PahoSource
 from ingest.pipeline import CommitPipeline, Decoder
 from ingest.rules import RuleEngine, RuleSet, load_rules
 from ingest.rules_lane import RulesLane
 from ingest.source import MessageSource
 from ingest.stats import IngestStats
 from ingest.topics import TopicScheme
-
-__all__ = ["BROKER_DROPPED_TOPIC", "IngestService", "IngestStats"]
 
 log = logging.getLogger(__name__)
 
@@ -42,21 +39,7 @@ class IngestService:
         clock = clock or SystemClock()
         scheme = TopicScheme(settings.topic_root, frozenset(settings.agencies))
         self._store = store
-        if source is None:
-            if settings.mqtt_url is None:
-                raise ValueError("ingest needs SITROOM_MQTT_URL (sitroom up sets it for you)")
-            topic = scheme.subscription
-            subscription = f"$share/{cfg.shared_group}/{topic}" if cfg.shared_group else topic
-            address = BrokerAddress.parse(settings.mqtt_url)
-            source = PahoSource(
-                address, protocol_version(settings.mqtt_protocol), cfg.client_id, subscription,
-                clock, session_expiry_s=cfg.session_expiry_s,
-                receive_maximum=cfg.receive_maximum)
-            self._description = f"{cfg.client_id} consuming {subscription} from {address.url()}"
-            broker = address.url()
-        else:
-            self._description = f"{cfg.client_id} consuming from {type(source).__name__}"
-            broker = type(source).__name__
+        source = source or PahoSource.from_settings(settings, clock)
         self.source = source
         """Where the feed messages come from."""
         self.stats = IngestStats()
@@ -65,16 +48,16 @@ class IngestService:
             store, RuleEngine(rules or load_rules(settings.rules_file), clock.now),
             self.stats, clock)
         """The rules' lane, and the rules' state."""
-        self.live = LiveUpdater(store, live, self.stats, clock, cfg.live_interval_ms / 1000)
+        self.updater = LiveUpdater(store, live, self.stats, clock, cfg.live_interval_ms / 1000)
         """The live writer (units and Redis)."""
         self.pipeline = CommitPipeline(
-            source, store, self.rules, self.live,
+            source, store, self.rules, self.updater,
             Decoder(scheme, cfg.max_payload_bytes, crs), scheme, self.stats, clock,
             batch_max=cfg.batch_max, gather_s=cfg.batch_delay_ms / 1000,
             commits_in_flight=cfg.commits_in_flight)
         """Commits, acknowledges and receipts what the source delivers."""
-        self.heartbeat = Heartbeat(live, self.live, self.rules, source, self.stats, clock,
-                                   component=f"ingest:{cfg.client_id}", broker=broker,
+        self.heartbeat = Heartbeat(live, self.updater, self.rules, source, self.stats, clock,
+                                   component=f"ingest:{cfg.client_id}",
                                    interval_s=cfg.heartbeat_s)
         """Reports ingest's status and keeps the live state rebuilt."""
         self.orders = OrderSender(store.outbox(f"ingest/{cfg.client_id}"), source, scheme,
@@ -95,23 +78,22 @@ class IngestService:
         """Consume until cancelled; on cancel, commit what was received, then disconnect."""
         await _until_stored(self.rules.resume, "load open rule incidents")
         await _until_stored(self._catch_up_units, "catch up unit positions")
-        log.info("ingest %s", self._description)
         try:
             async with self.source, asyncio.TaskGroup() as group:
                 group.create_task(self.pipeline.run(), name="ingest-flush")
                 group.create_task(self.heartbeat.run(), name="ingest-heartbeat")
-                group.create_task(self.live.run(), name="ingest-live")
+                group.create_task(self.updater.run(), name="ingest-live")
                 group.create_task(self.orders.run(), name="ingest-orders")
         finally:
             # Commit what arrived, if the store answers soon; whatever is not committed was
             # not acknowledged either, so the broker redelivers it (and ids dedupe).
             try:
                 await asyncio.shield(self.pipeline.drain(STOP_DRAIN_S))
-                await asyncio.shield(self.live.write_units())
+                await asyncio.shield(self.updater.write_units())
             except StoreUnavailable as exc:
                 log.warning("stopping with %d uncommitted messages, which the broker will"
                             " redeliver, and %d unit fixes for the next start to catch up: %s",
-                            self.pipeline.uncommitted, self.live.units_due, exc)
+                            self.pipeline.uncommitted, self.updater.units_due, exc)
 
     async def _catch_up_units(self) -> None:
         moved = await self._store.catch_up_units()

@@ -54,6 +54,11 @@ class MessageSource(Protocol):
     """Counters for the heartbeat."""
 
     @property
+    def broker(self) -> str:
+        """Where messages come from (a broker's URL without password), for the health page."""
+        ...
+
+    @property
     def connected(self) -> bool:
         """True while the broker session is up."""
         ...
