@@ -28,7 +28,9 @@ class MemorySource:
         self.refuse_publishing = False
         """When True, `publish_confirmed` fails as a broker that is away would."""
         self.entered = False
+        """True once the context was entered (the source "connected")."""
         self.closed = False
+        """True once the context was left (the source "disconnected")."""
 
     @property
     def broker(self) -> str:
