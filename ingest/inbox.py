@@ -19,21 +19,28 @@ class Inbox:
 
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
-        self._items: deque[Received] = deque()
+        self.items: deque[Received] = deque()
+        """Messages waiting, oldest first. A source's per-message callback may append here
+        itself, then call `wake` unless `woken` (what `put` does, one Python call less)."""
+        self.woken = False
+        """True from a wake-up until `batches` has emptied the inbox and waits again."""
         self._wake = asyncio.Event()
-        self._armed = False
         self._closed = False
         self._failure: BaseException | None = None
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self.items)
 
     def put(self, item: Received) -> None:
         """Add a message (from the event loop's thread)."""
-        self._items.append(item)
-        if not self._armed:
-            self._armed = True
-            self._wake.set()
+        self.items.append(item)
+        if not self.woken:
+            self.wake()
+
+    def wake(self) -> None:
+        """Wake `batches` up: messages are waiting."""
+        self.woken = True
+        self._wake.set()
 
     def close(self) -> None:
         """No more messages will come: `batches` ends once the inbox is empty."""
@@ -47,7 +54,7 @@ class Inbox:
 
     async def batches(self, max_size: int, gather_s: float) -> AsyncGenerator[list[Received], None]:
         """Batches of at most `max_size`, a smaller one once its oldest is `gather_s` old."""
-        items = self._items
+        items = self.items
         while True:
             if self._failure is not None:
                 raise self._failure
@@ -56,7 +63,7 @@ class Inbox:
                     raise self._failure
                 if self._closed:
                     return
-                self._armed = False
+                self.woken = False
                 self._wake.clear()
                 await self._wake.wait()
             if len(items) < max_size and gather_s > 0:

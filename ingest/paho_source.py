@@ -207,8 +207,11 @@ class PahoSource:
             self._note_broker_drops(delivery.payload)
             return
         self.stats.received += 1  # here, not when decoded: a batch put back is decoded again
-        self._inbox.put(Received(self._generation, delivery.mid, delivery.qos, delivery.topic,
-                                 delivery.payload, self._stamp()))
+        inbox = self._inbox  # Inbox.put, inlined: this runs for every message
+        inbox.items.append(Received(self._generation, delivery.mid, delivery.qos,
+                                    delivery.topic, delivery.payload, self._stamp()))
+        if not inbox.woken:
+            inbox.wake()
 
     def _note_broker_drops(self, payload: bytes) -> None:
         try:
