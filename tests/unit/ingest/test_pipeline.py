@@ -258,3 +258,22 @@ async def test_stopping_while_the_store_is_away_gives_up_and_leaves_messages_una
 async def _stored(store: MemoryFeedStore) -> list[str]:
     store.available = True
     return await store.position_ids()
+
+
+async def test_a_lost_connection_s_message_is_not_acked_and_stored_once_redelivered() -> None:
+    clock = ManualClock(START)
+    store = GatedStore(clock, gated="p1")
+    async with running(store, clock) as ingest:
+        try:
+            first = ingest.source.deliver(f"{ROOT}/police/position/car-7", position_json("p1"))
+            await asyncio.sleep(0.05)
+            ingest.source.reconnect()  # the connection drops while p1 is being committed
+        finally:
+            store.gate.set()
+        await eventually(lambda: ingest.service.stats.batches, lambda n: n == 1)
+        assert ingest.source.acked == []  # its packet id may name another message now
+        again = ingest.source.deliver(f"{ROOT}/police/position/car-7", position_json("p1"))
+        await eventually(lambda: ingest.source.acked, lambda a: a == [again])
+    assert first.mid != again.mid
+    assert await store.position_ids() == ["p1"]
+    assert ingest.service.stats.duplicates == 1
