@@ -133,8 +133,9 @@ class PahoSource:
             self._inbox.close()
 
     def _driver_ended(self, task: asyncio.Task[None]) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            self._inbox.fail(task.exception())  # type: ignore[arg-type]
+        failure = None if task.cancelled() else task.exception()
+        if failure is not None:  # `batches` raises it: ingest stops, as on any bug
+            self._inbox.fail(failure)
 
     def batches(self, max_size: int, gather_s: float) -> AsyncGenerator[list[Received], None]:
         """Batches of what arrived (see MessageSource.batches)."""
