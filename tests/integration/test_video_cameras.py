@@ -127,7 +127,7 @@ async def test_a_file_camera_is_relayed_and_reconnects_when_its_source_ends(
         assert states[:3] == ["live", "interrupted", "live"]
     finally:
         await viewer.hang_up(http, leader)
-        await pubsub.aclose()  # type: ignore[no-untyped-call]
+        await pubsub.aclose()
         await client.aclose()
     async with http.delete(server.base_url + "/api/cameras/cam-gate", headers=auth) as response:
         assert response.status == 200
