@@ -7,12 +7,13 @@ LOCK   := requirements/dev.lock
 # The lock's resolver, pinned: `make lock` refreshes the lock on purpose (docs/deploy.md).
 UV     := uv==0.13.10
 
-.PHONY: demo up test test-latest unit lint bench fuzz lock system-deps clean help
+.PHONY: demo up test test-latest unit lint bench bench-compare fuzz lock system-deps clean help
 
 help:
 	@echo "make demo   - run the whole system on embedded servers with the simulator"
 	@echo "make test   - lint, type-check and run the whole test suite"
 	@echo "make bench  - run the benchmarks and print the figures"
+	@echo "make bench-compare BASE=REF - each benchmark on commit REF and on this tree, same run"
 	@echo "make fuzz   - fuzz the codecs with atheris for FUZZ_SECONDS (default 300)"
 	@echo "make lock   - re-resolve $(LOCK) to the newest releases inside pyproject's ranges"
 	@echo "make test-latest - the suite on the newest releases inside the ranges (not the lock)"
@@ -60,6 +61,10 @@ lock: $(STAMP)
 
 bench: $(STAMP) system-deps
 	$(BIN)/python -m bench
+
+bench-compare: $(STAMP) system-deps
+	@test -n "$(BASE)" || { echo "usage: make bench-compare BASE=<commit> [ONLY='ingest feeds']"; exit 2; }
+	$(BIN)/python -m bench.compare --base $(BASE) $(foreach b,$(ONLY),--only $(b))
 
 fuzz: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[fuzz]'
