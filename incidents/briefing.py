@@ -13,6 +13,7 @@ from incidents.cap import BoundingBox, CapAlert, CapCircle, CapMsgType, CapRefer
 from incidents.command import CommandService
 from incidents.dispatch import OrderState
 from incidents.model import Incident, IncidentStatus, Level
+from incidents.orders import Order
 from incidents.reports.cap_issue import CapTexts, CapTypeInfo, cap_from_incident
 from incidents.reports.daily import DailySummary, summarize
 from incidents.reports.model import (
@@ -35,7 +36,7 @@ from incidents.reports.model import (
 from incidents.reports.model import OrderState as ShownState
 from incidents.reports.texts import action_name
 from incidents.spatial import Spatial
-from incidents.store.command import CommandStore, Order
+from incidents.store.command import CommandStore
 from incidents.taxonomy import Taxonomy
 
 ISSUER = LocalText(zh="邢台市应急指挥中心", en="Xingtai Emergency Command Centre")

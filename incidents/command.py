@@ -23,6 +23,7 @@ from incidents.errors import Conflict, Invalid, NotFound
 from incidents.lifecycle import Action, Resolution, severity
 from incidents.live import LiveState, LiveUnavailable
 from incidents.model import LOCAL_TZ, Incident, IncidentStatus, Level
+from incidents.orders import Order
 from incidents.plans import Plan, PlanBook, PlanError, Requirement
 from incidents.spatial import (
     DistrictRef,
@@ -33,7 +34,7 @@ from incidents.spatial import (
     UnitPoint,
 )
 from incidents.store import StoreUnavailable
-from incidents.store.command import CommandStore, Order
+from incidents.store.command import CommandStore
 from incidents.taxonomy import Taxonomy, TaxonomyError
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,54 @@
+"""Dispatch orders as the command side keeps them: the record the store returns, the API
+serves and the desk shows (the order's wire form to units is `incidents.dispatch`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from incidents.dispatch import OrderState
+from incidents.taxonomy import Text
+
+
+class Order(msgspec.Struct, frozen=True, kw_only=True):
+    """A dispatch order as stored."""
+
+    id: str
+    """Order id (the unit's acks name it)."""
+    incident_id: str
+    """The incident."""
+    dispatch_id: str | None
+    """The plan dispatch it belongs to; None for a single order."""
+    unit: str
+    """The unit sent."""
+    agency: str
+    """The unit's agency."""
+    task_id: str
+    """Plan task id."""
+    task: dict[str, Any]
+    """Task name and detail, bilingual: {"name": {zh, en}, "detail": {zh, en}}."""
+    state: OrderState
+    """Where the order stands."""
+    issued_by: str
+    """Who issued it."""
+    issued_at: datetime
+    """When."""
+    deadline_at: datetime
+    """Acknowledge by then."""
+    sent_at: datetime | None
+    """When it was last published; None while waiting in the outbox."""
+    send_count: int
+    """How many times it was published."""
+    escalated_at: datetime | None
+    """When its deadline passed unacknowledged."""
+    replaces: str | None
+    """The order it reassigns, if any."""
+    updated_at: datetime
+    """Last change."""
+
+
+def task_doc(name: Text, detail: Text) -> dict[str, Any]:
+    """The bilingual task description stored with an order."""
+    return {"name": {"zh": name.zh, "en": name.en}, "detail": {"zh": detail.zh, "en": detail.en}}
