@@ -11,7 +11,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -23,7 +23,8 @@ from incidents.errors import not_found as _not_found
 from incidents.journal import Event, JournalKeyError
 from incidents.lifecycle import Outcome, State
 from incidents.model import Incident, IncidentStatus, Level
-from incidents.orders import Order, task_doc
+from incidents.orders import Order
+from incidents.orders import new_order as _new_order
 from incidents.plans import Requirement
 from incidents.spatial import UnitChanges, UnitPoint
 from incidents.store.errors import UNAVAILABLE, StoreUnavailable
@@ -395,16 +396,6 @@ class CommandStore:
                 " LIMIT $8", incident.type, uuid.UUID(incident.id), incident.reported_at, days,
                 incident.lat, incident.lon, radius_m, limit)
         return [incident_from_row(r) for r in rows]
-
-
-def _new_order(req: Requirement, unit: str, agency: str, incident_id: str, dispatch_id: str,
-               actor: str, now: datetime) -> Order:
-    return Order(
-        id=str(uuid.uuid4()), incident_id=incident_id, dispatch_id=dispatch_id, unit=unit,
-        agency=agency, task_id=req.task_id, task=task_doc(req.name, req.detail),
-        state=OrderState.ISSUED, issued_by=actor, issued_at=now,
-        deadline_at=now + timedelta(seconds=req.ack_deadline_s), sent_at=None, send_count=0,
-        escalated_at=None, replaces=None, updated_at=now)
 
 
 async def _insert_orders(conn: asyncpg.Connection, orders: Sequence[Order]) -> None:
