@@ -116,7 +116,7 @@ class MemoryCommandStore:
         seen = self._t.units.get(unit)
         if seen is None:
             self._t.units[unit] = _Unit(unit, agency, unit_type, lat, lon, ts, now)
-        elif seen.last_ts < ts:
+        elif seen.last_ts <= ts:  # as the SQL upsert: an equal time moves it too
             seen.agency, seen.lat, seen.lon, seen.last_ts, seen.updated_at = (
                 agency, lat, lon, ts, now)
             seen.unit_type = unit_type or seen.unit_type
