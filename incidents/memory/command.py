@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -31,9 +31,8 @@ from incidents.plans import Requirement
 from incidents.ports.command import Decide, DecideMerge
 from incidents.spatial import UnitChanges, UnitPoint
 
-# The in-memory twin measures distance on the sphere as maps/ does (PostgreSQL's
-# earthdistance uses a 0.1 % larger sphere; the contract keeps clear of that margin).
-from maps.analysis.geodesy import haversine_m
+DistanceM = Callable[[float, float, float, float], float]
+"""Great-circle metres between (lat1, lon1) and (lat2, lon2)."""
 
 # What a unit's availability becomes as its order moves on (as ingest's ack path sets it).
 _AVAILABILITY = {
@@ -90,9 +89,15 @@ class _Tables:
 
 
 class MemoryCommandStore:
-    """Incidents, journal, orders and units in memory; `outage()` makes it unavailable."""
+    """Incidents, journal, orders and units in memory; `outage()` makes it unavailable.
 
-    def __init__(self, clock: Clock | None = None) -> None:
+    `distance_m` measures radii: `incidents/` does not import `maps/`, so the caller passes
+    maps' haversine (PostgreSQL's earthdistance uses a 0.1 % larger sphere; the contract
+    keeps clear of that margin).
+    """
+
+    def __init__(self, distance_m: DistanceM, clock: Clock | None = None) -> None:
+        self._distance_m = distance_m
         self._clock = clock or SystemClock()
         self._t = _Tables()
         self._down = False
@@ -245,8 +250,8 @@ class MemoryCommandStore:
         near = [(d, r.incident) for r in self._t.incidents.values()
                 if r.incident.type == incident.type and r.incident.id != incident.id
                 and r.incident.reported_at >= earliest
-                and (d := haversine_m(incident.lat, incident.lon, r.incident.lat,
-                                      r.incident.lon)) <= radius_m]
+                and (d := self._distance_m(incident.lat, incident.lon, r.incident.lat,
+                                           r.incident.lon)) <= radius_m]
         return [i for _, i in sorted(near, key=lambda pair: pair[0])][:limit]
 
     async def dispatch(self, incident_id: str, plan: tuple[str, str] | None, level: Level,
@@ -361,7 +366,7 @@ class MemoryCommandStore:
                 speeds[o.sensor] = o
         found = [(d, -o.ts.timestamp(), o) for o in recent
                  if o.quantity == "wind_direction" and o.sensor in speeds
-                 and (d := haversine_m(lat, lon, o.lat, o.lon)) <= radius_m]
+                 and (d := self._distance_m(lat, lon, o.lat, o.lon)) <= radius_m]
         if not found:
             return None
         _, _, best = min(found, key=lambda f: (f[0], f[1]))

@@ -18,6 +18,7 @@ from incidents.model import AckState, Availability, Incident, IncidentStatus, Le
 from incidents.plans import Requirement
 from incidents.ports.command import Decide
 from incidents.taxonomy import Text
+from maps.analysis.geodesy import haversine_m
 from tests.support.command_backends import Backend, MemoryBackend, PostgresBackend
 
 pytestmark = pytest.mark.integration
@@ -34,7 +35,7 @@ ATTACK = Requirement(plan_id="fire", plan_version="3", level=Level.III, task_id=
 def backend(request: pytest.FixtureRequest) -> Backend:
     """Each command store in turn (PostgreSQL on the test's own database)."""
     if request.param == "memory":
-        return MemoryBackend(MemoryCommandStore())
+        return MemoryBackend(MemoryCommandStore(haversine_m))
     return PostgresBackend(request.getfixturevalue("store"))
 
 

@@ -14,6 +14,7 @@ from incidents.memory.live import MemoryLiveState
 from incidents.model import Incident, Level
 from incidents.plans import load_plans
 from incidents.taxonomy import load_taxonomy
+from maps.analysis.geodesy import haversine_m
 from maps.analysis.units import GridUnitIndex
 
 LEADER = Actor(name="leader-li", client="10.0.0.9")
@@ -50,7 +51,7 @@ def desk(units_max_age_s: float = 0.0) -> Desk:
     """A fresh desk on the shipped taxonomy and plans, at a fixed start time; proposals
     re-read unit positions older than `units_max_age_s` (0: every time)."""
     clock = ManualClock(datetime(2026, 11, 26, 9, 30, tzinfo=UTC))
-    store, live = MemoryCommandStore(clock), MemoryLiveState(clock)
+    store, live = MemoryCommandStore(haversine_m, clock), MemoryLiveState(clock)
     taxonomy = load_taxonomy()
     service = CommandService(store, live, taxonomy, load_plans(taxonomy), None,
                              GridUnitIndex(), unit_online_s=ONLINE_S,
