@@ -23,8 +23,9 @@ from dashboard.geojson import incidents_collection, units_collection
 from dashboard.portal import AsyncBridge
 from incidents.cap import CapAlert
 from incidents.cap_export import export_cap
+from incidents.deadletters import StoredDeadLetter
 from incidents.live import LiveState, LiveUnavailable
-from incidents.store import StoredDeadLetter, StoreError
+from incidents.store import StoreError
 
 CHECK_TIMEOUT_S = 3.0
 """Longest wait for one dependency in the health check."""

@@ -28,10 +28,10 @@ from incidents.briefing import describe
 from incidents.dispatch import FINAL, OrderState
 from incidents.lifecycle import Action, severity
 from incidents.model import Incident, IncidentStatus, Level
+from incidents.orders import Order
 from incidents.reports.model import Lang as ReportLang
 from incidents.reports.texts import action_name
 from incidents.spatial import DistrictRef
-from incidents.store.command import Order
 from incidents.taxonomy import Taxonomy
 
 REASSIGN = "desk-reassign"

@@ -29,10 +29,11 @@ from dashboard.command_wiring import spatial_from_store
 from dashboard.jsonapi import BadRequest, int_arg, json_response, problem_response
 from dashboard.map_inside import InvalidZone, inside, parse_inside
 from dashboard.portal import AsyncBridge
+from incidents.layers import LayerNotFound
 from incidents.live import LiveState, LiveUnavailable
 from incidents.model import Incident, UnitState
 from incidents.store import Store
-from incidents.store.layers import LayerNotFound, LayerStore
+from incidents.store.layers import LayerStore
 from maps.analysis.hotspots import incident_hotspots
 from maps.analysis.spatial import LayerSpatial
 from maps.layers import LayerKind

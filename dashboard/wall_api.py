@@ -28,8 +28,9 @@ from incidents.plans import load_plans
 from incidents.spatial import UnitPoint
 from incidents.store import StoreUnavailable
 from incidents.store.errors import UNAVAILABLE
-from incidents.store.wallboard import JournalEvent, Reading, WallboardQueries
+from incidents.store.wallboard import WallboardQueries
 from incidents.taxonomy import load_taxonomy
+from incidents.wallboard import JournalEvent, Reading
 
 log = logging.getLogger(__name__)
 

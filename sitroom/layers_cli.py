@@ -6,8 +6,8 @@ import sys
 from pathlib import Path
 
 from config.settings import Settings
+from incidents.layers import LayerExists
 from incidents.store import StoreUnavailable
-from incidents.store.layers import LayerExists
 
 
 async def import_layer(settings: Settings, path: Path, name: str, kind: str,

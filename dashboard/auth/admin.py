@@ -26,8 +26,9 @@ from dashboard.auth.roles import Role
 from dashboard.auth.service import normalize_username, utc_now, valid_username
 from dashboard.auth.sessions import SessionStore, SessionUnavailable
 from dashboard.auth.tokens import NewToken, new_api_token
+from incidents.accounts import StoredUser
 from incidents.store import StoreError
-from incidents.store.users import StoredUser, UserStore
+from incidents.store.users import UserStore
 
 T = TypeVar("T")
 

@@ -1,8 +1,9 @@
 """The PostgreSQL store: the only package that speaks SQL."""
 
+from incidents.deadletters import StoredDeadLetter
 from incidents.store.batch import BatchResult
 from incidents.store.errors import StoreError, StoreUnavailable
-from incidents.store.store import Store, StoredDeadLetter, ensure_database, migrations
+from incidents.store.store import Store, ensure_database, migrations
 
 __all__ = [
     "BatchResult", "Store", "StoreError", "StoreUnavailable", "StoredDeadLetter",

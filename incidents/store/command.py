@@ -11,23 +11,25 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import asyncpg
 import msgspec
 
 from incidents.dispatch import OrderState
-from incidents.errors import Conflict, NotFound
-from incidents.journal import JournalKeyError
+from incidents.errors import Conflict
+from incidents.errors import not_found as _not_found
+from incidents.journal import Event, JournalKeyError
 from incidents.lifecycle import Outcome, State
 from incidents.model import Incident, IncidentStatus, Level
+from incidents.orders import Order
+from incidents.orders import new_order as _new_order
 from incidents.plans import Requirement
-from incidents.spatial import UnitPoint
+from incidents.spatial import UnitChanges, UnitPoint
 from incidents.store.errors import UNAVAILABLE, StoreUnavailable
 from incidents.store.incident_sql import INCIDENT_COLUMNS, incident_from_row, insert_incident
-from incidents.store.journal_sql import Event, JournalWriter
-from incidents.taxonomy import Text
+from incidents.store.journal_sql import JournalWriter
 
 _CHUNK = 1000
 """Rows turned into objects between two yields to the event loop."""
@@ -35,54 +37,6 @@ _CHUNK = 1000
 ORDER_COLUMNS = ("id, dispatch_id, incident_id, unit, agency, task_id, task, state, issued_by,"
                  " issued_at, deadline_at, sent_at, send_count, escalated_at, replaces,"
                  " updated_at")
-
-
-class Order(msgspec.Struct, frozen=True, kw_only=True):
-    """A dispatch order as stored."""
-
-    id: str
-    """Order id (the unit's acks name it)."""
-    incident_id: str
-    """The incident."""
-    dispatch_id: str | None
-    """The plan dispatch it belongs to; None for a single order."""
-    unit: str
-    """The unit sent."""
-    agency: str
-    """The unit's agency."""
-    task_id: str
-    """Plan task id."""
-    task: dict[str, Any]
-    """Task name and detail, bilingual: {"name": {zh, en}, "detail": {zh, en}}."""
-    state: OrderState
-    """Where the order stands."""
-    issued_by: str
-    """Who issued it."""
-    issued_at: datetime
-    """When."""
-    deadline_at: datetime
-    """Acknowledge by then."""
-    sent_at: datetime | None
-    """When it was last published; None while waiting in the outbox."""
-    send_count: int
-    """How many times it was published."""
-    escalated_at: datetime | None
-    """When its deadline passed unacknowledged."""
-    replaces: str | None
-    """The order it reassigns, if any."""
-    updated_at: datetime
-    """Last change."""
-
-
-class UnitChanges(msgspec.Struct, frozen=True, kw_only=True):
-    """Units changed since a watermark."""
-
-    points: list[UnitPoint]
-    """Changed units; `available` reflects their own status only."""
-    last_seen: dict[str, datetime]
-    """Time of each changed unit's latest position."""
-    watermark: datetime | None
-    """The latest row change seen: ask for changes after it (less a margin) next time."""
 
 
 def order_from_row(r: asyncpg.Record) -> Order:
@@ -97,21 +51,11 @@ def order_from_row(r: asyncpg.Record) -> Order:
     )
 
 
-def _not_found(what: str, key: str) -> NotFound:
-    names = {"incident": "事件", "order": "调度指令", "unit": "单位"}
-    return NotFound(f"{names.get(what, what)} {key} 不存在", f"{what} {key} does not exist")
-
-
 def _incident_key(incident_id: str) -> uuid.UUID:
     try:
         return uuid.UUID(incident_id)
     except ValueError:
         raise _not_found("incident", incident_id) from None
-
-
-def task_doc(name: Text, detail: Text) -> dict[str, Any]:
-    """The bilingual task description stored with an order."""
-    return {"name": {"zh": name.zh, "en": name.en}, "detail": {"zh": detail.zh, "en": detail.en}}
 
 
 class CommandStore:
@@ -452,16 +396,6 @@ class CommandStore:
                 " LIMIT $8", incident.type, uuid.UUID(incident.id), incident.reported_at, days,
                 incident.lat, incident.lon, radius_m, limit)
         return [incident_from_row(r) for r in rows]
-
-
-def _new_order(req: Requirement, unit: str, agency: str, incident_id: str, dispatch_id: str,
-               actor: str, now: datetime) -> Order:
-    return Order(
-        id=str(uuid.uuid4()), incident_id=incident_id, dispatch_id=dispatch_id, unit=unit,
-        agency=agency, task_id=req.task_id, task=task_doc(req.name, req.detail),
-        state=OrderState.ISSUED, issued_by=actor, issued_at=now,
-        deadline_at=now + timedelta(seconds=req.ack_deadline_s), sent_at=None, send_count=0,
-        escalated_at=None, replaces=None, updated_at=now)
 
 
 async def _insert_orders(conn: asyncpg.Connection, orders: Sequence[Order]) -> None:

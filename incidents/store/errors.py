@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import asyncpg
 
+# Defined with the pure errors, so services catch them without importing the driver; the
+# store's modules and callers keep importing them from here.
+from incidents.errors import StoreError, StoreUnavailable
 
-class StoreError(RuntimeError):
-    """The store could not do what was asked."""
-
-
-class StoreUnavailable(StoreError):
-    """PostgreSQL cannot be reached or went away; the caller should retry later."""
-
+__all__ = ["UNAVAILABLE", "StoreError", "StoreUnavailable", "safe_dsn"]
 
 # Errors after which the same request may succeed later (server restarting, failing over,
 # restored from backup): callers hold their data and retry. Anything else is a bug or a

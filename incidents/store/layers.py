@@ -11,44 +11,15 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import asyncpg
 
-from incidents.store.errors import UNAVAILABLE, StoreError, StoreUnavailable
+from incidents.layers import LayerExists, LayerInfo, LayerNotFound
+from incidents.store.errors import UNAVAILABLE, StoreUnavailable
 
 _FEATURE_COLUMNS = ("layer", "fid", "seq", "kind", "name", "props", "geometry",
                     "min_lat", "min_lon", "max_lat", "max_lon", "lat", "lon")
-
-
-class LayerExists(StoreError):
-    """A layer of that name exists and replacing it was not asked for."""
-
-
-class LayerNotFound(StoreError):
-    """No layer of that name."""
-
-
-@dataclass(frozen=True, slots=True)
-class LayerInfo:
-    """A stored layer's metadata."""
-
-    name: str
-    """Layer name, unique."""
-    kind: str
-    """Layer kind (maps.layers.LayerKind value)."""
-    source_crs: str
-    """CRS of the imported file: EPSG:xxxx, gcj02 or bd09; stored geometry is WGS-84."""
-    feature_count: int
-    """Number of features."""
-    imported_at: datetime
-    """When the layer was (last) imported."""
-    attribution: str
-    """Source and licence of the data."""
-    synthetic: bool
-    """True for invented demo data."""
 
 
 def _positions(coordinates: Any) -> Iterator[tuple[float, float]]:

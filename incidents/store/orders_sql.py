@@ -8,10 +8,12 @@ from datetime import datetime
 import asyncpg
 
 from incidents.dispatch import DispatchOrderMessage, OrderIncident, OrderState, after_ack
+from incidents.journal import Event
 from incidents.model import Ack, Availability, Envelope, Level
-from incidents.store.command import ORDER_COLUMNS, Order, order_from_row
+from incidents.orders import Order
+from incidents.store.command import ORDER_COLUMNS, order_from_row
 from incidents.store.errors import UNAVAILABLE, StoreUnavailable
-from incidents.store.journal_sql import Event, JournalWriter
+from incidents.store.journal_sql import JournalWriter
 from incidents.taxonomy import Text
 
 # What the unit's availability becomes as its order moves on.

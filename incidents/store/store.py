@@ -6,7 +6,6 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from importlib import resources
 from typing import Any
@@ -15,6 +14,7 @@ import asyncpg
 import msgspec
 
 from incidents.cap import CapAlert
+from incidents.deadletters import StoredDeadLetter
 from incidents.journal import ChainCheck, Finding, JournalKeyError
 from incidents.model import DeadLetter, Inbound, Incident, Level, Position, UnitState
 from incidents.outcomes import KeyedIncident
@@ -35,15 +35,6 @@ from incidents.store.reports_at_once import plan_reports_at_once, write_reports_
 from incidents.store.session import keep_session, open_session
 
 _MIGRATION_LOCK = 0x51770001  # advisory lock id: one migrator at a time
-
-
-@dataclass(frozen=True, slots=True)
-class StoredDeadLetter:
-    """A dead letter as stored, with its row id."""
-
-    row_id: int
-    letter: DeadLetter
-    replayed_at: datetime | None
 
 
 def migrations() -> list[tuple[str, str]]:

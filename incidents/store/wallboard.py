@@ -9,54 +9,15 @@ import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any
 
 import asyncpg
-import msgspec
 
 from incidents.model import Level
 from incidents.store.errors import UNAVAILABLE, StoreUnavailable
+from incidents.wallboard import JournalEvent, Reading
 
 JOURNAL_WINDOW = 5000
 """The newest journal rows looked through for ticker events (a primary-key range scan)."""
-
-
-class Reading(msgspec.Struct, frozen=True, kw_only=True):
-    """The latest value of one quantity at one station."""
-
-    sensor: str
-    """Station or sensor id."""
-    station: str | None
-    """Its human name, if known."""
-    quantity: str
-    """What was measured, e.g. temperature."""
-    value: float
-    """The value, in `unit`."""
-    unit: str
-    """Unit of the value, e.g. degC."""
-    ts: datetime
-    """When it was measured."""
-
-
-class JournalEvent(msgspec.Struct, frozen=True, kw_only=True):
-    """A journal entry for the wall's ticker, with its incident's title and level."""
-
-    seq: int
-    """Journal sequence number (orders and de-duplicates events)."""
-    at: datetime
-    """When it was journaled."""
-    action: str
-    """What happened, e.g. dispatch or order_ack."""
-    actor: str
-    """Who did it."""
-    data: dict[str, Any]
-    """The entry's details."""
-    incident_id: str
-    """The incident."""
-    title: str
-    """The incident's title."""
-    level: Level
-    """The incident's level."""
 
 
 class WallboardQueries:

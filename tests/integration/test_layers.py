@@ -11,7 +11,8 @@ import geopandas as gpd
 import pytest
 from shapely.geometry import Point
 
-from incidents.store.layers import LayerExists, LayerNotFound, LayerStore
+from incidents.layers import LayerExists, LayerNotFound
+from incidents.store.layers import LayerStore
 from maps.importer import import_demo_layers, import_layer_file
 from maps.layers import LayerError
 from tests.support.db import fetch

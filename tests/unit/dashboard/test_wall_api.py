@@ -14,7 +14,7 @@ from dashboard.wall_api import (
 )
 from incidents.model import Level
 from incidents.spatial import UnitPoint
-from incidents.store.wallboard import JournalEvent, Reading
+from incidents.wallboard import JournalEvent, Reading
 
 T0 = datetime(2025, 6, 1, 8, 0, tzinfo=UTC)
 
