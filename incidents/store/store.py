@@ -37,6 +37,7 @@ from incidents.store.session import (
     open_pool,
     open_session,
 )
+from incidents.store.waiting import until_ready
 
 _MIGRATION_LOCK = 0x51770001  # advisory lock id: one migrator at a time
 
@@ -66,13 +67,17 @@ class Store:
 
     @classmethod
     async def connect(cls, dsn: str, *, min_size: int = 1, max_size: int = 4,
-                      journal_key: bytes | None = None) -> Store:
+                      journal_key: bytes | None = None, wait_s: float = 0.0) -> Store:
         """Open a pool to `dsn`, or raise StoreUnavailable.
 
         Without `journal_key` the store reads everything but refuses to write journal events.
+        With `wait_s`, a server not ready yet (starting, in recovery) is waited for that long.
         """
-        pool = await open_pool(dsn, min_size=min_size, max_size=max_size, command_timeout=30,
-                               init=open_session, reset=keep_session)
+        async def open_() -> asyncpg.Pool:
+            return await open_pool(dsn, min_size=min_size, max_size=max_size,
+                                   command_timeout=30, init=open_session, reset=keep_session)
+
+        pool = await until_ready(open_, dsn, wait_s) if wait_s > 0 else await open_()
         return cls(pool, journal_key)
 
     @property
@@ -308,11 +313,16 @@ def _unit(r: asyncpg.Record) -> UnitState:
                      unit_type=r["unit_type"])
 
 
-async def ensure_database(server_dsn: str, name: str) -> None:
-    """Create database `name` on the server at `server_dsn` unless it exists."""
+async def ensure_database(server_dsn: str, name: str, wait_s: float = 0.0) -> None:
+    """Create database `name` on the server at `server_dsn` unless it exists, waiting up to
+    `wait_s` for a server that is not ready yet."""
     if not name.replace("_", "").isalnum():
         raise ValueError(f"database name {name!r} must be letters, digits and '_'")
-    async with direct_connection(server_dsn) as conn:
-        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
-        if not exists:
-            await conn.execute(f'CREATE DATABASE "{name}"')
+
+    async def create() -> None:
+        async with direct_connection(server_dsn) as conn:
+            exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+            if not exists:
+                await conn.execute(f'CREATE DATABASE "{name}"')
+
+    await (until_ready(create, server_dsn, wait_s) if wait_s > 0 else create())
