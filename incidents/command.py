@@ -23,6 +23,7 @@ from incidents.errors import Conflict, Invalid, NotFound
 from incidents.lifecycle import Action, Resolution, severity
 from incidents.live import LiveState, LiveUnavailable
 from incidents.model import LOCAL_TZ, Incident, IncidentStatus, Level
+from incidents.outage import Outage
 from incidents.plans import Plan, PlanBook, PlanError, Requirement
 from incidents.spatial import (
     DistrictRef,
@@ -325,12 +326,16 @@ class CommandService:
         self._reindex(flipped)
 
     async def keep_units_fresh(self, every_s: float = 1.0) -> None:
-        """Refresh unit positions forever (run as a task next to the request handlers)."""
+        """Refresh unit positions forever (run as a task next to the request handlers); an
+        outage of PostgreSQL pauses it, logged once, and it resumes when the server is back."""
+        outage = Outage("unit index", log, "proposals use the positions last read")
         while True:
             try:
                 await self._refresh_positions(self._clock())
             except StoreUnavailable as exc:
-                log.warning("unit index not refreshed: %s", exc)
+                await asyncio.sleep(outage.failed(exc))
+                continue
+            outage.recovered()
             await asyncio.sleep(every_s)
 
     async def _refresh_positions(self, now: datetime) -> None:
