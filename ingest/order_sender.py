@@ -49,7 +49,8 @@ class OrderSender:
 
     async def run(self) -> None:
         """Send until cancelled; a broker or database outage only delays orders."""
-        outage = Outage("dispatch-order sender", log, "orders wait in the outbox")
+        # At most 5 s between tries: an order waiting is a unit not on its way.
+        outage = Outage("dispatch-order sender", log, "orders wait in the outbox", cap_s=5.0)
         while True:
             pause = self._poll_s
             if self._connected():
