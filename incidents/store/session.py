@@ -46,10 +46,12 @@ async def keep_session(conn: asyncpg.Connection) -> None:
     """
 
 
-def unavailable(exc: BaseException, where: str) -> StoreUnavailable:
+def unavailable(exc: BaseException, where: str, connecting: bool = False) -> StoreUnavailable:
     """The StoreUnavailable for a driver error talking to `where` (raise it `from exc`)."""
     # Some driver errors (a timeout, a reset) have no text: their type is the message.
     reason = str(exc) or type(exc).__name__
+    if connecting:
+        return StoreUnavailable(f"cannot connect to PostgreSQL at {where}: {reason}")
     return StoreUnavailable(f"PostgreSQL at {where} is unavailable: {reason}")
 
 
@@ -58,7 +60,7 @@ async def open_pool(dsn: str, **options: Any) -> asyncpg.Pool:
     try:
         return await asyncpg.create_pool(dsn, **options)
     except UNAVAILABLE as exc:
-        raise unavailable(exc, safe_dsn(dsn)) from exc
+        raise unavailable(exc, safe_dsn(dsn), connecting=True) from exc
 
 
 @asynccontextmanager
