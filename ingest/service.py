@@ -158,6 +158,9 @@ class IngestService:
         self._live_pending = asyncio.Event()
         self._receipt_encoder = msgspec.json.Encoder()
         self.stats = IngestStats()
+        # Shared by every batch retrying a commit: one outage is logged once, not per batch.
+        self._commits_outage = Outage("ingest commits", log,
+                                      "messages are held unacknowledged and retried", cap_s=5.0)
         self._closed_keys: list[str] = []
         self._closures_seen = datetime.now(UTC)
         self._rules = RuleEngine(rules or load_rules(settings.rules_file),
@@ -444,11 +447,12 @@ class IngestService:
         backoff = 0.2
         while True:
             try:
-                return await self._store.write_batch(plain, [], defer_units=True)
+                result = await self._store.write_batch(plain, [], defer_units=True)
+                self._commits_outage.recovered()
+                return result
             except StoreUnavailable as exc:
                 self.stats.store_retries += 1
-                log.warning("store unavailable, retrying %d messages in %.1fs: %s",
-                            len(plain), backoff, exc)
+                self._commits_outage.failed(exc)
                 await asyncio.sleep(backoff * random.uniform(0.8, 1.2))
                 backoff = min(backoff * 2, 5.0)
 
@@ -508,20 +512,21 @@ class IngestService:
                         inbound, functools.partial(_evaluate, trial))
                     if opened is not None:
                         self._rules = trial
+                        self._commits_outage.recovered()
                         return opened
                     trial = self._rules.fork()
                 result = await self._store.write_batch(inbound, dead,
                                                        functools.partial(_evaluate, trial),
                                                        trial.watches)
                 self._rules = trial
+                self._commits_outage.recovered()
                 return result
             except StoreUnavailable as exc:
                 if deadline is not None and time.monotonic() > deadline:
                     raise
                 # Never drop the batch: hold it (and the broker's unacked window) and retry.
                 self.stats.store_retries += 1
-                log.warning("store unavailable, retrying %d messages in %.1fs: %s",
-                            len(inbound) + len(dead), backoff, exc)
+                self._commits_outage.failed(exc)
                 await asyncio.sleep(backoff * random.uniform(0.8, 1.2))
                 backoff = min(backoff * 2, 5.0)
 

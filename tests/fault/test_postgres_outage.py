@@ -313,7 +313,7 @@ async def test_every_route_answers_503_while_postgres_is_down_and_all_recovers(
         lambda r: r[0] == 200 and r[1]["status"] == "ok", timeout_s=20, interval_s=0.25)
     assert report["tasks"] == {"ok": True, "failed": {}}
     for log, task in (("dashboard", "unit index"), ("ingest", "ingest heartbeat"),
-                      ("ingest", "dispatch-order sender")):
+                      ("ingest", "dispatch-order sender"), ("ingest", "ingest commits")):
         said = await eventually(functools.partial(_said, system.logs / f"{log}.log", task),
                                 lambda lines: len(lines) >= 2, timeout_s=10)
         assert len(said) == 2, said  # the outage, once, and its end
