@@ -328,7 +328,8 @@ class CommandService:
     async def keep_units_fresh(self, every_s: float = 1.0) -> None:
         """Refresh unit positions forever (run as a task next to the request handlers); an
         outage of PostgreSQL pauses it, logged once, and it resumes when the server is back."""
-        outage = Outage("unit index", log, "proposals use the positions last read")
+        outage = Outage("unit index", log, "proposals use the positions last read",
+                        cap_s=5.0)
         while True:
             try:
                 await self._refresh_positions(self._clock())
