@@ -50,5 +50,3 @@ def server_of(pool: asyncpg.Pool) -> str:
     args = getattr(pool, "_connect_args", ())
     dsn = args[0] if args and isinstance(args[0], str) else None
     return safe_dsn(dsn) if dsn else "PostgreSQL"
-
-

@@ -36,6 +36,7 @@ from incidents.store.session import (
     keep_session,
     open_pool,
     open_session,
+    transaction,
 )
 from incidents.store.waiting import until_ready
 
@@ -244,7 +245,7 @@ class Store:
 
     async def verify_journal(self, key: bytes) -> tuple[int, list[Finding], int]:
         """Check the whole journal chain: (rows checked, findings, unsealed rows before it)."""
-        async with connection(self._pool) as conn, conn.transaction(isolation="repeatable_read"):
+        async with transaction(self._pool, isolation="repeatable_read") as conn:
             start = await chain_start(conn)
             head = await read_head(conn)
             check = ChainCheck(key, start)
