@@ -266,12 +266,14 @@ async def test_every_route_answers_503_while_postgres_is_down_and_all_recovers(
     sent |= _send(field_units, 1)
 
     problems: list[str] = []
+    seen: dict[tuple[str, str], int] = {}
     for client, who in ((token, "token"), (session, "session")):
         calls: list[tuple[str, str, dict[str, Any] | None]] = [
             ("GET", path, None) for path in routes]
         calls += [("POST", path, body) for path, body in _commands(created["id"])]
         for method, path, body in calls:
             status, doc, took = await asyncio.to_thread(client.call, method, path, body)
+            seen[who, path] = status
             # A session is checked in Redis: routes served from the live state still answer.
             served_anyway = who == "session" and method == "GET" and status == before[path]
             if took > ANSWER_WITHIN_S:
@@ -279,6 +281,11 @@ async def test_every_route_answers_503_while_postgres_is_down_and_all_recovers(
             if not served_anyway and (status != 503 or not _says_why(path, doc)):
                 problems.append(f"{who} {method} {path}: {status} {doc!r:.200}")
     assert not problems, "\n".join(problems)
+    # Past sign-in, the routes that read PostgreSQL answered 503 themselves.
+    incident = f"/api/incidents/{created['id']}"
+    for path in (incident, f"{incident}/timeline", f"{incident}/orders", "/api/layers",
+                 "/api/incidents/search", "/api/deadletters", f"{incident}/notes"):
+        assert seen["session", path] == 503, (path, seen["session", path])
     # Held, not lost: ingest receipts only what it committed.
     assert sum(c.pending() for c in field_units) > 0
     await asyncio.sleep(HOLD_S)  # every background task goes through failed rounds
