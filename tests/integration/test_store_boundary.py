@@ -13,7 +13,7 @@ import importlib
 import inspect
 import pkgutil
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,7 +23,8 @@ import asyncpg
 import pytest
 
 import incidents.store
-from incidents.model import Level
+from incidents.model import Inbound, Level, Report
+from incidents.outcomes import OpenIncident, Outcome, Rule
 from incidents.plans import Requirement
 from incidents.store import Store, StoreUnavailable, ensure_database
 from incidents.store.batch import UnitFix
@@ -33,14 +34,29 @@ from incidents.store.replay import ReplayStore
 from incidents.store.users import UserStore
 from incidents.store.wallboard import WallboardQueries
 from incidents.taxonomy import Text
-from tests.integration.test_reports_at_once import calls, open_each
 from tests.support.keys import TEST_JOURNAL_KEY
+from tests.support.messages import inbound, report
 from tests.support.proxy import CuttableProxy
 
 pytestmark = pytest.mark.integration
 
 NOW = datetime.now(UTC)
 ID = str(uuid.uuid4())
+
+
+def calls(n: int) -> list[Inbound]:
+    """New emergency calls, each a report that opens its own incident."""
+    return [inbound(report("medical", text=f"120 来电 {k}"), "health", "c120")
+            for k in range(n)]
+
+
+def open_each(items: Sequence[Inbound]) -> list[Outcome]:
+    """The rules for a type that is never joined: each report opens an incident."""
+    return [OpenIncident(key=f"report:{i.message.id}", type=i.message.type, level=Level.III,
+                         title_zh="急救", title_en="Medical", lat=i.message.lat,
+                         lon=i.message.lon, rule=Rule.REPORT, note_zh="首报",
+                         note_en="first report", evidence=(i.message.id,))
+            for i in items if isinstance(i.message, Report)]
 
 
 def _never(*_: Any) -> Any:
