@@ -34,7 +34,7 @@ import pytest
 
 from config.settings import IngestSettings, Settings
 from incidents.model import Kind, Position
-from incidents.store import Store
+from incidents.store import Store, ensure_database
 from incidents.store.layers import LayerStore
 from ingest.field_client import FieldClient, new_id
 from tests.conftest import Broker
@@ -142,8 +142,6 @@ async def system(tmp_path: Path, redis_server: str, redis_prefix: str,
     pg = start_postgres(data / "pg")
     try:
         dsn = f"postgresql://postgres@127.0.0.1:{pg.port}/sitroom"
-        from incidents.store import ensure_database
-
         await ensure_database(f"postgresql://postgres@127.0.0.1:{pg.port}/postgres", "sitroom")
         store = await Store.connect(dsn)
         try:

@@ -23,7 +23,7 @@ import asyncpg
 import pytest
 
 import incidents.store
-from incidents.model import Inbound, Level, Report
+from incidents.model import Inbound, Incident, IncidentStatus, Level, Report
 from incidents.outcomes import OpenIncident, Outcome, Rule
 from incidents.plans import Requirement
 from incidents.store import Store, StoreUnavailable, ensure_database
@@ -165,9 +165,7 @@ CALLS: dict[str, dict[str, Call]] = {
 LIFECYCLE = {"connect", "close"}
 
 
-def _incident() -> Any:
-    from incidents.model import Incident, IncidentStatus
-
+def _incident() -> Incident:
     return Incident(id=ID, type="fire", level=Level.III, status=IncidentStatus.REPORTED,
                     title="t", lat=37.0, lon=114.5, reported_at=NOW, updated_at=NOW,
                     agency="police")
