@@ -170,6 +170,10 @@ class Settings(BaseSettings):
     """MQTT protocol for ingest: 5, 3.1.1, or auto (5 for external brokers, 3.1.1 embedded)."""
     database_url: str | None = None
     """PostgreSQL DSN; unset means start the embedded PostgreSQL."""
+    startup_wait_s: float = Field(default=120.0, ge=0, le=3600)
+    """How long a start-up step (create the database, migrate, open a pool) waits for
+    PostgreSQL to accept connections: it may be starting, or replaying its WAL after an
+    unclean stop. Then the process stops and says what to do."""
     cot_tcp_port: int | None = None
     """TCP port for TAK devices streaming CoT (8087 is TAK's usual); unset: off."""
     cot_tcp_host: str = "127.0.0.1"

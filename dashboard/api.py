@@ -119,14 +119,15 @@ def broker_drops_check(workers: Mapping[str, Mapping[str, Any]] | None,
 
 def health_report(settings: Settings, cache: Check, database: Check,
                   workers: Mapping[str, Mapping[str, Any]] | None,
-                  now: float | None = None) -> tuple[dict[str, Any], int]:
+                  now: float | None = None, failed_tasks: Mapping[str, str] | None = None
+                  ) -> tuple[dict[str, Any], int]:
     """The health document and its HTTP status: 503 when the dashboard cannot work."""
     broker = broker_check(workers)
     drops = broker_drops_check(workers, time.time() if now is None else now)
     ingest = ingest_summary(workers)
     if not (cache.ok and database.ok and drops.ok):
         status = "down"
-    elif not (broker.ok and ingest["ok"]):
+    elif not (broker.ok and ingest["ok"]) or failed_tasks:
         status = "degraded"
     else:
         status = "ok"
@@ -142,6 +143,9 @@ def health_report(settings: Settings, cache: Check, database: Check,
                      "detail": database.detail},
         "cache": {"url": redact_url(settings.redis_url), "ok": cache.ok, "detail": cache.detail},
         "ingest": ingest,
+        # A background task that died (a bug: outages are survived) stops its work, e.g.
+        # the unit index stops following positions, until the dashboard restarts.
+        "tasks": {"ok": not failed_tasks, "failed": dict(failed_tasks or {})},
     }
     return report, 503 if status == "down" else 200
 
@@ -227,7 +231,8 @@ def register_api(server: Flask, bridge: AsyncBridge, settings: Settings) -> None
 
     def health() -> Response:
         cache, database, workers = bridge.call(_probe, bridge)
-        report, status = health_report(settings, cache, database, workers)
+        report, status = health_report(settings, cache, database, workers,
+                                       failed_tasks=bridge.failed_tasks())
         return _json(report, status)
 
     def units() -> Response:

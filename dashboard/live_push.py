@@ -35,11 +35,12 @@ from dashboard.auth import Action, require
 from dashboard.auth.flask_guard import SESSION_COOKIE, AuthGate
 from dashboard.auth.sessions import SessionUnavailable
 from dashboard.geojson import AGENCY_COLOURS, OTHER_COLOUR, agency_colour
-from dashboard.live_frames import EventName, Fanout, Mirror, Stream, backoff_s, sse_frame
+from dashboard.live_frames import EventName, Fanout, Mirror, Stream, sse_frame
 from dashboard.portal import AsyncBridge
 from incidents.live import LiveState, LiveUnavailable
 from incidents.live_wire import LiveSnapshot
 from incidents.model import Level
+from incidents.outage import Outage
 
 log = logging.getLogger(__name__)
 
@@ -133,13 +134,13 @@ class LiveHub:
                        asyncio.create_task(self._beat_forever(), name="live-heartbeat")]
         for task in self._tasks:
             task.add_done_callback(self._died)
+            self._bridge.keep(task)  # which logs a death and lists it in the health report
 
     def _died(self, task: asyncio.Task[None]) -> None:
-        # Both tasks run forever: an end other than cancellation is a bug; say so loudly, and
-        # let heartbeats tell browsers the data is no longer live.
+        # Both tasks run forever: an end other than cancellation is a bug; heartbeats tell
+        # browsers the data is no longer live.
         if not task.cancelled() and task.exception() is not None:
             self._following = False
-            log.error("live push task %s died", task.get_name(), exc_info=task.exception())
 
     async def _stop(self) -> None:
         for task in self._tasks:
@@ -159,13 +160,13 @@ class LiveHub:
         return self._following and self._reachable
 
     async def _follow_forever(self) -> None:
-        attempt = 0
+        outage = Outage("live push", log, "browsers are told their data is not live")
         while True:
             try:
                 async with contextlib.aclosing(self._live.watch()) as changes:
                     async for change in changes:
                         if isinstance(change, LiveSnapshot):
-                            attempt = 0
+                            outage.recovered()
                             self._following = self._reachable = True
                             self._fanout.publish(self._mirror.load(change))
                         elif change is not None:
@@ -178,10 +179,7 @@ class LiveHub:
                             break
             except LiveUnavailable as exc:
                 self._following = False
-                delay = backoff_s(attempt)
-                attempt += 1
-                log.warning("live push lost Redis (%s); following again in %.1f s", exc, delay)
-                await asyncio.sleep(delay)
+                await asyncio.sleep(outage.failed(exc))
 
     async def _beat_forever(self) -> None:
         while True:

@@ -27,7 +27,6 @@ from incidents.model import LOCAL_TZ
 from incidents.plans import load_plans
 from incidents.spatial import UnitPoint
 from incidents.store import StoreUnavailable
-from incidents.store.errors import UNAVAILABLE
 from incidents.store.wallboard import WallboardQueries
 from incidents.taxonomy import load_taxonomy
 from incidents.wallboard import JournalEvent, Reading
@@ -230,12 +229,6 @@ class WallData:
             return self._cached[1]
 
     async def _read(self) -> WallSummary:
-        try:
-            return await self._read_store()
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable(f"PostgreSQL is unavailable: {exc}") from exc
-
-    async def _read_store(self) -> WallSummary:
         now = self._clock()
         store = await self._bridge.store()
         commands = store.commands

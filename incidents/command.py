@@ -24,6 +24,7 @@ from incidents.errors import Conflict, Invalid, LiveUnavailable, NotFound, Store
 from incidents.lifecycle import Action, Resolution, severity
 from incidents.model import LOCAL_TZ, Incident, IncidentStatus, Level
 from incidents.orders import Order
+from incidents.outage import Outage
 from incidents.plans import Plan, PlanBook, PlanError, Requirement
 from incidents.ports.command import CommandStore
 from incidents.ports.live import LiveState
@@ -326,12 +327,17 @@ class CommandService:
         self._reindex(flipped)
 
     async def keep_units_fresh(self, every_s: float = 1.0) -> None:
-        """Refresh unit positions forever (run as a task next to the request handlers)."""
+        """Refresh unit positions forever (run as a task next to the request handlers); an
+        outage of PostgreSQL pauses it, logged once, and it resumes when the server is back."""
+        outage = Outage("unit index", log, "proposals use the positions last read",
+                        cap_s=5.0)
         while True:
             try:
                 await self._refresh_positions(self._clock.now())
             except StoreUnavailable as exc:
-                log.warning("unit index not refreshed: %s", exc)
+                await asyncio.sleep(outage.failed(exc))
+                continue
+            outage.recovered()
             await asyncio.sleep(every_s)
 
     async def _refresh_positions(self, now: datetime) -> None:

@@ -17,6 +17,7 @@ import msgspec
 from paho.mqtt.client import MQTT_ERR_SUCCESS, Client, MQTTMessageInfo
 
 from incidents.dispatch import DispatchOrderMessage
+from incidents.outage import Outage
 from incidents.store import Store, StoreUnavailable
 from ingest.topics import TopicScheme
 
@@ -48,13 +49,17 @@ class OrderSender:
 
     async def run(self) -> None:
         """Send until cancelled; a broker or database outage only delays orders."""
+        # At most 5 s between tries: an order waiting is a unit not on its way.
+        outage = Outage("dispatch-order sender", log, "orders wait in the outbox", cap_s=5.0)
         while True:
+            pause = self._poll_s
             if self._connected():
                 try:
                     self.sent += await self._outbox.send_pending(self._publish, self._clock())
+                    outage.recovered()
                 except (StoreUnavailable, PublishFailed) as exc:
-                    log.warning("dispatch orders wait in the outbox: %s", exc)
-            await asyncio.sleep(self._poll_s)
+                    pause = max(pause, outage.failed(exc))
+            await asyncio.sleep(pause)
 
     async def _publish(self, batch: Sequence[tuple[str, DispatchOrderMessage]]) -> None:
         infos = [self._client.publish(self._scheme.dispatch(unit), self._encoder.encode(msg),

@@ -30,6 +30,7 @@ from incidents.model import (
     Position,
     UnitState,
 )
+from incidents.outage import Outage
 from incidents.store import BatchResult, Store, StoreUnavailable
 from incidents.store.batch import UnitFix
 from ingest.codecs import CrsPolicy, decode
@@ -157,6 +158,9 @@ class IngestService:
         self._live_pending = asyncio.Event()
         self._receipt_encoder = msgspec.json.Encoder()
         self.stats = IngestStats()
+        # Shared by every batch retrying a commit: one outage is logged once, not per batch.
+        self._commits_outage = Outage("ingest commits", log,
+                                      "messages are held unacknowledged and retried", cap_s=5.0)
         self._closed_keys: list[str] = []
         self._closures_seen = datetime.now(UTC)
         self._rules = RuleEngine(rules or load_rules(settings.rules_file),
@@ -443,11 +447,12 @@ class IngestService:
         backoff = 0.2
         while True:
             try:
-                return await self._store.write_batch(plain, [], defer_units=True)
+                result = await self._store.write_batch(plain, [], defer_units=True)
+                self._commits_outage.recovered()
+                return result
             except StoreUnavailable as exc:
                 self.stats.store_retries += 1
-                log.warning("store unavailable, retrying %d messages in %.1fs: %s",
-                            len(plain), backoff, exc)
+                self._commits_outage.failed(exc)
                 await asyncio.sleep(backoff * random.uniform(0.8, 1.2))
                 backoff = min(backoff * 2, 5.0)
 
@@ -507,20 +512,21 @@ class IngestService:
                         inbound, functools.partial(_evaluate, trial))
                     if opened is not None:
                         self._rules = trial
+                        self._commits_outage.recovered()
                         return opened
                     trial = self._rules.fork()
                 result = await self._store.write_batch(inbound, dead,
                                                        functools.partial(_evaluate, trial),
                                                        trial.watches)
                 self._rules = trial
+                self._commits_outage.recovered()
                 return result
             except StoreUnavailable as exc:
                 if deadline is not None and time.monotonic() > deadline:
                     raise
                 # Never drop the batch: hold it (and the broker's unacked window) and retry.
                 self.stats.store_retries += 1
-                log.warning("store unavailable, retrying %d messages in %.1fs: %s",
-                            len(inbound) + len(dead), backoff, exc)
+                self._commits_outage.failed(exc)
                 await asyncio.sleep(backoff * random.uniform(0.8, 1.2))
                 backoff = min(backoff * 2, 5.0)
 
@@ -589,6 +595,8 @@ class IngestService:
         # delay the next batch's commit, acknowledgement and receipt.
         interval = self._cfg.live_interval_ms / 1000
         pause = interval
+        outage = Outage("ingest units writer", log, "fixes are kept, the newest per unit",
+                        cap_s=5.0)
         while True:
             await self._live_pending.wait()
             started = time.monotonic()
@@ -598,10 +606,10 @@ class IngestService:
             try:
                 await self._write_units()  # before Redis: a rebuild reads `units`
                 pause = interval
+                outage.recovered()
             except StoreUnavailable as exc:
                 self.stats.store_retries += 1
-                pause = min(max(pause * 2, 0.5), 5.0)
-                log.warning("units not written (%s); retrying in %.1fs", exc, pause)
+                pause = outage.failed(exc)
                 self._live_pending.set()
             await self._update_live(units, incidents)
             # Fixes arriving meanwhile are coalesced into the next update (one per unit).
@@ -633,6 +641,8 @@ class IngestService:
                 log.warning("live state not updated (%s); rebuilding it from PostgreSQL", exc)
 
     async def _heartbeat_forever(self) -> None:
+        outage = Outage("ingest heartbeat", log,
+                        "the live state is rebuilt from PostgreSQL once both answer")
         while True:
             try:
                 if self._live_dirty or not await self._live.has_epoch():
@@ -642,9 +652,10 @@ class IngestService:
                 status["broker"] = self._address.url()
                 status["subscribed"] = self.subscribed
                 await self._live.set_status(f"ingest:{self._cfg.client_id}", status)
+                outage.recovered()
             except (LiveUnavailable, StoreUnavailable) as exc:
                 self._live_dirty = True
-                log.warning("heartbeat: %s", exc)
+                outage.failed(exc)  # the beat keeps its pace: it is also the status
             await asyncio.sleep(self._cfg.heartbeat_s)
 
     async def _learn_closures(self) -> None:

@@ -12,11 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, TextIO
 
-import asyncpg
 import pyproj
 
-from incidents.store.errors import UNAVAILABLE, StoreUnavailable, safe_dsn
 from incidents.store.layers import LayerStore
+from incidents.store.session import open_pool
 from maps.crs import Crs
 from maps.layers import LayerKind, Progress, parse_kind, read_layer
 
@@ -101,10 +100,7 @@ async def import_layer_file(dsn: str, path: str | Path, *, name: str, kind: Laye
     collection = layer.collection
     if synthetic:
         collection = {**collection, "synthetic": True}
-    try:
-        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=1, command_timeout=120)
-    except UNAVAILABLE as exc:
-        raise StoreUnavailable(f"cannot connect to PostgreSQL at {safe_dsn(dsn)}: {exc}") from exc
+    pool = await open_pool(dsn, min_size=1, max_size=1, command_timeout=120)
     try:
         stored = await LayerStore(pool).put_layer(name, layer_kind.value, layer.source_crs,
                                                   collection, attribution, replace=replace)

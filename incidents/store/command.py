@@ -27,9 +27,9 @@ from incidents.orders import Order
 from incidents.orders import new_order as _new_order
 from incidents.plans import Requirement
 from incidents.spatial import UnitChanges, UnitPoint
-from incidents.store.errors import UNAVAILABLE, StoreUnavailable
 from incidents.store.incident_sql import INCIDENT_COLUMNS, incident_from_row, insert_incident
 from incidents.store.journal_sql import JournalWriter
+from incidents.store.session import connection, transaction
 
 _CHUNK = 1000
 """Rows turned into objects between two yields to the event loop."""
@@ -69,11 +69,8 @@ class CommandStore:
     async def _tx(self) -> AsyncIterator[asyncpg.Connection]:
         if self._journal is None:
             raise JournalKeyError("the store has no journal key: set SITROOM_JOURNAL_KEY")
-        try:
-            async with self._pool.acquire() as conn, conn.transaction():
-                yield conn
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable(f"PostgreSQL is unavailable: {exc}") from exc
+        async with transaction(self._pool) as conn:
+            yield conn
 
     async def _append(self, conn: asyncpg.Connection, events: Sequence[Event]) -> None:
         assert self._journal is not None  # checked by _tx
@@ -172,7 +169,7 @@ class CommandStore:
 
     async def daily_rows(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
         """Incidents reported in [start, end) with when they were verified and first reached."""
-        async with self._pool.acquire() as conn:
+        async with connection(self._pool) as conn:
             rows = await conn.fetch(
                 "SELECT i.id::text AS id, i.type, i.level, i.status, i.lat, i.lon,"
                 " i.reported_at, i.verified_at, (SELECT min(a.ts) FROM order_acks a"
@@ -189,7 +186,7 @@ class CommandStore:
         Weather feeds publish `wind_direction` (degrees, where the wind blows from) and
         `wind_speed` (m/s) observations; both must come from the same sensor.
         """
-        async with self._pool.acquire() as conn:
+        async with connection(self._pool) as conn:
             row = await conn.fetchrow(
                 "SELECT d.value AS from_deg, s.value AS speed, d.sensor, d.ts FROM observations d"
                 " JOIN LATERAL (SELECT value FROM observations s WHERE s.sensor = d.sensor"
@@ -214,7 +211,7 @@ class CommandStore:
                            ) -> UnitChanges:
         """Units seen since `online_since` whose row changed after `changed_since` (all when
         None), with `available` from their own status only (orders aside)."""
-        async with self._pool.acquire() as conn:
+        async with connection(self._pool) as conn:
             rows = await conn.fetch(
                 "SELECT unit, agency, unit_type, lat, lon, last_ts, updated_at,"
                 " coalesce(availability, 'available') = 'available' AS available"
@@ -232,7 +229,7 @@ class CommandStore:
 
     async def busy_units(self) -> set[str]:
         """Every unit holding an open order (an index-only scan: see migration 0006)."""
-        async with self._pool.acquire() as conn:
+        async with connection(self._pool) as conn:
             return {r["unit"] for r in await conn.fetch(
                 "SELECT unit FROM dispatch_orders"
                 " WHERE state NOT IN ('done', 'rejected', 'cancelled')")}
@@ -286,7 +283,7 @@ class CommandStore:
 
     async def orders(self, incident_id: str) -> list[Order]:
         """Every order of an incident, oldest first."""
-        async with self._pool.acquire() as conn:
+        async with connection(self._pool) as conn:
             rows = await conn.fetch(
                 f"SELECT {ORDER_COLUMNS} FROM dispatch_orders WHERE incident_id = $1"
                 " ORDER BY issued_at, id", uuid.UUID(incident_id))
@@ -294,7 +291,7 @@ class CommandStore:
 
     async def order(self, order_id: str) -> Order:
         """One order, or NotFound."""
-        async with self._pool.acquire() as conn:
+        async with connection(self._pool) as conn:
             row = await conn.fetchrow(
                 f"SELECT {ORDER_COLUMNS} FROM dispatch_orders WHERE id = $1", order_id)
         if row is None:
@@ -303,7 +300,7 @@ class CommandStore:
 
     async def unit_kind(self, unit: str) -> str | None:
         """The kind of a unit as it last reported it."""
-        async with self._pool.acquire() as conn:
+        async with connection(self._pool) as conn:
             kind: str | None = await conn.fetchval(
                 "SELECT unit_type FROM units WHERE unit = $1", unit)
         return kind
@@ -347,7 +344,7 @@ class CommandStore:
                              levels: Sequence[Level] | None, types: Sequence[str] | None,
                              since: datetime | None, limit: int) -> list[Incident]:
         """Incidents matching every given filter, most recent first."""
-        async with self._pool.acquire() as conn:
+        async with connection(self._pool) as conn:
             rows = await conn.fetch(
                 f"SELECT {INCIDENT_COLUMNS} FROM incidents"
                 " WHERE ($1::text[] IS NULL OR status = ANY($1))"
@@ -366,7 +363,7 @@ class CommandStore:
             key = uuid.UUID(incident_id)
         except ValueError:
             raise _not_found("incident", incident_id) from None
-        async with self._pool.acquire() as conn:
+        async with connection(self._pool) as conn:
             row = await conn.fetchrow(f"SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1",
                                       key)
         if row is None:
@@ -376,7 +373,7 @@ class CommandStore:
     async def timeline(self, incident_id: str) -> list[dict[str, Any]]:
         """The incident's journal, oldest first."""
         await self.incident(incident_id)
-        async with self._pool.acquire() as conn:
+        async with connection(self._pool) as conn:
             rows = await conn.fetch(
                 "SELECT seq, at, actor, action, client, data::text AS data FROM incident_events"
                 " WHERE incident_id = $1 ORDER BY seq", uuid.UUID(incident_id))
@@ -386,7 +383,7 @@ class CommandStore:
     async def similar(self, incident: Incident, radius_m: float, days: int,
                       limit: int) -> list[Incident]:
         """Earlier incidents of the same type near this one, nearest first."""
-        async with self._pool.acquire() as conn:
+        async with connection(self._pool) as conn:
             rows = await conn.fetch(
                 f"SELECT {INCIDENT_COLUMNS} FROM incidents WHERE type = $1 AND id <> $2"
                 " AND reported_at >= $3::timestamptz - make_interval(days => $4)"

@@ -40,3 +40,10 @@ def safe_dsn(dsn: str) -> str:
     return f"{scheme}://{user}@{host}"
 
 
+def server_of(pool: asyncpg.Pool) -> str:
+    """The DSN a pool was opened with, without its password; "PostgreSQL" if unknown."""
+    # asyncpg keeps the pool's connect arguments only privately; the store opens every pool
+    # with the DSN as the one positional argument (session.open_pool).
+    args = getattr(pool, "_connect_args", ())
+    dsn = args[0] if args and isinstance(args[0], str) else None
+    return safe_dsn(dsn) if dsn else "PostgreSQL"

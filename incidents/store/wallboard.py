@@ -6,14 +6,13 @@ wall refreshing its figures costs milliseconds however large the tables grow.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from datetime import datetime
 
 import asyncpg
 
 from incidents.model import Level
-from incidents.store.errors import UNAVAILABLE, StoreUnavailable
+from incidents.store.session import connection
 from incidents.wallboard import JournalEvent, Reading
 
 JOURNAL_WINDOW = 5000
@@ -26,17 +25,9 @@ class WallboardQueries:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    @asynccontextmanager
-    async def _conn(self) -> AsyncIterator[asyncpg.Connection]:
-        try:
-            async with self._pool.acquire() as conn:
-                yield conn
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable(f"PostgreSQL is unavailable: {exc}") from exc
-
     async def active_alarms_since(self, since: datetime) -> int:
         """Alarms raised (state active, tests and clearances aside) since `since`."""
-        async with self._conn() as conn:
+        async with connection(self._pool) as conn:
             count: int = await conn.fetchval(
                 "SELECT count(*) FROM alarms WHERE ts >= $1 AND state = 'active'", since)
         return count
@@ -50,7 +41,7 @@ class WallboardQueries:
         time (a loose index scan) and takes one row per sensor and quantity, so it never
         reads the table's history.
         """
-        async with self._conn() as conn:
+        async with connection(self._pool) as conn:
             rows = await conn.fetch(
                 "WITH RECURSIVE sensors AS ("
                 "  (SELECT sensor FROM observations ORDER BY sensor LIMIT 1)"
@@ -72,7 +63,7 @@ class WallboardQueries:
     async def recent_events(self, actions: Sequence[str], since: datetime,
                             limit: int = 30) -> list[JournalEvent]:
         """The newest journal entries of `actions` since `since`, newest first."""
-        async with self._conn() as conn:
+        async with connection(self._pool) as conn:
             rows = await conn.fetch(
                 "SELECT e.seq, e.at, e.action, e.actor, e.data, e.incident_id::text AS id,"
                 " i.title, i.level FROM incident_events e"
