@@ -144,7 +144,7 @@ async def test_the_unit_index_refresher_rides_out_a_store_outage(
     try:
         with d.store.outage():
             await asyncio.sleep(0.01)
-        assert "unit index not refreshed" in caplog.text
+        assert "unit index: the in-memory store is in a simulated outage" in caplog.text
         d.fix("e5", "fire_engine", 100)
         for _ in range(500):
             proposed = await attack_units(d, incident.id)
