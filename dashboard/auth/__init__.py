@@ -12,12 +12,12 @@ from dashboard.auth.flask_guard import (
     require,
     requires,
 )
-from dashboard.auth.keys import InsecureSecret, check_secret, ensure_demo_secret
+from dashboard.auth.keys import InsecureSecret, check_secret
 from dashboard.auth.login_page import install_auth
 from dashboard.auth.roles import Action, AuthMethod, Role, User, can
 
 __all__ = [
     "Action", "AuthGate", "AuthMethod", "InsecureSecret", "NotAllowed", "NotAuthenticated",
-    "Role", "User", "can", "check_secret", "current_user", "ensure_demo_secret",
-    "install_auth", "require", "requires",
+    "Role", "User", "can", "check_secret", "current_user", "install_auth",
+    "require", "requires",
 ]

@@ -20,7 +20,7 @@ from maps.analysis.geofence import Fence, fences_from_collection
 from maps.analysis.nearby import FacilityIndex, PopulationGrid
 from maps.analysis.plume import HazardClass, ReleaseSize, hazard_zone_for
 from maps.basemap import DistrictIndex, load_districts
-from maps.importer import demo_layer_files
+from maps.demo import demo_layer_files
 from maps.layers import LayerKind
 
 
