@@ -138,6 +138,8 @@ def _inside(*packages: str) -> Callable[[str], bool]:
 
 def _pure_incidents(module: str) -> bool:
     """The domain of ``incidents``: all but its adapters (store, live state, memory ports)."""
+    # Reports count as domain: rendering needs fpdf2 and Jinja, never a driver or the store
+    # (the briefing gathers their input).
     return (_matches(module, "incidents")
             and not _inside("incidents.store", "incidents.live", "incidents.memory")(module))
 
@@ -156,8 +158,8 @@ RULES: Final = (
          (*_DRIVERS, "incidents.store", "incidents.live")),
     Rule("maps is pure: no drivers, transport, screen or media, nor adapters",
          _inside("maps"),
-         (*_DRIVERS, "paho", "amqtt", "aiohttp", "dash*", "flask", "waitress", "aiortc", "av",
-          "incidents.store", "incidents.live", "ingest", "dashboard", "video", "sitroom")),
+         (*_DRIVERS, *_TRANSPORT_SCREEN_MEDIA, "incidents.store", "incidents.live", "ingest",
+          "dashboard", "video", "sitroom")),
     Rule("ingest imports neither dashboard, video nor maps (coordinates are converted by an"
          " injected function)", _inside("ingest"), ("dashboard", "video", "maps")),
     Rule("video imports neither ingest, dashboard nor maps", _inside("video"),
