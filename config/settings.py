@@ -215,8 +215,6 @@ class Settings(BaseSettings):
     dashboard_workers: int = Field(default=1, ge=1, le=64)
     """Dashboard worker processes sharing dashboard_port (SO_REUSEPORT); each follows the
     live state through Redis and serves its own browsers' live streams."""
-    live_poll_ms: int = Field(default=400, ge=100, le=10_000)
-    """How often the browser asks the dashboard for changes."""
     unit_online_s: int = 300
     """A unit is online if its last position is at most this old."""
     journal_key: SecretStr | None = None

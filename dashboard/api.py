@@ -1,6 +1,7 @@
-"""The dashboard's REST API: health, and the live units and incidents as GeoJSON.
+"""The `health` blueprint: the health report, the dead letters and the API's description.
 
-Live data comes from the Redis live state; PostgreSQL is only pinged for the health report.
+The health report pings PostgreSQL and Redis and reads the ingest workers' heartbeats from the
+live state.
 """
 
 from __future__ import annotations
@@ -11,18 +12,16 @@ import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import msgspec
-from flask import Flask, Response, request
+from flask import Blueprint, Response, request
 
 from config.settings import Settings
-from dashboard.geojson import incidents_collection, units_collection
+from dashboard.auth import Action, require
+from dashboard.jsonapi import json_response, no_store_json
+from dashboard.openapi import openapi_document
 from dashboard.portal import AsyncBridge
-from incidents.cap import CapAlert
-from incidents.cap_export import export_cap
 from incidents.deadletters import StoredDeadLetter
 from incidents.live import LiveState, LiveUnavailable
 from incidents.store import StoreError
@@ -32,8 +31,6 @@ CHECK_TIMEOUT_S = 3.0
 
 INGEST_COMPONENT = "ingest:"
 """Heartbeat name prefix of the ingest workers (`ingest:{client_id}`)."""
-
-_encoder = msgspec.json.Encoder()
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,79 +208,34 @@ def dead_letter_doc(stored: StoredDeadLetter) -> dict[str, Any]:
     }
 
 
-async def _cap_alerts(bridge: AsyncBridge) -> list[dict[str, Any]]:
-    store = await bridge.store()
-    return await store.cap_alerts()
+def health_blueprint(bridge: AsyncBridge, settings: Settings) -> Blueprint:
+    """/api/health, /api/deadletters and /api/openapi.json."""
+    api = Blueprint("health", __name__)
 
-
-async def _cap_alert(bridge: AsyncBridge, alert_id: str) -> CapAlert | None:
-    store = await bridge.store()
-    return await store.cap_alert(alert_id)
-
-
-def _json(doc: Any, status: int = 200, mimetype: str = "application/json") -> Response:
-    return Response(_encoder.encode(doc), status=status, mimetype=mimetype,
-                    headers={"Cache-Control": "no-store"})
-
-
-def register_api(server: Flask, bridge: AsyncBridge, settings: Settings) -> None:
-    """Add the /api routes to the Flask server under the Dash app."""
-
+    @api.get("/api/health")
     def health() -> Response:
         cache, database, workers = bridge.call(_probe, bridge)
         report, status = health_report(settings, cache, database, workers,
                                        failed_tasks=bridge.failed_tasks())
-        return _json(report, status)
+        return no_store_json(report, status)
 
-    def units() -> Response:
-        try:
-            found = bridge.call(bridge.live.units)
-        except LiveUnavailable as exc:
-            return _json({"error": "live_unavailable", "detail": str(exc)}, 503)
-        now = datetime.now(UTC)
-        return _json(units_collection(found, now, settings.unit_online_s), 200,
-                     "application/geo+json")
-
-    def incidents() -> Response:
-        try:
-            found = bridge.call(bridge.live.incidents)
-        except LiveUnavailable as exc:
-            return _json({"error": "live_unavailable", "detail": str(exc)}, 503)
-        return _json(incidents_collection(found), 200, "application/geo+json")
-
+    @api.get("/api/deadletters")
     def deadletters() -> Response:
         try:
             limit = min(1000, max(1, int(request.args.get("limit", "100"))))
         except ValueError:
-            return _json({"error": "bad_request", "detail": "limit must be a whole number"}, 400)
+            return no_store_json({"error": "bad_request",
+                                  "detail": "limit must be a whole number"}, 400)
         reason = request.args.get("reason") or None
         try:
             found = bridge.call(_dead_letters, bridge, limit, reason)
         except StoreError as exc:
-            return _json({"error": "database_unavailable", "detail": str(exc)}, 503)
-        return _json({"dead_letters": [dead_letter_doc(d) for d in found]})
+            return no_store_json({"error": "database_unavailable", "detail": str(exc)}, 503)
+        return no_store_json({"dead_letters": [dead_letter_doc(d) for d in found]})
 
-    def cap_list() -> Response:
-        try:
-            found = bridge.call(_cap_alerts, bridge)
-        except StoreError as exc:
-            return _json({"error": "database_unavailable", "detail": str(exc)}, 503)
-        return _json({"alerts": found})
+    @api.get("/api/openapi.json")
+    def openapi() -> Response:
+        require(Action.VIEW)
+        return json_response(openapi_document())
 
-    def cap_export(alert_id: str) -> Response:
-        try:
-            alert = bridge.call(_cap_alert, bridge, alert_id)
-        except StoreError as exc:
-            return _json({"error": "database_unavailable", "detail": str(exc)}, 503)
-        if alert is None:
-            return _json({"error": "not_found", "detail": f"no CAP alert {alert_id!r}"}, 404)
-        return Response(export_cap(alert), mimetype="application/cap+xml",
-                        headers={"Cache-Control": "no-store"})
-
-    server.add_url_rule("/api/cap", "api_cap_list", cap_list, methods=["GET"])
-    server.add_url_rule("/api/cap/<path:alert_id>", "api_cap_export", cap_export,
-                        methods=["GET"])
-    server.add_url_rule("/api/health", "api_health", health, methods=["GET"])
-    server.add_url_rule("/api/deadletters", "api_deadletters", deadletters, methods=["GET"])
-    server.add_url_rule("/api/units", "api_units", units, methods=["GET"])
-    server.add_url_rule("/api/incidents", "api_incidents", incidents, methods=["GET"])
+    return api

@@ -51,8 +51,7 @@ async def spatial_from_store(store: Store) -> LayerSpatial:
 
     return LayerSpatial.from_feature_collections(
         facilities=await kind("facilities") + await kind("gauges"),
-        cameras=await kind("cameras"), population=await kind("population"),
-        sensitive_areas=await kind("sensitive_areas"))
+        cameras=await kind("cameras"), population=await kind("population"))
 
 
 def commands_factory(settings: Settings) -> Callable[[AsyncBridge], Commands]:

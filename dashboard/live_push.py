@@ -1,5 +1,8 @@
 """Live push to browsers: Server-Sent Events at GET /live/stream, fed by Redis pub/sub.
 
+The `live` blueprint: /live/stream, and the live units and incidents once, as GeoJSON, at
+/api/units and GET /api/incidents (for API clients; read from Redis on each request).
+
 Each dashboard worker process runs ONE `LiveHub`. Its task on the bridge's event loop follows
 the live state (`LiveState.watch`: a snapshot, then every delta in version order), keeps a
 mirror of it, and fans each change out to that worker's browsers through bounded queues
@@ -25,16 +28,25 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from dash import html
-from flask import Flask, Response, current_app, request
+from flask import Blueprint, Response, current_app, request
+from flask.blueprints import BlueprintSetupState
 
 from config.settings import Settings
 from dashboard.auth import Action, require
 from dashboard.auth.flask_guard import SESSION_COOKIE, AuthGate
 from dashboard.auth.sessions import SessionUnavailable
-from dashboard.geojson import AGENCY_COLOURS, OTHER_COLOUR, agency_colour
+from dashboard.geojson import (
+    AGENCY_COLOURS,
+    OTHER_COLOUR,
+    agency_colour,
+    incidents_collection,
+    units_collection,
+)
+from dashboard.jsonapi import no_store_json
 from dashboard.live_frames import EventName, Fanout, Mirror, Stream, sse_frame
 from dashboard.portal import AsyncBridge
 from incidents.live import LiveState, LiveUnavailable
@@ -280,12 +292,20 @@ def live_config(element_id: str, settings: Settings, page: str, ids: LiveIds,
     return html.Div(id=element_id, className="sitroom-live-config", hidden=True, **data)
 
 
-def register_live_push(server: Flask, bridge: AsyncBridge, settings: Settings) -> LiveHub:
-    """Add GET /live/stream (any signed-in user who may view); returns the worker's hub."""
-    hub = LiveHub(bridge, settings.unit_online_s)
-    server.extensions[EXTENSION] = hub
+def live_blueprint(bridge: AsyncBridge, settings: Settings) -> Blueprint:
+    """GET /live/stream, /api/units and /api/incidents (any signed-in user who may view).
 
-    @server.get(STREAM_PATH)
+    The worker's hub is kept in the app's extensions under EXTENSION (close_app closes it).
+    """
+    hub = LiveHub(bridge, settings.unit_online_s)
+    live = Blueprint("live", __name__)
+
+    def keep_hub(state: BlueprintSetupState) -> None:
+        state.app.extensions[EXTENSION] = hub
+
+    live.record_once(keep_hub)
+
+    @live.get(STREAM_PATH)
     def live_stream() -> Response:
         """The live picture as Server-Sent Events: a snapshot, then changes and heartbeats."""
         require(Action.VIEW)
@@ -302,4 +322,24 @@ def register_live_push(server: Flask, bridge: AsyncBridge, settings: Settings) -
                  if isinstance(gate, AuthGate) and session_id else None)
         return stream_response(hub, stream, check)
 
-    return hub
+    @live.get("/api/units")
+    def units() -> Response:
+        """The last known fix of every unit."""
+        try:
+            found = bridge.call(bridge.live.units)
+        except LiveUnavailable as exc:
+            return no_store_json({"error": "live_unavailable", "detail": str(exc)}, 503)
+        now = datetime.now(UTC)
+        return no_store_json(units_collection(found, now, settings.unit_online_s), 200,
+                             "application/geo+json")
+
+    @live.get("/api/incidents")
+    def incidents() -> Response:
+        """The open incidents."""
+        try:
+            found = bridge.call(bridge.live.incidents)
+        except LiveUnavailable as exc:
+            return no_store_json({"error": "live_unavailable", "detail": str(exc)}, 503)
+        return no_store_json(incidents_collection(found), 200, "application/geo+json")
+
+    return live

@@ -1,4 +1,4 @@
-"""The wall screen's figures from PostgreSQL: GET /api/wall/summary.
+"""The `wall` blueprint: the wall screen's figures from PostgreSQL, GET /api/wall/summary.
 
 Units available / engaged per agency, alarms in the last hour, today's average response time
 (reported → first unit on scene), the latest weather, and the journal's recent dispatches and
@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 import msgspec
-from flask import Flask, Response
+from flask import Blueprint, Response
 
 from config.settings import Settings
 from dashboard.auth import Action, require
@@ -247,13 +247,14 @@ class WallData:
                            events=[ticker_item(e, self._plan_names) for e in events])
 
 
-def register_wall_api(server: Flask, bridge: AsyncBridge, settings: Settings) -> None:
-    """Add GET /api/wall/summary (any signed-in user who may view)."""
+def wall_blueprint(bridge: AsyncBridge, settings: Settings) -> Blueprint:
+    """GET /api/wall/summary (any signed-in user who may view)."""
+    routes = Blueprint("wall", __name__)
     plans = load_plans(load_taxonomy())
     data = WallData(bridge, settings.unit_online_s,
                     {plan.id: (plan.name.zh, plan.name.en) for plan in plans.plans})
 
-    @server.get(SUMMARY_PATH)
+    @routes.get(SUMMARY_PATH)
     def wall_summary() -> Response:
         """The wall's figures from PostgreSQL (see WallSummary)."""
         require(Action.VIEW)
@@ -267,3 +268,5 @@ def register_wall_api(server: Flask, bridge: AsyncBridge, settings: Settings) ->
                         " retries by itself"}), status=503, mimetype="application/json",
                 headers={"Retry-After": "10"})
         return Response(body, mimetype="application/json", headers={"Cache-Control": "no-store"})
+
+    return routes

@@ -9,9 +9,8 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from config.settings import Settings, load_settings
@@ -315,12 +314,3 @@ async def _migrate(settings: Settings) -> int:
     print("applied: " + (", ".join(applied) if applied else "nothing (up to date)"))
     return 0
 
-
-def install_stop_handlers(stop: Callable[[], None]) -> None:
-    """Call `stop` on SIGINT and SIGTERM."""
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        stop()
-
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)

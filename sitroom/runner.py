@@ -12,8 +12,8 @@ from config.settings import Settings
 from incidents.store import Store, StoreUnavailable, ensure_database
 from incidents.store.waiting import until_ready
 from sitroom import embedded
-from sitroom.secrets import demo_secret
-from sitroom.supervisor import StartupError, Supervisor
+from sitroom.secrets import dashboard_demo_secret, demo_secret
+from sitroom.supervisor import StartupError, Supervisor, install_stop_handlers
 
 log = logging.getLogger("sitroom.up")
 
@@ -45,9 +45,7 @@ def _embedded_servers(settings: Settings, supervisor: Supervisor) -> dict[str, s
     if settings.video.token_secret is None:  # the dashboard mints, the video server checks
         env["SITROOM_VIDEO__TOKEN_SECRET"] = demo_secret(var / "secrets" / "video.key")
     if settings.auth.secret_key is None:
-        from dashboard.auth.keys import ensure_demo_secret
-
-        env["SITROOM_AUTH__SECRET_KEY"] = ensure_demo_secret(var)
+        env["SITROOM_AUTH__SECRET_KEY"] = dashboard_demo_secret(var)
     return env
 
 
@@ -58,7 +56,7 @@ async def _migrate(dsn: str, demo_layers: bool, wait_s: float) -> list[str]:
     finally:
         await store.close()
     if demo_layers:
-        from maps.importer import import_demo_layers
+        from sitroom.layers_cli import import_demo_layers
 
         # The demo's synthetic facilities, cameras, gauges and population: re-imported each
         # start (a layer of the same name is replaced), so they match the shipped files.
@@ -70,8 +68,6 @@ async def _migrate(dsn: str, demo_layers: bool, wait_s: float) -> list[str]:
 
 def run_up(settings: Settings, config: Path | None, demo: tuple[int, float] | None) -> int:
     """Run the whole system until Ctrl-C or SIGTERM; stop every child on the way out."""
-    from sitroom.cli import install_stop_handlers
-
     stop = threading.Event()
     install_stop_handlers(stop.set)
     supervisor = Supervisor(settings.var_dir.resolve() / "log")

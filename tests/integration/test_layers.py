@@ -13,8 +13,8 @@ from shapely.geometry import Point
 
 from incidents.layers import LayerExists, LayerNotFound
 from incidents.store.layers import LayerStore
-from maps.importer import import_demo_layers, import_layer_file
 from maps.layers import LayerError
+from sitroom.layers_cli import import_demo_layers, import_layer_file
 from tests.support.db import fetch
 
 pytestmark = pytest.mark.integration
