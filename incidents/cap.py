@@ -19,6 +19,7 @@ from typing import Annotated
 
 import msgspec
 
+from incidents.geo import KM_PER_DEGREE
 from incidents.model import Latitude, Level, Longitude, Timestamp
 
 CAP_NAMESPACE = "urn:oasis:names:tc:emergency:cap:1.2"
@@ -30,9 +31,6 @@ Ring = tuple[Point, ...]
 """A closed polygon ring: at least four points, the first equal to the last."""
 NamedValue = tuple[str, str]
 """A CAP (valueName, value) pair, as in eventCode, parameter and geocode."""
-
-_KM_PER_DEGREE = 6371.0088 * math.pi / 180.0
-"""Length of one degree of latitude on the mean Earth sphere, km."""
 
 
 class CapStatus(StrEnum):
@@ -170,7 +168,7 @@ class CapCircle(msgspec.Struct, frozen=True, kw_only=True, gc=False):  # acyclic
 
     def bbox(self) -> BoundingBox:
         """The box around the circle, on a spherical Earth."""
-        dlat = self.radius_km / _KM_PER_DEGREE
+        dlat = self.radius_km / KM_PER_DEGREE
         south, north = max(-90.0, self.lat - dlat), min(90.0, self.lat + dlat)
         cos_lat = math.cos(math.radians(max(abs(south), abs(north))))
         dlon = 360.0 if cos_lat < 1e-9 else dlat / cos_lat

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Final
 
 import numpy as np
 import shapely
 
+from incidents.geo import haversine_m
 from incidents.model import Level
 from incidents.outcomes import Rule, gauge_key, site_key
 from ingest.rules.config import (
@@ -24,16 +23,6 @@ from ingest.rules.config import (
     severity,
     unit_key,
 )
-
-EARTH_RADIUS_M: Final = 6_371_008.8
-
-
-def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance in metres between two WGS-84 points."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
 
 
 @dataclass(frozen=True, slots=True)
