@@ -20,7 +20,7 @@ from typing import Annotated
 import msgspec
 
 from incidents.geo import KM_PER_DEGREE
-from incidents.model import Latitude, Level, Longitude, Timestamp
+from incidents.primitives import Latitude, Level, Longitude, Timestamp
 
 CAP_NAMESPACE = "urn:oasis:names:tc:emergency:cap:1.2"
 """XML namespace of CAP 1.2 documents."""

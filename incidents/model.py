@@ -5,20 +5,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import msgspec
 
+from incidents.cap import CapAlertMessage
 from incidents.lang import Bilingual, Lang, checked, pick
 
-if TYPE_CHECKING:  # cap.py builds on this module; Inbound is never decoded from JSON
-    from incidents.cap import CapAlertMessage
+# The scalar types and the level live below both this module and incidents.cap (which CAP
+# alerts need), so that the two do not import each other; every caller takes them from here.
+from incidents.primitives import Latitude as Latitude
+from incidents.primitives import Level as Level
+from incidents.primitives import Longitude as Longitude
+from incidents.primitives import Timestamp as Timestamp
 
-Latitude = Annotated[float, msgspec.Meta(ge=-90.0, le=90.0, description="WGS-84 latitude, degrees")]
-Longitude = Annotated[
-    float, msgspec.Meta(ge=-180.0, le=180.0, description="WGS-84 longitude, degrees")
-]
 MessageId = Annotated[
     str,
     msgspec.Meta(
@@ -33,7 +34,6 @@ UnitId = Annotated[
     msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._\-]+\Z",
                  description="Call sign of the field unit"),
 ]
-Timestamp = Annotated[datetime, msgspec.Meta(tz=True, description="RFC 3339 time with offset")]
 ShortText = Annotated[str, msgspec.Meta(max_length=4000)]
 
 
@@ -88,41 +88,6 @@ _CRS_LABELS: Mapping[CoordSystem, Bilingual] = checked({
 }, CoordSystem)
 
 
-class Level(StrEnum):
-    """Severity of an incident, I (特别重大) is the most severe."""
-
-    I = "I"  # noqa: E741 - the official name of the level
-    II = "II"
-    III = "III"
-    IV = "IV"
-
-    @property
-    def colour(self) -> str:
-        """Map colour of the level, as the national scheme prescribes."""
-        return _LEVEL_COLOURS[self]
-
-    def label(self, lang: Lang) -> str:
-        """Name of the level (特别重大 … 一般) without its numeral."""
-        return pick(_LEVEL_LABELS[self], lang)
-
-    @property
-    def label_zh(self) -> str:
-        """Chinese name of the level."""
-        return _LEVEL_LABELS[self][0]
-
-    @property
-    def label_en(self) -> str:
-        """English name of the level."""
-        return _LEVEL_LABELS[self][1]
-
-
-_LEVEL_COLOURS = {
-    Level.I: "#d7191c", Level.II: "#f07c00", Level.III: "#f5c400", Level.IV: "#2b83ba"
-}
-_LEVEL_LABELS: Mapping[Level, Bilingual] = checked({
-    Level.I: ("特别重大", "Particularly serious"), Level.II: ("重大", "Serious"),
-    Level.III: ("较大", "Major"), Level.IV: ("一般", "General"),
-}, Level)
 
 
 class IncidentStatus(StrEnum):

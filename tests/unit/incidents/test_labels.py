@@ -11,6 +11,7 @@ import pytest
 import incidents.dispatch
 import incidents.lifecycle
 import incidents.model
+import incidents.primitives
 import incidents.roles
 from incidents.lang import Lang, checked, pair_of
 from incidents.lifecycle import Action, journal_action_label
@@ -18,7 +19,8 @@ from incidents.model import AckState, IncidentStatus
 from incidents.reports.model import OrderState as ShownOrderState
 from incidents.reports.texts import status_name as report_status
 
-DOMAIN_MODULES = (incidents.model, incidents.lifecycle, incidents.dispatch, incidents.roles)
+DOMAIN_MODULES = (incidents.primitives, incidents.model, incidents.lifecycle, incidents.dispatch,
+                  incidents.roles)
 
 
 def enums_of(module: ModuleType) -> list[type[StrEnum]]:
