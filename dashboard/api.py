@@ -22,7 +22,7 @@ from config.settings import Settings
 from dashboard.geojson import incidents_collection, units_collection
 from dashboard.portal import AsyncBridge
 from incidents.cap import CapAlert
-from incidents.cap_export import export_cap
+from incidents.cap_xml import export_cap
 from incidents.live import LiveState, LiveUnavailable
 from incidents.store import StoredDeadLetter, StoreError
 

@@ -11,7 +11,7 @@ from flask import Flask, Response, request
 from dashboard.jsonapi import BadRequest, json_response
 from incidents.briefing import Briefing
 from incidents.cap import CapMsgType
-from incidents.cap_export import export_cap
+from incidents.cap_xml import export_cap
 from incidents.command import Actor
 from incidents.model import LOCAL_TZ
 from incidents.reports import daily, pdf, sitrep
