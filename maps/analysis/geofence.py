@@ -26,6 +26,8 @@ DEFAULT_CELL_DEG: Final = 0.005
 """Grid cell size in degrees (≈ 550 m north-south)."""
 
 Cell = tuple[int, int]
+_PAD: Final = 1e-6
+"""Cell boxes are this fraction of a cell larger on every side (≈ 0.5 mm at 0.005°)."""
 _NO_EDGES: Final[NDArray[np.intp]] = np.empty(0, dtype=np.intp)
 
 
@@ -213,10 +215,13 @@ def _build_cells(geoms: NDArray[np.object_],
         rows = np.arange(math.floor(min_lat / cell), math.floor(max_lat / cell) + 1)
         cols = np.arange(math.floor(min_lon / cell), math.floor(max_lon / cell) + 1)
         grid_rows, grid_cols = (a.ravel() for a in np.meshgrid(rows, cols, indexing="ij"))
-        boxes = shapely.box(grid_cols * cell, grid_rows * cell,
-                            (grid_cols + 1) * cell, (grid_rows + 1) * cell)
+        # Boxes padded by a hair: floor(lon / cell) and col * cell round differently, so a
+        # point on a grid line (114.1 / 0.005 = 22820, yet 22820 * 0.005 = 114.10000000000001)
+        # may fall just outside its own cell's exact box and miss a fence it touches.
+        pad = cell * _PAD
+        boxes = shapely.box(grid_cols * cell - pad, grid_rows * cell - pad,
+                            (grid_cols + 1) * cell + pad, (grid_rows + 1) * cell + pad)
         touches = shapely.intersects(geometry, boxes)
-        # contains_properly leaves a margin, so floor() rounding at a cell edge stays safe.
         within = shapely.contains_properly(geometry, boxes)
         for row, col, hit, whole in zip(grid_rows.tolist(), grid_cols.tolist(),
                                         touches.tolist(), within.tolist(), strict=True):

@@ -132,3 +132,11 @@ def test_a_late_position_outside_every_fence_does_not_enter() -> None:
     tracker.update("u1", *OUTSIDE, at(100))
     assert tracker.update("u1", *INSIDE_BOTH, at(50)) == []
     assert tracker.inside("u1") == []
+
+
+def test_a_corner_on_a_grid_line_is_inside() -> None:
+    # 114.1 / 0.005 floors to column 22820, whose exact box starts at 114.10000000000001.
+    fence = Fence(id="dam", name="水库", geometry=shapely.box(114.0, 37.0, 114.1, 37.1))
+    tracker = GeofenceTracker([fence], cell_deg=0.005)
+    for lat, lon in ((37.0, 114.1), (37.1, 114.1), (37.05, 114.1), (37.1, 114.05)):
+        assert [f.id for f in tracker.fences_containing(lat, lon)] == ["dam"], (lat, lon)
