@@ -51,8 +51,6 @@ WEATHER_QUANTITIES: Mapping[str, tuple[str, ...]] = {
 }
 """Weather figures, each with the observation quantities that carry it (first one wins)."""
 
-
-
 _ACK_CODES = frozenset(state.value for state in AckState)
 
 
@@ -183,8 +181,9 @@ def ticker_item(event: JournalEvent,
     elif event.action == "order_ack":
         state = str(data.get("state"))
         # Lower case in English: the state sits mid-sentence ("xt-119-01 on scene · …").
-        state_zh, state_en = ((AckState(state).label(Lang.ZH), AckState(state).label(Lang.EN)
-                               .lower()) if state in _ACK_CODES else (state, state))
+        reported = AckState(state) if state in _ACK_CODES else None
+        state_zh, state_en = ((reported.label(Lang.ZH), reported.label(Lang.EN).lower())
+                              if reported else (state, state))
         unit = data.get("unit", "?")
         kind, zh, en = ("ack", f"{unit} {state_zh} · {title}", f"{unit} {state_en} · {title}")
     else:
