@@ -1,7 +1,7 @@
 """The two languages sitroom speaks, zh-CN first and en second, for every screen and report.
 
 One `Lang` for the dashboard, the login pages, the video pages and the reports; the domain
-enums (incidents.model, lifecycle, dispatch, roles) carry their names in both languages
+enums (incidents.primitives, model, lifecycle, dispatch, roles) carry their names in both languages
 beside their definition and answer `label(lang)`.
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from enum import Enum, StrEnum
 from typing import Protocol, TypeVar
 
-E = TypeVar("E", bound=Enum)
+_E = TypeVar("_E", bound=Enum)
 
 
 class Lang(StrEnum):
@@ -59,7 +59,7 @@ def pair_of(item: Labelled) -> Bilingual:
     return item.label(Lang.ZH), item.label(Lang.EN)
 
 
-def checked(labels: Mapping[E, Bilingual], members: type[E]) -> Mapping[E, Bilingual]:
+def checked(labels: Mapping[_E, Bilingual], members: type[_E]) -> Mapping[_E, Bilingual]:
     """`labels` after checking it names every member of the enum `members` in both languages.
 
     Run once at import beside each enum, so that a member added without its names fails at
