@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from dashboard.i18n import COMMON, Lang
+from incidents import facilities
 from incidents.dispatch import OrderState
-from incidents.lang import pick as pick  # desk modules take it from here
 from incidents.model import LOCAL_TZ, AlarmState, IncidentStatus, Level
 from incidents.taxonomy import Taxonomy
 
@@ -129,13 +129,6 @@ LABELS = COMMON.extend({
 })
 """Every label of the desk's pages."""
 
-_FACILITY_KINDS: Mapping[str, tuple[str, str]] = {
-    "hospital": ("医院", "Hospitals"), "school": ("学校", "Schools"),
-    "shelter": ("应急避难场所", "Shelters"), "hazardous_site": ("危险源", "Hazardous sites"),
-    "fire_station": ("消防站", "Fire stations"), "hydrant": ("消火栓", "Hydrants"),
-    "reservoir": ("水库", "Reservoirs"), "river_gauge": ("水文站", "River gauges"),
-    "chemical_park": ("化工园区", "Chemical parks"), "camera": ("摄像头", "Cameras"),
-}
 
 
 def status_name(status: IncidentStatus, lang: Lang) -> str:
@@ -155,7 +148,7 @@ def alarm_state_name(state: AlarmState, lang: Lang) -> str:
 
 def facility_kind_name(kind: str, lang: Lang) -> str:
     """A facility kind for people; the code itself when it has no name."""
-    return pick(_FACILITY_KINDS[kind], lang) if kind in _FACILITY_KINDS else kind
+    return facilities.facility_kind_name(kind, lang)
 
 
 def level_name(level: Level, lang: Lang) -> str:

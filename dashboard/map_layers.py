@@ -31,6 +31,7 @@ from dash_extensions.javascript import Namespace
 
 from config.settings import MapSettings, Settings, TileServer
 from dashboard.i18n import Catalogue, Lang
+from incidents.facilities import FacilityKind
 from incidents.model import Level
 from incidents.taxonomy import Taxonomy, load_taxonomy
 from maps.tiles import TileError, TileSetInfo, open_tiles
@@ -66,15 +67,6 @@ _TEXTS: Final = {
     "rivers": ("河流", "Rivers"),
     "roads": ("道路", "Roads"),
     "population": ("人口分布", "Population"),
-    "kind_hospital": ("医院", "Hospitals"),
-    "kind_school": ("学校", "Schools"),
-    "kind_shelter": ("避难场所", "Shelters"),
-    "kind_hazardous_site": ("重大危险源", "Hazardous sites"),
-    "kind_fire_station": ("消防站", "Fire stations"),
-    "kind_hydrant": ("消火栓", "Hydrants"),
-    "kind_reservoir": ("水库", "Reservoirs"),
-    "kind_camera": ("摄像机", "Cameras"),
-    "kind_river_gauge": ("水文站", "River gauges"),
     "kind_other": ("其他设施", "Other facilities"),
     "inside_title": ("框选范围", "Drawn area"),
     "inside_hint": ("用左上角工具画多边形、矩形或圆，查看范围内的设施、人口、力量和事件",
@@ -236,7 +228,7 @@ def overlays(settings: Settings, lang: Lang, taxonomy: Taxonomy | None = None
     items.append(_data(LABELS("hotspots", lang), "map-hotspots",
                        f"/api/hotspots?{urlencode(HOTSPOT_QUERY)}", checked=False,
                        pane=AREAS_PANE, style=_js("hotspotStyle")))
-    items += [_points(LABELS(f"kind_{kind}", lang), f"map-facilities-{kind}",
+    items += [_points(FacilityKind(kind).label(lang), f"map-facilities-{kind}",
                       layer_url("facilities", kind=kind), cluster=kind != "hazardous_site")
               for kind in FACILITY_KINDS]
     items.append(_points(LABELS("kind_other", lang), "map-facilities-other",
@@ -281,12 +273,13 @@ _PANEL_KEYS: Final = tuple(k for k in _TEXTS if k.startswith(("inside_", "kind_"
 
 
 def panel_labels(lang: Lang, taxonomy: Taxonomy | None = None) -> dict[str, str]:
-    """The texts sitroom_draw.js writes into the panel, in ``lang``; `agency_<code>` are the
-    taxonomy's short agency names."""
+    """The texts sitroom_draw.js writes into the panel, in ``lang``; `kind_<code>` are the
+    facility kinds' names and `agency_<code>` the taxonomy's short agency names."""
     names = taxonomy or load_taxonomy()
     agencies = {f"agency_{code}": names.agency_name(code, lang, short=True)
                 for code in names.agencies}
-    return {**{k: LABELS(k, lang) for k in _PANEL_KEYS}, **agencies}
+    kinds = {f"kind_{kind.value}": kind.label(lang) for kind in FacilityKind}
+    return {**{k: LABELS(k, lang) for k in _PANEL_KEYS}, **kinds, **agencies}
 
 
 def draw_control(lang: Lang | str = Lang.ZH, taxonomy: Taxonomy | None = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta, tzinfo
 
+from incidents.facilities import facility_kind_name
 from incidents.lang import Lang, pick
 from incidents.lifecycle import journal_action_label
 from incidents.model import IncidentStatus, Level
@@ -95,16 +96,6 @@ _LABELS: dict[str, tuple[str, str]] = {
     "minutes": ("分钟", "min"),
 }
 
-_FACILITIES: dict[str, tuple[str, str]] = {
-    "hospital": ("医院", "hospitals"),
-    "school": ("学校", "schools"),
-    "kindergarten": ("幼儿园", "kindergartens"),
-    "nursing_home": ("养老机构", "care homes"),
-    "shelter": ("应急避难场所", "shelters"),
-    "hazardous_site": ("危险源", "hazardous sites"),
-    "reservoir": ("水库", "reservoirs"),
-    "camera": ("视频监控点", "cameras"),
-}
 
 _MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -144,8 +135,9 @@ def agency_name(code: str, lang: Lang, names: Mapping[str, LocalText]) -> str:
 
 
 def facility_name(kind: str, lang: Lang) -> str:
-    """Name of a facility kind (plural in English), or the code for an unknown kind."""
-    return pick(_FACILITIES[kind], lang) if kind in _FACILITIES else kind
+    """Name of a facility kind mid-sentence (plural, lower case in English), or the code."""
+    name = facility_kind_name(kind, lang)
+    return name.lower() if lang is Lang.EN else name
 
 
 def action_name(code: str, lang: Lang) -> str:

@@ -9,6 +9,7 @@ from types import ModuleType
 import pytest
 
 import incidents.dispatch
+import incidents.facilities
 import incidents.lifecycle
 import incidents.model
 import incidents.primitives
@@ -20,7 +21,7 @@ from incidents.reports.model import OrderState as ShownOrderState
 from incidents.reports.texts import status_name as report_status
 
 DOMAIN_MODULES = (incidents.primitives, incidents.model, incidents.lifecycle, incidents.dispatch,
-                  incidents.roles)
+                  incidents.roles, incidents.facilities)
 
 
 def enums_of(module: ModuleType) -> list[type[StrEnum]]:
@@ -34,7 +35,7 @@ DOMAIN_ENUMS = [e for module in DOMAIN_MODULES for e in enums_of(module)] + [Sho
 def test_the_domain_modules_define_the_enums_we_expect() -> None:
     names = {e.__name__ for e in DOMAIN_ENUMS}
     assert {"Kind", "CoordSystem", "Level", "IncidentStatus", "AlarmState", "Availability",
-            "AckState", "Action", "Resolution", "OrderState", "Role"} <= names
+            "AckState", "Action", "Resolution", "OrderState", "Role", "FacilityKind"} <= names
 
 
 @pytest.mark.parametrize("enum", DOMAIN_ENUMS, ids=lambda e: f"{e.__module__}.{e.__name__}")
