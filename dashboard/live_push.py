@@ -49,9 +49,10 @@ from dashboard.geojson import (
 from dashboard.jsonapi import no_store_json
 from dashboard.live_frames import EventName, Fanout, Mirror, Stream, sse_frame
 from dashboard.portal import AsyncBridge
+from incidents.lang import Lang
 from incidents.live import LiveState, LiveUnavailable
 from incidents.live_wire import LiveSnapshot
-from incidents.model import Level
+from incidents.model import IncidentStatus, Level
 from incidents.outage import Outage
 
 log = logging.getLogger(__name__)
@@ -287,6 +288,9 @@ def live_config(element_id: str, settings: Settings, page: str, ids: LiveIds,
         "unit_types": {kind: agency_colour("", kind) for kind in ("ambulance",)},
         "levels": {level.value: {"colour": level.colour, "zh": level.label_zh,
                                  "en": level.label_en} for level in Level},
+        # The scripts name statuses with the domain's words, never a copy of their own.
+        "statuses": {status.value: [status.label(Lang.ZH), status.label(Lang.EN)]
+                     for status in IncidentStatus},
     }
     data: dict[str, Any] = {"data-config": json.dumps(config, ensure_ascii=False)}
     return html.Div(id=element_id, className="sitroom-live-config", hidden=True, **data)

@@ -13,7 +13,7 @@ from dashboard.command_api import Authorize, CommandAccess
 from dashboard.jsonapi import BadRequest, json_response, no_store_json
 from dashboard.portal import AsyncBridge
 from incidents.cap import CapAlert, CapMsgType
-from incidents.cap_export import export_cap
+from incidents.cap_xml import export_cap
 from incidents.command import Actor
 from incidents.model import LOCAL_TZ
 from incidents.reports import daily, pdf, sitrep

@@ -134,8 +134,8 @@ class _Routes:
     def _form(self, lang: Lang, next_path: str, message: Message | None, status: int,
               username: str = "") -> Response:
         nonce = request.cookies.get(NONCE_COOKIE) or new_nonce()
-        switch = Lang.EN if lang is Lang.ZH else Lang.ZH
-        switch_url = "/login?" + urlencode({"lang": switch.value, "next": next_path})
+        switch = lang.other
+        switch_url = "/login?" + urlencode({"lang": switch.tag, "next": next_path})
         body = render_login(lang, csrf_token(self._gate.csrf_key, "login", nonce), next_path,
                             username, message, switch_url)
         response = html_response(body, status)
@@ -205,7 +205,7 @@ class _Routes:
         try:
             found = self._session()
             if found is None:
-                response = redirect("/login?" + urlencode({"lang": lang.value}), 303)
+                response = redirect("/login?" + urlencode({"lang": lang.tag}), 303)
                 response.delete_cookie(SESSION_COOKIE, path="/", samesite="Strict")
                 return response
             session_id, session = found
@@ -224,7 +224,7 @@ class _Routes:
             log.warning("sign-out unavailable: %s", exc)
             return self._form(lang, "/", Message(UNAVAILABLE), 503)
         log.info("sign-out: %s from %s", session.username, request.remote_addr)
-        response = redirect("/login?" + urlencode({"lang": lang.value, "out": "1"}), 303)
+        response = redirect("/login?" + urlencode({"lang": lang.tag, "out": "1"}), 303)
         response.delete_cookie(SESSION_COOKIE, path="/", samesite="Strict")
         response.headers["Cache-Control"] = "no-store"
         return response

@@ -160,8 +160,11 @@ RULES: Final = (
          _inside("maps"),
          (*_DRIVERS, *_TRANSPORT_SCREEN_MEDIA, "incidents.store", "incidents.live", "ingest",
           "dashboard", "video", "sitroom")),
-    Rule("ingest imports neither dashboard, video nor maps (coordinates are converted by an"
-         " injected function)", _inside("ingest"), ("dashboard", "video", "maps")),
+    Rule("ingest imports neither dashboard nor video, and of maps only the pure analysis (the"
+         " rules' fence index); layer files and basemaps stay out of the ingest process",
+         _inside("ingest"),
+         ("dashboard", "video", "maps.layers", "maps.basemap", "maps.features", "maps.tiles",
+          "maps.reporting", "maps.demo", "maps.crs")),
     Rule("video imports neither ingest, dashboard nor maps", _inside("video"),
          ("ingest", "dashboard", "maps")),
     Rule("dashboard imports neither ingest nor video", _inside("dashboard"),
