@@ -1,4 +1,4 @@
-"""Maps benchmark: district lookup and nearest units, each beside a naive loop.
+"""Maps benchmark: district lookup, nearest units, the rules' fences — each beside a naive loop.
 
 Both sides run in the same process on the same data; each fast answer is checked against the
 naive one, so a speed-up never hides a wrong result. Everything is in memory: no servers.
@@ -6,15 +6,18 @@ naive one, so a speed-up never hides a wrong result. Everything is in memory: no
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
 import numpy as np
+import shapely
 from shapely.geometry import Point
 
 from incidents.spatial import UnitPoint
 from maps.analysis.districts import DistrictGrid
 from maps.analysis.geodesy import haversine_m
+from maps.analysis.geofence import Fence, FenceIndex
 from maps.analysis.units import GridUnitIndex
 from maps.basemap import DistrictIndex, bounds
 
@@ -150,10 +153,51 @@ def bench_units(quick: bool) -> tuple[Pair, str]:
             f"{np.percentile(fast_ms, 50):.3f} ms vs naive {np.percentile(naive_ms, 50):.2f} ms")
 
 
+def _fences(rng: np.random.Generator, n: int) -> list[Fence]:
+    fences = []
+    for i in range(n):
+        lat, lon = float(rng.normal(37.07, 0.15)), float(rng.normal(114.55, 0.2))
+        radius = float(rng.uniform(100, 1500))
+        dlat = radius / 111_195.0
+        dlon = dlat / math.cos(math.radians(lat))
+        shape_ = (shapely.box(lon - dlon, lat - dlat, lon + dlon, lat + dlat) if i % 2
+                  else Point(lon, lat).buffer(dlat, quad_segs=8))
+        fences.append(Fence(id=f"f{i:04d}", name=f"fence {i}", geometry=shape_))
+    return fences
+
+
+def bench_fences(quick: bool) -> tuple[Pair, str]:
+    """µs per point through the fence index of 1,000 fences (the rules' sensitive areas)."""
+    rng = np.random.default_rng(SEED + 2)
+    fences = _fences(rng, 1_000)
+    started = time.perf_counter()
+    index = FenceIndex(fences)
+    build_s = time.perf_counter() - started
+    count = 20_000 if quick else 100_000
+    lats = rng.normal(37.07, 0.15, count).tolist()
+    lons = rng.normal(114.55, 0.2, count).tolist()
+    hits = 0
+    started = time.perf_counter()
+    for lat, lon in zip(lats, lons, strict=True):
+        hits += len(index.fences_containing(lat, lon))
+    fast_us = (time.perf_counter() - started) / count * 1e6
+    sample = 200 if quick else 1_000
+    points = [Point(x, y) for x, y in zip(lons[:sample], lats[:sample], strict=True)]
+    started = time.perf_counter()
+    naive = [[f.id for f in fences if f.geometry.intersects(p)] for p in points]
+    naive_us = (time.perf_counter() - started) / sample * 1e6
+    fast = [[f.id for f in index.fences_containing(float(p.y), float(p.x))] for p in points]
+    assert fast == naive, "fence answers differ"
+    return (Pair("fences at a point, 1,000 fences", "µs/point", fast_us, naive_us, False,
+                 "goal <= 20 µs"),
+            f"fences: grid built in {build_s:.2f} s; {count:,} points, {hits:,} inside a fence; "
+            f"naive measured on {sample:,} points")
+
+
 def run(quick: bool = False) -> Result:
     """Measure the pairs."""
     pairs, notes = [], []
-    for measure in (bench_districts, bench_units):
+    for measure in (bench_districts, bench_units, bench_fences):
         pair, note = measure(quick)
         pairs.append(pair)
         notes.append(note)
