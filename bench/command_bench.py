@@ -19,13 +19,12 @@ import asyncpg
 
 from bench.servers import bench_servers, fresh_database
 from incidents.command import Actor, CommandService
-from incidents.journal import canonical
+from incidents.journal import Event, canonical
 from incidents.lifecycle import Action
 from incidents.model import Envelope, Inbound, Kind, Level, Position, Report
 from incidents.plans import load_plans
 from incidents.spatial import UnitPoint
 from incidents.store import Store
-from incidents.store.journal_sql import Event
 from incidents.taxonomy import load_taxonomy
 from maps.analysis.geodesy import haversine_m
 from maps.analysis.units import GridUnitIndex

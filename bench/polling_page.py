@@ -21,8 +21,8 @@ from dash_extensions.javascript import Namespace
 
 from config.settings import Settings
 from dashboard.geojson import (
-    compute_kpis,
     incidents_collection,
+    is_online,
     next_offline_at,
     units_collection,
 )
@@ -34,7 +34,7 @@ from maps import basemap
 
 PATH = "/bench/poll"
 POLL_MS = 400
-"""The old page's poll interval (settings.live_poll_ms's default)."""
+"""The old page's poll interval (the default of the since removed `live_poll_ms` setting)."""
 
 _js = Namespace("sitroom", "map")
 _EMPTY: dict[str, Any] = {"type": "FeatureCollection", "features": []}
@@ -94,12 +94,20 @@ def poll(data: Mapping[str, Any] | None, reader: Reader, now: datetime,
     except LiveUnavailable:
         return ({"version": None, "redraw_at": None, "ok": False}, *skip[1:])
     expiry = next_offline_at(units, now, online_s)
-    kpis = compute_kpis(units, incidents, now, online_s)
     return ({"version": version, "redraw_at": expiry.timestamp() if expiry else None,
              "ok": True},
             units_collection(units, now, online_s), incidents_collection(incidents),
-            f"{kpis.units_online} / {kpis.units_total}",
-            *[str(kpis.incidents_by_level[level]) for level in Level])
+            *_kpi_texts(units, incidents, now, online_s))
+
+
+def _kpi_texts(units: list[UnitState], incidents: list[Incident], now: datetime,
+               online_s: int) -> tuple[str, ...]:
+    """The KPI strip as the old page counted it: online / total units, then open per level."""
+    by_level = dict.fromkeys(Level, 0)
+    for incident in incidents:
+        by_level[incident.level] += 1
+    online = sum(1 for unit in units if is_online(unit, now, online_s))
+    return (f"{online} / {len(units)}", *[str(by_level[level]) for level in Level])
 
 
 def register(app: Dash, settings: Settings, bridge: AsyncBridge) -> None:

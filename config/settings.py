@@ -170,6 +170,10 @@ class Settings(BaseSettings):
     """MQTT protocol for ingest: 5, 3.1.1, or auto (5 for external brokers, 3.1.1 embedded)."""
     database_url: str | None = None
     """PostgreSQL DSN; unset means start the embedded PostgreSQL."""
+    startup_wait_s: float = Field(default=120.0, ge=0, le=3600)
+    """How long a start-up step (create the database, migrate, open a pool) waits for
+    PostgreSQL to accept connections: it may be starting, or replaying its WAL after an
+    unclean stop. Then the process stops and says what to do."""
     cot_tcp_port: int | None = None
     """TCP port for TAK devices streaming CoT (8087 is TAK's usual); unset: off."""
     cot_tcp_host: str = "127.0.0.1"
@@ -211,8 +215,6 @@ class Settings(BaseSettings):
     dashboard_workers: int = Field(default=1, ge=1, le=64)
     """Dashboard worker processes sharing dashboard_port (SO_REUSEPORT); each follows the
     live state through Redis and serves its own browsers' live streams."""
-    live_poll_ms: int = Field(default=400, ge=100, le=10_000)
-    """How often the browser asks the dashboard for changes."""
     unit_online_s: int = 300
     """A unit is online if its last position is at most this old."""
     journal_key: SecretStr | None = None

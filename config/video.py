@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+import msgspec
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr
 
 MIN_SECRET_CHARS = 32
 """A token secret shorter than this is refused: it could be guessed offline from one token."""
@@ -34,29 +36,43 @@ class IceServer(BaseModel):
     """TURN password; unused for STUN."""
 
 
-class CameraConfig(BaseModel):
-    """A fixed camera (RTSP URL or file) the server pulls from start-up."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class CameraSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A camera to pull (RTSP URL or file): in the settings, the `POST /api/cameras` body and
+    `sitroom camera add` arguments alike; video.cameras.check_spec checks it before use."""
 
     id: str
-    """Stream id."""
+    """Stream id of the camera."""
     url: str
-    """rtsp://user:password@host/path, or a file; credentials never reach the logs."""
+    """rtsp://user:password@host/path, or a file path (tests, demos); credentials never reach
+    the logs."""
     name: str = ""
-    """Title on the map and in players."""
+    """Title shown on the map and in players."""
     lat: float | None = None
+    """Where the camera is (WGS 84)."""
     lon: float | None = None
+    """Where the camera is (WGS 84)."""
     rtsp_transport: str = "tcp"
-    """FFmpeg's rtsp_transport."""
+    """FFmpeg's rtsp_transport (tcp passes firewalls and NAT best)."""
     loop: bool = False
-    """Replay a file forever (demo)."""
+    """Replay a file forever (demo); an RTSP source ignores it."""
+
+
+def _cameras(value: object) -> object:
+    """Cameras from the settings' tables (TOML, or JSON in the environment) as CameraSpec."""
+    if isinstance(value, list | tuple) and all(isinstance(v, CameraSpec) for v in value):
+        return tuple(value)
+    return msgspec.convert(value, tuple[CameraSpec, ...])
+
+
+Cameras = Annotated[tuple[CameraSpec, ...], BeforeValidator(_cameras)]
+"""The one camera model (a msgspec struct, as the video server speaks) inside pydantic settings;
+msgspec's ValidationError is a ValueError, which pydantic reports with the field's path."""
 
 
 class VideoSettings(BaseModel):
     """Where the video server listens, how it signs tokens, relays, records and limits."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)  # CameraSpec
 
     host: str = "127.0.0.1"
     """Interface of the HTTP server (pages, WHIP/WHEP, API)."""
@@ -84,7 +100,7 @@ class VideoSettings(BaseModel):
     """A stream interrupted this long is ended and, once nobody watches it, forgotten."""
     maintenance_s: float = Field(default=5.0, gt=0)
     """How often stream positions follow their units and expired streams are ended."""
-    cameras: tuple[CameraConfig, ...] = ()
+    cameras: Cameras = ()
     """Cameras pulled from start-up (more can be added at run time: POST /api/cameras)."""
 
 

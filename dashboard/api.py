@@ -1,6 +1,7 @@
-"""The dashboard's REST API: health, and the live units and incidents as GeoJSON.
+"""The `health` blueprint: the health report, the dead letters and the API's description.
 
-Live data comes from the Redis live state; PostgreSQL is only pinged for the health report.
+The health report pings PostgreSQL and Redis and reads the ingest workers' heartbeats from the
+live state.
 """
 
 from __future__ import annotations
@@ -11,28 +12,25 @@ import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import msgspec
-from flask import Flask, Response, request
+from flask import Blueprint, Response, request
 
 from config.settings import Settings
-from dashboard.geojson import incidents_collection, units_collection
+from dashboard.auth import Action, require
+from dashboard.jsonapi import json_response, no_store_json
+from dashboard.openapi import openapi_document
 from dashboard.portal import AsyncBridge
-from incidents.cap import CapAlert
-from incidents.cap_export import export_cap
+from incidents.deadletters import StoredDeadLetter
 from incidents.live import LiveState, LiveUnavailable
-from incidents.store import StoredDeadLetter, StoreError
+from incidents.store import StoreError
 
 CHECK_TIMEOUT_S = 3.0
 """Longest wait for one dependency in the health check."""
 
 INGEST_COMPONENT = "ingest:"
 """Heartbeat name prefix of the ingest workers (`ingest:{client_id}`)."""
-
-_encoder = msgspec.json.Encoder()
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,14 +116,15 @@ def broker_drops_check(workers: Mapping[str, Mapping[str, Any]] | None,
 
 def health_report(settings: Settings, cache: Check, database: Check,
                   workers: Mapping[str, Mapping[str, Any]] | None,
-                  now: float | None = None) -> tuple[dict[str, Any], int]:
+                  now: float | None = None, failed_tasks: Mapping[str, str] | None = None
+                  ) -> tuple[dict[str, Any], int]:
     """The health document and its HTTP status: 503 when the dashboard cannot work."""
     broker = broker_check(workers)
     drops = broker_drops_check(workers, time.time() if now is None else now)
     ingest = ingest_summary(workers)
     if not (cache.ok and database.ok and drops.ok):
         status = "down"
-    elif not (broker.ok and ingest["ok"]):
+    elif not (broker.ok and ingest["ok"]) or failed_tasks:
         status = "degraded"
     else:
         status = "ok"
@@ -141,6 +140,9 @@ def health_report(settings: Settings, cache: Check, database: Check,
                      "detail": database.detail},
         "cache": {"url": redact_url(settings.redis_url), "ok": cache.ok, "detail": cache.detail},
         "ingest": ingest,
+        # A background task that died (a bug: outages are survived) stops its work, e.g.
+        # the unit index stops following positions, until the dashboard restarts.
+        "tasks": {"ok": not failed_tasks, "failed": dict(failed_tasks or {})},
     }
     return report, 503 if status == "down" else 200
 
@@ -206,78 +208,34 @@ def dead_letter_doc(stored: StoredDeadLetter) -> dict[str, Any]:
     }
 
 
-async def _cap_alerts(bridge: AsyncBridge) -> list[dict[str, Any]]:
-    store = await bridge.store()
-    return await store.cap_alerts()
+def health_blueprint(bridge: AsyncBridge, settings: Settings) -> Blueprint:
+    """/api/health, /api/deadletters and /api/openapi.json."""
+    api = Blueprint("health", __name__)
 
-
-async def _cap_alert(bridge: AsyncBridge, alert_id: str) -> CapAlert | None:
-    store = await bridge.store()
-    return await store.cap_alert(alert_id)
-
-
-def _json(doc: Any, status: int = 200, mimetype: str = "application/json") -> Response:
-    return Response(_encoder.encode(doc), status=status, mimetype=mimetype,
-                    headers={"Cache-Control": "no-store"})
-
-
-def register_api(server: Flask, bridge: AsyncBridge, settings: Settings) -> None:
-    """Add the /api routes to the Flask server under the Dash app."""
-
+    @api.get("/api/health")
     def health() -> Response:
         cache, database, workers = bridge.call(_probe, bridge)
-        report, status = health_report(settings, cache, database, workers)
-        return _json(report, status)
+        report, status = health_report(settings, cache, database, workers,
+                                       failed_tasks=bridge.failed_tasks())
+        return no_store_json(report, status)
 
-    def units() -> Response:
-        try:
-            found = bridge.call(bridge.live.units)
-        except LiveUnavailable as exc:
-            return _json({"error": "live_unavailable", "detail": str(exc)}, 503)
-        now = datetime.now(UTC)
-        return _json(units_collection(found, now, settings.unit_online_s), 200,
-                     "application/geo+json")
-
-    def incidents() -> Response:
-        try:
-            found = bridge.call(bridge.live.incidents)
-        except LiveUnavailable as exc:
-            return _json({"error": "live_unavailable", "detail": str(exc)}, 503)
-        return _json(incidents_collection(found), 200, "application/geo+json")
-
+    @api.get("/api/deadletters")
     def deadletters() -> Response:
         try:
             limit = min(1000, max(1, int(request.args.get("limit", "100"))))
         except ValueError:
-            return _json({"error": "bad_request", "detail": "limit must be a whole number"}, 400)
+            return no_store_json({"error": "bad_request",
+                                  "detail": "limit must be a whole number"}, 400)
         reason = request.args.get("reason") or None
         try:
             found = bridge.call(_dead_letters, bridge, limit, reason)
         except StoreError as exc:
-            return _json({"error": "database_unavailable", "detail": str(exc)}, 503)
-        return _json({"dead_letters": [dead_letter_doc(d) for d in found]})
+            return no_store_json({"error": "database_unavailable", "detail": str(exc)}, 503)
+        return no_store_json({"dead_letters": [dead_letter_doc(d) for d in found]})
 
-    def cap_list() -> Response:
-        try:
-            found = bridge.call(_cap_alerts, bridge)
-        except StoreError as exc:
-            return _json({"error": "database_unavailable", "detail": str(exc)}, 503)
-        return _json({"alerts": found})
+    @api.get("/api/openapi.json")
+    def openapi() -> Response:
+        require(Action.VIEW)
+        return json_response(openapi_document())
 
-    def cap_export(alert_id: str) -> Response:
-        try:
-            alert = bridge.call(_cap_alert, bridge, alert_id)
-        except StoreError as exc:
-            return _json({"error": "database_unavailable", "detail": str(exc)}, 503)
-        if alert is None:
-            return _json({"error": "not_found", "detail": f"no CAP alert {alert_id!r}"}, 404)
-        return Response(export_cap(alert), mimetype="application/cap+xml",
-                        headers={"Cache-Control": "no-store"})
-
-    server.add_url_rule("/api/cap", "api_cap_list", cap_list, methods=["GET"])
-    server.add_url_rule("/api/cap/<path:alert_id>", "api_cap_export", cap_export,
-                        methods=["GET"])
-    server.add_url_rule("/api/health", "api_health", health, methods=["GET"])
-    server.add_url_rule("/api/deadletters", "api_deadletters", deadletters, methods=["GET"])
-    server.add_url_rule("/api/units", "api_units", units, methods=["GET"])
-    server.add_url_rule("/api/incidents", "api_incidents", incidents, methods=["GET"])
+    return api

@@ -1,4 +1,4 @@
-"""Builds the Dash app: the situation page, its live callbacks and the REST API."""
+"""Builds the Dash app: the pages, their callbacks, and the routes (one blueprint per area)."""
 
 from __future__ import annotations
 
@@ -6,22 +6,24 @@ from pathlib import Path
 
 import dash
 from dash import dcc, html
-from flask import request
+from flask import Flask, request
 
 from config.settings import Settings
 from dashboard import analytics, desk, replay, situation
-from dashboard.api import register_api
-from dashboard.auth import Action, check_secret, install_auth, require
+from dashboard.api import health_blueprint
+from dashboard.auth import Action, auth_blueprint, check_secret, install_auth, require
 from dashboard.auth.keys import derive_key
-from dashboard.command_api import register_command_api
+from dashboard.command_api import CommandAccess, command_blueprint
 from dashboard.command_wiring import shared_commands
-from dashboard.live_push import register_live_push
-from dashboard.map_api import register_map_api
+from dashboard.jsonapi import errors_blueprint
+from dashboard.live_push import live_blueprint
+from dashboard.map_api import map_blueprint
 from dashboard.portal import AsyncBridge
-from dashboard.streams_api import register_streams_api
-from dashboard.video_routes import register_video_routes
+from dashboard.report_api import reports_blueprint
+from dashboard.streams_api import streams_blueprint
+from dashboard.video_routes import video_blueprint
 from dashboard.wall import register as register_wall
-from dashboard.wall_api import register_wall_api
+from dashboard.wall_api import wall_blueprint
 from incidents.command import Actor
 
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -55,17 +57,28 @@ def create_app(settings: Settings, bridge: AsyncBridge | None = None) -> dash.Da
     app.server.secret_key = derive_key(secret, "flask")  # Flask's own session: unused, signed
     register_pages(app, settings, bridge)
     app.layout = html.Div([dcc.Location(id=URL_ID), dash.page_container])
-    register_api(app.server, bridge, settings)
-    commands, run = register_command_api(app.server, bridge,
-                                         shared_commands(app.server, settings), _authorize)
-    register_video_routes(app.server, settings, lambda: commands().service, run)
-    register_streams_api(app.server, settings, lambda: commands().service, run)
-    register_map_api(app.server, bridge, settings)  # /tiles, /api/layers, hotspots, inside
-    register_live_push(app.server, bridge, settings)  # GET /live/stream (SSE)
-    register_wall_api(app.server, bridge, settings)  # GET /api/wall/summary
-    install_auth(app.server, bridge, settings, secret)  # every route above is behind it
+    register_routes(app.server, bridge, settings, secret)
     app.server.extensions["sitroom.bridge"] = bridge
     return app
+
+
+def register_routes(server: Flask, bridge: AsyncBridge, settings: Settings,
+                    secret: bytes) -> None:
+    """Every route of the dashboard outside Dash: one blueprint per area, behind the guard."""
+    access = CommandAccess(bridge, shared_commands(server, settings))
+    # Each is registered as soon as it is built: what one opens (the tiles file, a Redis
+    # client) is then in the app's extensions for close_app, even if a later one fails.
+    server.register_blueprint(errors_blueprint())  # Problem answers for every route
+    server.register_blueprint(health_blueprint(bridge, settings))  # health, dead letters, openapi
+    server.register_blueprint(live_blueprint(bridge, settings))  # /live/stream, units, incidents
+    server.register_blueprint(command_blueprint(access, _authorize))  # incidents and dispatch
+    server.register_blueprint(reports_blueprint(bridge, access, _authorize))  # sitreps, CAP
+    server.register_blueprint(map_blueprint(bridge, settings))  # tiles, layers, draw-to-query
+    server.register_blueprint(streams_blueprint(settings, access))  # video streams near things
+    server.register_blueprint(video_blueprint(settings, access))  # video conferences
+    server.register_blueprint(wall_blueprint(bridge, settings))  # the wall's figures
+    gate = install_auth(server, bridge, settings, secret)  # every route above is behind it
+    server.register_blueprint(auth_blueprint(gate))  # /login, /logout
 
 
 def register_pages(app: dash.Dash, settings: Settings, bridge: AsyncBridge) -> None:

@@ -1,5 +1,5 @@
-"""The command API: incidents and dispatch as JSON (create, transition, note, merge, dispatch,
-list, timeline, decision support), described by /api/openapi.json.
+"""The `command` blueprint: incidents and dispatch as JSON (create, transition, note, merge,
+dispatch, list, timeline, decision support), described by /api/openapi.json.
 
 Routes are thin: decode and validate the body once, check the caller's permission, call the
 CommandService (the same code the dashboard's pages call) on the bridge's loop, encode.
@@ -9,39 +9,25 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
-from flask import Flask, Response, request
+from flask import Blueprint, Response, request
 
 from dashboard.command_schema import (
     CreateIncident,
     Dispatch,
     Merge,
     Note,
-    Problem,
     Reassign,
     Transition,
 )
 from dashboard.command_wiring import Commands
-from dashboard.jsonapi import (
-    BadRequest,
-    body,
-    enum_args,
-    int_arg,
-    json_response,
-    problem_response,
-    since_arg,
-)
-from dashboard.openapi import openapi_document
+from dashboard.jsonapi import body, enum_args, int_arg, json_response, since_arg
 from dashboard.portal import AsyncBridge
-from dashboard.report_api import register_report_api
+from incidents.briefing import Briefing
 from incidents.command import Actor, CommandService
-from incidents.errors import CommandRefused
-from incidents.journal import JournalKeyError
 from incidents.model import IncidentStatus, Level
 from incidents.store import StoreUnavailable
-
-T = TypeVar("T")
 
 Authorize = Callable[[str], Actor]
 """Checks that the caller may perform a permission ("view", "report", "incident_act",
@@ -53,61 +39,52 @@ Factory = Callable[[AsyncBridge], Commands]
 MAX_LIMIT = 1000
 
 
-def register_command_api(server: Flask, bridge: AsyncBridge | None, factory: Factory,
-                         authorize: Authorize) -> tuple[Callable[[], Commands],
-                                                         Callable[..., Any]]:
-    """Add the command API's routes to the dashboard's Flask server; return the accessor of
-    the command service (built on first use) and the runner that calls it on the bridge, for
-    the pages to share."""
-    built: list[Commands] = []
-    lock = threading.Lock()
+class CommandAccess:
+    """The dashboard's one command service, built on first use, and the runner that calls it on
+    the bridge's loop: shared by the command, reports, streams and video blueprints."""
 
-    def commands() -> Commands:
-        if bridge is None:
+    def __init__(self, bridge: AsyncBridge | None, factory: Factory) -> None:
+        """Build with `factory` on `bridge` when first asked; without a bridge, 503 on use."""
+        self._bridge = bridge
+        self._factory = factory
+        self._built: list[Commands] = []
+        self._lock = threading.Lock()
+
+    def commands(self) -> Commands:
+        """The command service and briefings (StoreUnavailable when there is no bridge)."""
+        if self._bridge is None:
             raise StoreUnavailable("the dashboard runs without a store")
-        with lock:  # several request threads may arrive first at once
-            if not built:
-                built.append(factory(bridge))
-        return built[0]
+        with self._lock:  # several request threads may arrive first at once
+            if not self._built:
+                self._built.append(self._factory(self._bridge))
+        return self._built[0]
 
-    def service() -> CommandService:
-        return commands().service
+    def service(self) -> CommandService:
+        """The command service."""
+        return self.commands().service
 
-    def run(fn: Callable[..., Any], *args: Any) -> Any:
-        assert bridge is not None
-        return bridge.call(fn, *args)
+    def briefing(self) -> Briefing:
+        """The situation reports, CAP alerts and daily summary."""
+        return self.commands().briefing
 
-    @server.errorhandler(BadRequest)
-    def bad_request(exc: BadRequest) -> Response:
-        return problem_response(400, exc.problem)
+    def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Call `fn(*args)` on the bridge's loop and wait for its result."""
+        assert self._bridge is not None
+        return self._bridge.call(fn, *args)
 
-    @server.errorhandler(CommandRefused)
-    def refused(exc: CommandRefused) -> Response:
-        return problem_response(exc.status, Problem(error=exc.en, error_zh=exc.zh))
 
-    @server.errorhandler(StoreUnavailable)
-    def unavailable(exc: StoreUnavailable) -> Response:
-        return problem_response(503, Problem(error=str(exc), error_zh="数据库暂不可用",
-                                     hint="retry in a few seconds; /api/health shows what is"
-                                          " down"))
+def command_blueprint(access: CommandAccess, authorize: Authorize) -> Blueprint:
+    """The command API's routes (errors are answered by jsonapi's `errors` blueprint)."""
+    api = Blueprint("command", __name__)
+    service, run = access.service, access.run
 
-    @server.errorhandler(JournalKeyError)
-    def no_key(exc: JournalKeyError) -> Response:
-        return problem_response(503, Problem(error=str(exc),
-                                             error_zh="未配置日志密钥，无法记录操作"))
-
-    @server.get("/api/openapi.json")
-    def openapi() -> Response:
-        authorize("view")
-        return json_response(openapi_document())
-
-    @server.post("/api/incidents")
+    @api.post("/api/incidents")
     def create_incident() -> Response:
         actor = authorize("report")
         req = body(CreateIncident)
         return json_response(run(service().create, req.to_domain(), actor), 201)
 
-    @server.get("/api/incidents/search")
+    @api.get("/api/incidents/search")
     def search_incidents() -> Response:
         authorize("view")
         svc = service()
@@ -122,12 +99,12 @@ def register_command_api(server: Flask, bridge: AsyncBridge | None, factory: Fac
                                        limit=limit)
         return json_response(run(query))
 
-    @server.get("/api/incidents/<incident_id>")
+    @api.get("/api/incidents/<incident_id>")
     def get_incident(incident_id: str) -> Response:
         authorize("view")
         return json_response(run(service().incident, incident_id))
 
-    @server.post("/api/incidents/<incident_id>/actions")
+    @api.post("/api/incidents/<incident_id>/actions")
     def act(incident_id: str) -> Response:
         req = body(Transition)
         actor = authorize("incident_act")
@@ -139,31 +116,31 @@ def register_command_api(server: Flask, bridge: AsyncBridge | None, factory: Fac
                                        resolution=req.resolution, reason=req.reason)
         return json_response(run(call))
 
-    @server.post("/api/incidents/<incident_id>/notes")
+    @api.post("/api/incidents/<incident_id>/notes")
     def note(incident_id: str) -> Response:
         req = body(Note)
         actor = authorize("incident_act")  # annotating is acting on it, as on the desk
         run(service().note, incident_id, req.text, actor)
         return json_response({"ok": True}, 201)
 
-    @server.post("/api/incidents/<incident_id>/merge")
+    @api.post("/api/incidents/<incident_id>/merge")
     def merge(incident_id: str) -> Response:
         req = body(Merge)
         actor = authorize("incident_act")
         kept, gone = run(service().merge, incident_id, req.absorbed, actor)
         return json_response({"incident": kept, "absorbed": gone})
 
-    @server.get("/api/incidents/<incident_id>/timeline")
+    @api.get("/api/incidents/<incident_id>/timeline")
     def timeline(incident_id: str) -> Response:
         authorize("view")
         return json_response(run(service().timeline, incident_id))
 
-    @server.get("/api/incidents/<incident_id>/proposal")
+    @api.get("/api/incidents/<incident_id>/proposal")
     def proposal(incident_id: str) -> Response:
         authorize("view")
         return json_response(run(service().propose, incident_id, request.args.get("plan")))
 
-    @server.post("/api/incidents/<incident_id>/dispatch")
+    @api.post("/api/incidents/<incident_id>/dispatch")
     def dispatch(incident_id: str) -> Response:
         req = body(Dispatch)
         actor = authorize("dispatch")
@@ -177,23 +154,22 @@ def register_command_api(server: Flask, bridge: AsyncBridge | None, factory: Fac
                                             assignments=pairs)
         return json_response(run(call), 201)
 
-    @server.get("/api/incidents/<incident_id>/orders")
+    @api.get("/api/incidents/<incident_id>/orders")
     def orders(incident_id: str) -> Response:
         authorize("view")
         return json_response(run(service().orders, incident_id))
 
-    @server.post("/api/orders/<order_id>/reassign")
+    @api.post("/api/orders/<order_id>/reassign")
     def reassign(order_id: str) -> Response:
         req = body(Reassign)
         actor = authorize("dispatch")
         return json_response(run(service().reassign, order_id, actor, req.unit), 201)
 
-    @server.get("/api/incidents/<incident_id>/support")
+    @api.get("/api/incidents/<incident_id>/support")
     def support(incident_id: str) -> Response:
         authorize("view")
         radius = int_arg("radius_m", 3000, 100, 50_000)
         return json_response(run(service().decision_support, incident_id, float(radius)))
 
-    register_report_api(server, lambda: commands().briefing, run, authorize)
-    return commands, run
+    return api
 

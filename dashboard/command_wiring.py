@@ -7,7 +7,6 @@ fed from the layers stored in PostgreSQL (the demo imports its synthetic layers 
 from __future__ import annotations
 
 import asyncio
-import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,8 +24,6 @@ from incidents.taxonomy import load_taxonomy
 from maps.analysis.spatial import LayerSpatial
 from maps.analysis.units import GridUnitIndex
 from maps.reporting import report_districts
-
-log = logging.getLogger(__name__)
 
 COMMANDS_KEY = "sitroom.commands"
 """Where a dashboard server keeps its SharedCommands (`server.extensions`)."""
@@ -54,8 +51,7 @@ async def spatial_from_store(store: Store) -> LayerSpatial:
 
     return LayerSpatial.from_feature_collections(
         facilities=await kind("facilities") + await kind("gauges"),
-        cameras=await kind("cameras"), population=await kind("population"),
-        sensitive_areas=await kind("sensitive_areas"))
+        cameras=await kind("cameras"), population=await kind("population"))
 
 
 def commands_factory(settings: Settings) -> Callable[[AsyncBridge], Commands]:
@@ -73,8 +69,7 @@ def commands_factory(settings: Settings) -> Callable[[AsyncBridge], Commands]:
             # Lives as long as the bridge's loop: the dashboard process.
             refresher = asyncio.get_running_loop().create_task(
                 service.keep_units_fresh(UNITS_REFRESH_S), name="unit-index")
-            refresher.add_done_callback(_report_end)
-            bridge.keep(refresher)  # cancelled before the pool closes
+            bridge.keep(refresher)  # cancelled before the pool closes; a death is reported
             return Commands(service=service, briefing=Briefing(
                 service, store.commands, taxonomy, report_districts(), spatial))
         return bridge.call(make)
@@ -107,7 +102,3 @@ def shared_commands(server: Flask, settings: Settings) -> SharedCommands:
         server.extensions[COMMANDS_KEY] = found
     return found
 
-
-def _report_end(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("the unit index stopped refreshing", exc_info=task.exception())

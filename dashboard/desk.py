@@ -129,7 +129,7 @@ def permissions(lang: Lang) -> Permissions:
         user = current_user()
     except NotAuthenticated:
         return Permissions(act=False, dispatch=False, role_text="–")
-    role = user.role.label_zh if lang is Lang.ZH else user.role.label_en
+    role = user.role.label(lang)
     return Permissions(act=user.may(Action.INCIDENT_ACT), dispatch=user.may(Action.DISPATCH),
                        role_text=f"{user.display_name} · {role}",
                        conference=user.may(Action.CONFERENCE))

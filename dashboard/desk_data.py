@@ -17,11 +17,12 @@ from config.settings import Settings
 from dashboard.command_wiring import Commands
 from dashboard.portal import AsyncBridge
 from incidents.command import Actor, CommandService, DecisionSupport, DispatchPlan
+from incidents.history import AlarmSeen, AttachedReport, IncidentAt
 from incidents.lifecycle import Action, Resolution
 from incidents.model import Incident, IncidentStatus, Level, UnitState
+from incidents.orders import Order
 from incidents.spatial import DistrictRef, UnitPoint
-from incidents.store.command import Order
-from incidents.store.replay import AlarmSeen, AttachedReport, IncidentAt, ReplayStore
+from incidents.store.replay import ReplayStore
 from maps.analysis.districts import district_ref
 from maps.basemap import DistrictIndex
 

@@ -26,9 +26,9 @@ from dashboard.desk_text import (
 )
 from dashboard.geojson import agency_colour, is_online
 from dashboard.i18n import Lang
+from incidents.history import AlarmSeen
 from incidents.lifecycle import severity
 from incidents.model import Incident, IncidentStatus, Level, UnitState
-from incidents.store.replay import AlarmSeen
 from incidents.taxonomy import Taxonomy
 
 ROW = "desk-row"

@@ -18,7 +18,6 @@ from dashboard.desk_text import (
     data_attrs,
     level_name,
     order_state_name,
-    pick,
     stamp,
     status_name,
     type_name,
@@ -26,12 +25,10 @@ from dashboard.desk_text import (
 from dashboard.i18n import Lang
 from incidents.briefing import describe
 from incidents.dispatch import FINAL, OrderState
-from incidents.lifecycle import Action, severity
+from incidents.lifecycle import Action, journal_action_label, severity
 from incidents.model import Incident, IncidentStatus, Level
-from incidents.reports.model import Lang as ReportLang
-from incidents.reports.texts import action_name
+from incidents.orders import Order
 from incidents.spatial import DistrictRef
-from incidents.store.command import Order
 from incidents.taxonomy import Taxonomy
 
 REASSIGN = "desk-reassign"
@@ -148,32 +145,20 @@ class TimelineLine:
     """What, in words."""
 
 
-# Journal actions the reports' texts do not name (they name the life-cycle ones).
-_ACTION_NAMES: Mapping[str, tuple[str, str]] = {
-    "reported": ("接报", "Reported"), "rule_update": ("规则更新", "Rule update"),
-    "correlated": ("关联报告", "Report linked"), "sitrep": ("签发续报", "Sitrep issued"),
-    "order_overdue": ("指令超时", "Order overdue"), "reassign": ("改派", "Reassigned"),
-    "order_ack_refused": ("反馈被拒", "Ack refused"),
-    "conference": ("发起视频会商", "Conference opened"), "recording": ("会商录像", "Recording"),
-}
-
-
 _ORDER_STATES = frozenset(state.value for state in OrderState)
 
 
 def describe_event(event: Mapping[str, Any], lang: Lang) -> str:
-    """One journal event in words (incidents.briefing.describe, with names for every code)."""
+    """One journal event in words (incidents.briefing.describe; every code is named once, in
+    incidents.lifecycle)."""
     code = str(event["action"])
     data = event.get("data") or {}
     if code == "order_ack" and data.get("state") in _ORDER_STATES:
         # The report's wording keeps the wire's state code; the desk names it.
         separator = "：" if lang is Lang.ZH else ": "
-        return (action_name(code, ReportLang(lang.value)) + separator
+        return (journal_action_label(code, lang) + separator
                 + f"{data.get('unit')} {order_state_name(OrderState(data['state']), lang)}")
-    text = describe(dict(event), ReportLang(lang.value))
-    if code in _ACTION_NAMES and text.startswith(code):
-        return pick(_ACTION_NAMES[code], lang) + text[len(code):]
-    return text
+    return describe(dict(event), lang)
 
 
 def timeline(events: Sequence[Mapping[str, Any]], lang: Lang) -> list[TimelineLine]:

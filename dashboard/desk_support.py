@@ -20,8 +20,8 @@ from dashboard.desk_text import (
 from dashboard.i18n import Lang
 from incidents.command import DecisionSupport
 from incidents.dispatch import OrderState
-from incidents.store.command import Order
-from incidents.store.replay import AttachedReport
+from incidents.history import AttachedReport
+from incidents.orders import Order
 from incidents.taxonomy import Taxonomy
 
 

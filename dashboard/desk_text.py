@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from dashboard.i18n import COMMON, Lang
+from incidents import facilities
 from incidents.dispatch import OrderState
 from incidents.model import LOCAL_TZ, AlarmState, IncidentStatus, Level
 from incidents.taxonomy import Taxonomy
@@ -128,59 +129,33 @@ LABELS = COMMON.extend({
 })
 """Every label of the desk's pages."""
 
-_STATUS = {IncidentStatus.REPORTED: ("接报", "Reported"),
-           IncidentStatus.VERIFIED: ("已核实", "Verified"),
-           IncidentStatus.RESPONDING: ("处置中", "Responding"),
-           IncidentStatus.CONTAINED: ("已控制", "Contained"),
-           IncidentStatus.CLOSED: ("已终报", "Closed")}
-_ORDER = {OrderState.ISSUED: ("已下达", "Issued"),
-          OrderState.ACKNOWLEDGED: ("已确认", "Acknowledged"),
-          OrderState.EN_ROUTE: ("途中", "En route"),
-          OrderState.ON_SCENE: ("已到场", "On scene"),
-          OrderState.DONE: ("已完成", "Done"),
-          OrderState.REJECTED: ("已拒绝", "Rejected"),
-          OrderState.CANCELLED: ("已取消", "Cancelled")}
-_ALARM = {AlarmState.ACTIVE: ("告警中", "Active"), AlarmState.CLEARED: ("已解除", "Cleared"),
-          AlarmState.TEST: ("测试", "Test")}
-_FACILITY_KINDS: Mapping[str, tuple[str, str]] = {
-    "hospital": ("医院", "Hospitals"), "school": ("学校", "Schools"),
-    "shelter": ("应急避难场所", "Shelters"), "hazardous_site": ("危险源", "Hazardous sites"),
-    "fire_station": ("消防站", "Fire stations"), "hydrant": ("消火栓", "Hydrants"),
-    "reservoir": ("水库", "Reservoirs"), "river_gauge": ("水文站", "River gauges"),
-    "chemical_park": ("化工园区", "Chemical parks"), "camera": ("摄像头", "Cameras"),
-}
-
-
-def pick(pair: tuple[str, str], lang: Lang) -> str:
-    """The Chinese or English half of a (zh, en) pair."""
-    return pair[0] if lang is Lang.ZH else pair[1]
 
 
 def status_name(status: IncidentStatus, lang: Lang) -> str:
-    """An incident status for people."""
-    return pick(_STATUS[status], lang)
+    """An incident status for people (the enum's own label)."""
+    return status.label(lang)
 
 
 def order_state_name(state: OrderState, lang: Lang) -> str:
-    """A dispatch order's state for people."""
-    return pick(_ORDER[state], lang)
+    """A dispatch order's state for people (the enum's own label)."""
+    return state.label(lang)
 
 
 def alarm_state_name(state: AlarmState, lang: Lang) -> str:
-    """A device alarm's state for people."""
-    return pick(_ALARM[state], lang)
+    """A device alarm's state for people (the enum's own label)."""
+    return state.label(lang)
 
 
 def facility_kind_name(kind: str, lang: Lang) -> str:
     """A facility kind for people; the code itself when it has no name."""
-    return pick(_FACILITY_KINDS[kind], lang) if kind in _FACILITY_KINDS else kind
+    return facilities.facility_kind_name(kind, lang)
 
 
 def level_name(level: Level, lang: Lang) -> str:
     """"II级 重大" or "Level II · Serious"."""
     if lang is Lang.ZH:
-        return f"{level.value}级 {level.label_zh}"
-    return f"Level {level.value} · {level.label_en}"
+        return f"{level.value}级 {level.label(lang)}"
+    return f"Level {level.value} · {level.label(lang)}"
 
 
 def level_short(level: Level, lang: Lang) -> str:
@@ -194,19 +169,9 @@ def type_name(taxonomy: Taxonomy, code: str, lang: Lang) -> str:
     return found.name.get(lang.value) if found else code
 
 
-# Who records incidents besides the agencies: the command centre's own desk and the rules.
-_RECORDERS: Mapping[str, tuple[str, str]] = {
-    "command": ("指挥中心", "Command centre"), "rules": ("自动研判", "Automatic rules"),
-}
-
-
 def agency_name(taxonomy: Taxonomy, code: str, lang: Lang, *, short: bool = True) -> str:
     """An agency's name, by default without the part in brackets (for compact tables)."""
-    found = taxonomy.agencies.get(code)
-    if found is None:
-        return pick(_RECORDERS[code], lang) if code in _RECORDERS else code
-    text = found.get(lang.value)
-    return text.split("（")[0].split(" (")[0] if short else text
+    return taxonomy.agency_name(code, lang, short=short)
 
 
 def unit_kind_name(taxonomy: Taxonomy, code: str | None, lang: Lang) -> str:

@@ -1,12 +1,11 @@
-"""Pure shaping of live state for the map: units and incidents to GeoJSON, and the KPIs.
+"""Pure shaping of live state for the map: units and incidents to GeoJSON.
 
 No I/O and no Dash here: domain objects in, plain JSON-ready dicts out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -95,33 +94,6 @@ def incidents_collection(incidents: Iterable[Incident]) -> FeatureCollection:
     """The incidents as a FeatureCollection, least severe first so level I is drawn on top."""
     ordered = sorted(incidents, key=lambda i: (-_SEVERITY_ORDER[i.level], i.reported_at, i.id))
     return {"type": "FeatureCollection", "features": [incident_feature(i) for i in ordered]}
-
-
-@dataclass(frozen=True, slots=True)
-class Kpis:
-    """The numbers of the KPI strip."""
-
-    units_total: int
-    """Units with a known position."""
-    units_online: int
-    """Units whose last fix is within the online window."""
-    incidents_by_level: dict[Level, int] = field(default_factory=dict)
-    """Open incidents per level; every level is present, possibly with 0."""
-
-    @property
-    def incidents_total(self) -> int:
-        """All open incidents."""
-        return sum(self.incidents_by_level.values())
-
-
-def compute_kpis(units: Sequence[UnitState], incidents: Sequence[Incident], now: datetime,
-                 online_s: int) -> Kpis:
-    """Count online units and open incidents per level."""
-    by_level = dict.fromkeys(Level, 0)
-    for incident in incidents:
-        by_level[incident.level] += 1
-    online = sum(1 for u in units if is_online(u, now, online_s))
-    return Kpis(units_total=len(units), units_online=online, incidents_by_level=by_level)
 
 
 def next_offline_at(units: Iterable[UnitState], now: datetime, online_s: int) -> datetime | None:

@@ -4,25 +4,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from enum import StrEnum
 
-
-class Lang(StrEnum):
-    """A language the dashboard speaks."""
-
-    ZH = "zh"
-    EN = "en"
-
-    @classmethod
-    def of(cls, value: object) -> Lang:
-        """The language named by a query value; Chinese unless English is asked for."""
-        text = str(value or "").lower()
-        return cls.EN if text.startswith("en") else cls.ZH
-
-    @property
-    def other(self) -> Lang:
-        """The language the switch offers."""
-        return Lang.EN if self is Lang.ZH else Lang.ZH
+from incidents.lang import Lang as Lang  # the one Lang; pages import it from here too
+from incidents.lang import pick
 
 
 class Catalogue:
@@ -36,8 +20,7 @@ class Catalogue:
 
     def __call__(self, key: str, lang: Lang) -> str:
         """The label `key` in `lang`."""
-        zh, en = self._entries[key]
-        return zh if lang is Lang.ZH else en
+        return pick(self._entries[key], lang)
 
     def both(self, key: str) -> str:
         """The label in both languages, Chinese first (for wall screens and tooltips)."""

@@ -1,5 +1,6 @@
 """JSON API plumbing shared by the dashboard's API modules: bodies decoded and validated once,
-query arguments checked, errors answered as `Problem` documents in both languages."""
+query arguments checked, errors answered as `Problem` documents in both languages (the
+`errors` blueprint answers them for every route of the app)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import msgspec
-from flask import Response, request
+from flask import Blueprint, Response, request
 
 from dashboard.command_schema import Problem
+from incidents.errors import CommandRefused
+from incidents.journal import JournalKeyError
+from incidents.store import StoreUnavailable
 
 T = TypeVar("T")
 
@@ -26,6 +30,12 @@ class BadRequest(Exception):
 
 def json_response(body: object, status: int = 200) -> Response:
     return Response(_encoder.encode(body), status=status, mimetype="application/json")
+
+
+def no_store_json(doc: Any, status: int = 200, mimetype: str = "application/json") -> Response:
+    """`doc` as JSON that no cache keeps (live and operational answers)."""
+    return Response(_encoder.encode(doc), status=status, mimetype=mimetype,
+                    headers={"Cache-Control": "no-store"})
 
 
 def problem_response(status: int, problem: Problem) -> Response:
@@ -83,3 +93,28 @@ def since_arg() -> datetime | None:
     return value
 
 
+def errors_blueprint() -> Blueprint:
+    """App-wide answers to refusals: 400 and the service's refusals as Problems, 503 when down."""
+    errors = Blueprint("errors", __name__)
+
+    # app_errorhandler: a refusal raised by any route or callback, not only this blueprint's.
+    @errors.app_errorhandler(BadRequest)
+    def bad_request(exc: BadRequest) -> Response:
+        return problem_response(400, exc.problem)
+
+    @errors.app_errorhandler(CommandRefused)
+    def refused(exc: CommandRefused) -> Response:
+        return problem_response(exc.status, Problem(error=exc.en, error_zh=exc.zh))
+
+    @errors.app_errorhandler(StoreUnavailable)
+    def unavailable(exc: StoreUnavailable) -> Response:
+        return problem_response(503, Problem(error=str(exc), error_zh="数据库暂不可用",
+                                     hint="retry in a few seconds; /api/health shows what is"
+                                          " down"))
+
+    @errors.app_errorhandler(JournalKeyError)
+    def no_key(exc: JournalKeyError) -> Response:
+        return problem_response(503, Problem(error=str(exc),
+                                             error_zh="未配置日志密钥，无法记录操作"))
+
+    return errors

@@ -14,8 +14,7 @@ Messages (SSE `event:` names, JSON `data:`; rows as in incidents.live_wire):
 from __future__ import annotations
 
 import queue
-import random
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from enum import StrEnum
 
 import msgspec
@@ -245,9 +244,4 @@ class Fanout:
         self._streams.clear()
 
 
-def backoff_s(attempt: int, base_s: float = 0.5, cap_s: float = 15.0,
-              rand: Callable[[], float] = random.random) -> float:
-    """Seconds before reconnect `attempt` (0-based): doubling up to `cap_s`, with jitter in
-    [50 %, 100 %] so that every worker does not knock on Redis at the same instant."""
-    ceiling = min(cap_s, base_s * 2.0 ** min(attempt, 30))
-    return ceiling * (0.5 + 0.5 * rand())
+

@@ -1,5 +1,8 @@
 """Live push to browsers: Server-Sent Events at GET /live/stream, fed by Redis pub/sub.
 
+The `live` blueprint: /live/stream, and the live units and incidents once, as GeoJSON, at
+/api/units and GET /api/incidents (for API clients; read from Redis on each request).
+
 Each dashboard worker process runs ONE `LiveHub`. Its task on the bridge's event loop follows
 the live state (`LiveState.watch`: a snapshot, then every delta in version order), keeps a
 mirror of it, and fans each change out to that worker's browsers through bounded queues
@@ -25,21 +28,32 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from dash import html
-from flask import Flask, Response, current_app, request
+from flask import Blueprint, Response, current_app, request
+from flask.blueprints import BlueprintSetupState
 
 from config.settings import Settings
 from dashboard.auth import Action, require
 from dashboard.auth.flask_guard import SESSION_COOKIE, AuthGate
 from dashboard.auth.sessions import SessionUnavailable
-from dashboard.geojson import AGENCY_COLOURS, OTHER_COLOUR, agency_colour
-from dashboard.live_frames import EventName, Fanout, Mirror, Stream, backoff_s, sse_frame
+from dashboard.geojson import (
+    AGENCY_COLOURS,
+    OTHER_COLOUR,
+    agency_colour,
+    incidents_collection,
+    units_collection,
+)
+from dashboard.jsonapi import no_store_json
+from dashboard.live_frames import EventName, Fanout, Mirror, Stream, sse_frame
 from dashboard.portal import AsyncBridge
+from incidents.lang import Lang
 from incidents.live import LiveState, LiveUnavailable
 from incidents.live_wire import LiveSnapshot
-from incidents.model import Level
+from incidents.model import IncidentStatus, Level
+from incidents.outage import Outage
 
 log = logging.getLogger(__name__)
 
@@ -133,13 +147,13 @@ class LiveHub:
                        asyncio.create_task(self._beat_forever(), name="live-heartbeat")]
         for task in self._tasks:
             task.add_done_callback(self._died)
+            self._bridge.keep(task)  # which logs a death and lists it in the health report
 
     def _died(self, task: asyncio.Task[None]) -> None:
-        # Both tasks run forever: an end other than cancellation is a bug; say so loudly, and
-        # let heartbeats tell browsers the data is no longer live.
+        # Both tasks run forever: an end other than cancellation is a bug; heartbeats tell
+        # browsers the data is no longer live.
         if not task.cancelled() and task.exception() is not None:
             self._following = False
-            log.error("live push task %s died", task.get_name(), exc_info=task.exception())
 
     async def _stop(self) -> None:
         for task in self._tasks:
@@ -159,13 +173,13 @@ class LiveHub:
         return self._following and self._reachable
 
     async def _follow_forever(self) -> None:
-        attempt = 0
+        outage = Outage("live push", log, "browsers are told their data is not live")
         while True:
             try:
                 async with contextlib.aclosing(self._live.watch()) as changes:
                     async for change in changes:
                         if isinstance(change, LiveSnapshot):
-                            attempt = 0
+                            outage.recovered()
                             self._following = self._reachable = True
                             self._fanout.publish(self._mirror.load(change))
                         elif change is not None:
@@ -178,10 +192,7 @@ class LiveHub:
                             break
             except LiveUnavailable as exc:
                 self._following = False
-                delay = backoff_s(attempt)
-                attempt += 1
-                log.warning("live push lost Redis (%s); following again in %.1f s", exc, delay)
-                await asyncio.sleep(delay)
+                await asyncio.sleep(outage.failed(exc))
 
     async def _beat_forever(self) -> None:
         while True:
@@ -277,17 +288,28 @@ def live_config(element_id: str, settings: Settings, page: str, ids: LiveIds,
         "unit_types": {kind: agency_colour("", kind) for kind in ("ambulance",)},
         "levels": {level.value: {"colour": level.colour, "zh": level.label_zh,
                                  "en": level.label_en} for level in Level},
+        # The scripts name statuses with the domain's words, never a copy of their own.
+        "statuses": {status.value: [status.label(Lang.ZH), status.label(Lang.EN)]
+                     for status in IncidentStatus},
     }
     data: dict[str, Any] = {"data-config": json.dumps(config, ensure_ascii=False)}
     return html.Div(id=element_id, className="sitroom-live-config", hidden=True, **data)
 
 
-def register_live_push(server: Flask, bridge: AsyncBridge, settings: Settings) -> LiveHub:
-    """Add GET /live/stream (any signed-in user who may view); returns the worker's hub."""
-    hub = LiveHub(bridge, settings.unit_online_s)
-    server.extensions[EXTENSION] = hub
+def live_blueprint(bridge: AsyncBridge, settings: Settings) -> Blueprint:
+    """GET /live/stream, /api/units and /api/incidents (any signed-in user who may view).
 
-    @server.get(STREAM_PATH)
+    The worker's hub is kept in the app's extensions under EXTENSION (close_app closes it).
+    """
+    hub = LiveHub(bridge, settings.unit_online_s)
+    live = Blueprint("live", __name__)
+
+    def keep_hub(state: BlueprintSetupState) -> None:
+        state.app.extensions[EXTENSION] = hub
+
+    live.record_once(keep_hub)
+
+    @live.get(STREAM_PATH)
     def live_stream() -> Response:
         """The live picture as Server-Sent Events: a snapshot, then changes and heartbeats."""
         require(Action.VIEW)
@@ -304,4 +326,24 @@ def register_live_push(server: Flask, bridge: AsyncBridge, settings: Settings) -
                  if isinstance(gate, AuthGate) and session_id else None)
         return stream_response(hub, stream, check)
 
-    return hub
+    @live.get("/api/units")
+    def units() -> Response:
+        """The last known fix of every unit."""
+        try:
+            found = bridge.call(bridge.live.units)
+        except LiveUnavailable as exc:
+            return no_store_json({"error": "live_unavailable", "detail": str(exc)}, 503)
+        now = datetime.now(UTC)
+        return no_store_json(units_collection(found, now, settings.unit_online_s), 200,
+                             "application/geo+json")
+
+    @live.get("/api/incidents")
+    def incidents() -> Response:
+        """The open incidents."""
+        try:
+            found = bridge.call(bridge.live.incidents)
+        except LiveUnavailable as exc:
+            return no_store_json({"error": "live_unavailable", "detail": str(exc)}, 503)
+        return no_store_json(incidents_collection(found), 200, "application/geo+json")
+
+    return live

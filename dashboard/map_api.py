@@ -1,5 +1,5 @@
-"""Map routes: local raster tiles, the stored layers as GeoJSON, incident hotspots, and
-draw-to-query.
+"""The `map` blueprint: local raster tiles, the stored layers as GeoJSON, incident hotspots,
+and draw-to-query.
 
     GET  /tiles/{z}/{x}/{y}.{png|jpg|webp}   tiles of `map.tiles_file` (MBTiles or PMTiles)
     GET  /api/layers                          the stored layers
@@ -20,7 +20,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 import msgspec
-from flask import Flask, Response, request
+from flask import Blueprint, Response, request
+from flask.blueprints import BlueprintSetupState
 
 from config.settings import Settings
 from dashboard.auth import Action, require
@@ -29,10 +30,11 @@ from dashboard.command_wiring import spatial_from_store
 from dashboard.jsonapi import BadRequest, int_arg, json_response, problem_response
 from dashboard.map_inside import InvalidZone, inside, parse_inside
 from dashboard.portal import AsyncBridge
+from incidents.layers import LayerNotFound
 from incidents.live import LiveState, LiveUnavailable
 from incidents.model import Incident, UnitState
 from incidents.store import Store
-from incidents.store.layers import LayerNotFound, LayerStore
+from incidents.store.layers import LayerStore
 from maps.analysis.hotspots import incident_hotspots
 from maps.analysis.spatial import LayerSpatial
 from maps.layers import LayerKind
@@ -121,11 +123,12 @@ async def _live_snapshot(live: LiveState) -> tuple[list[UnitState], list[Inciden
     return units, incidents
 
 
-def register_tiles(server: Flask, reader: TileReader | None) -> None:
+def _add_tiles(routes: Blueprint, reader: TileReader | None) -> None:
     """Serve `reader`'s tiles at /tiles/{z}/{x}/{y}.{ext} (ext: the file's format); without a
     reader every tile is a 404 (not the Dash page a browser would get for an unknown path)."""
     served = reader.info.format if reader is not None else None
 
+    @routes.get("/tiles/<int:z>/<int:x>/<int:y>.<ext>")
     def tile(z: int, x: int, y: int, ext: str) -> Response:
         require(Action.VIEW)
         wanted = reader is not None and served is not None and TileFormat.parse(ext) is served
@@ -134,20 +137,23 @@ def register_tiles(server: Flask, reader: TileReader | None) -> None:
             return Response(b"", status=404, headers={"Cache-Control": MISSING_TILE_CACHE})
         return _conditional(data, served.media_type, TILE_CACHE)
 
-    server.add_url_rule("/tiles/<int:z>/<int:x>/<int:y>.<ext>", "sitroom_tile", tile)
 
-
-def register_map_api(server: Flask, bridge: AsyncBridge, settings: Settings) -> None:
-    """Add the map routes; open `map.tiles_file` now, so a bad file stops the start-up
+def map_blueprint(bridge: AsyncBridge, settings: Settings) -> Blueprint:
+    """The map routes; opens `map.tiles_file` now, so a bad file stops the start-up
     (raises maps.tiles.TileError saying why)."""
+    routes = Blueprint("map", __name__)
     reader = None
     if settings.map.tiles_file is not None:
         reader = open_tiles(settings.map.tiles_file)
-        server.extensions[TILES_EXTENSION] = reader
-    register_tiles(server, reader)
+
+        def keep_reader(state: BlueprintSetupState) -> None:
+            state.app.extensions[TILES_EXTENSION] = reader
+
+        routes.record_once(keep_reader)
+    _add_tiles(routes, reader)
     spatial = SpatialCache()
 
-    @server.get("/api/layers")
+    @routes.get("/api/layers")
     def layers() -> Response:
         """The stored layers, with the URL of each as GeoJSON."""
         require(Action.VIEW)
@@ -161,7 +167,7 @@ def register_map_api(server: Flask, bridge: AsyncBridge, settings: Settings) -> 
             "attribution": i.attribution, "synthetic": i.synthetic,
             "url": f"/api/layers/{i.name}.geojson"} for i in infos])
 
-    @server.get("/api/layers/<name>.geojson")
+    @routes.get("/api/layers/<name>.geojson")
     def layer(name: str) -> Response:
         """One stored layer as GeoJSON, optionally only some feature kinds."""
         require(Action.VIEW)
@@ -178,7 +184,7 @@ def register_map_api(server: Flask, bridge: AsyncBridge, settings: Settings) -> 
         found["features"] = filter_features(found["features"], kinds, excluded)
         return _geojson(found)
 
-    @server.get("/api/layers/by-kind/<layer_kind>.geojson")
+    @routes.get("/api/layers/by-kind/<layer_kind>.geojson")
     def layers_of_kind(layer_kind: str) -> Response:
         """Every stored layer of one kind (facilities, cameras, roads …) as one collection."""
         require(Action.VIEW)
@@ -194,7 +200,7 @@ def register_map_api(server: Flask, bridge: AsyncBridge, settings: Settings) -> 
             return await LayerStore((await bridge.store()).pool).feature_collections(kind)
         return _geojson(merge_layers(bridge.call(query), kinds, excluded))
 
-    @server.get("/api/hotspots")
+    @routes.get("/api/hotspots")
     def hotspots() -> Response:
         """H3 hexagons counting the incidents reported in the last `hours`."""
         require(Action.VIEW)
@@ -215,7 +221,7 @@ def register_map_api(server: Flask, bridge: AsyncBridge, settings: Settings) -> 
                          "resolution": resolution, "incidents": len(found)}
         return _geojson(doc)
 
-    @server.post("/api/analysis/inside")
+    @routes.post("/api/analysis/inside")
     def analysis_inside() -> Response:
         """Facilities, population, units and incidents inside a drawn polygon or circle."""
         require(Action.VIEW)
@@ -235,3 +241,5 @@ def register_map_api(server: Flask, bridge: AsyncBridge, settings: Settings) -> 
         found, live = bridge.call(query)
         return json_response(inside(zone, found, live, datetime.now(UTC),
                                     settings.unit_online_s))
+
+    return routes

@@ -31,7 +31,9 @@ from dash_extensions.javascript import Namespace
 
 from config.settings import MapSettings, Settings, TileServer
 from dashboard.i18n import Catalogue, Lang
+from incidents.facilities import FacilityKind
 from incidents.model import Level
+from incidents.taxonomy import Taxonomy, load_taxonomy
 from maps.tiles import TileError, TileSetInfo, open_tiles
 
 log = logging.getLogger(__name__)
@@ -65,23 +67,7 @@ _TEXTS: Final = {
     "rivers": ("河流", "Rivers"),
     "roads": ("道路", "Roads"),
     "population": ("人口分布", "Population"),
-    "kind_hospital": ("医院", "Hospitals"),
-    "kind_school": ("学校", "Schools"),
-    "kind_shelter": ("避难场所", "Shelters"),
-    "kind_hazardous_site": ("重大危险源", "Hazardous sites"),
-    "kind_fire_station": ("消防站", "Fire stations"),
-    "kind_hydrant": ("消火栓", "Hydrants"),
-    "kind_reservoir": ("水库", "Reservoirs"),
-    "kind_camera": ("摄像机", "Cameras"),
-    "kind_river_gauge": ("水文站", "River gauges"),
     "kind_other": ("其他设施", "Other facilities"),
-    "agency_police": ("公安", "Police"),
-    "agency_fire": ("消防", "Fire"),
-    "agency_health": ("卫健/急救", "Health"),
-    "agency_weather": ("气象", "Weather"),
-    "agency_water": ("水利", "Water"),
-    "agency_safety": ("应急管理", "Work safety"),
-    "agency_civil_defence": ("人防", "Civil defence"),
     "inside_title": ("框选范围", "Drawn area"),
     "inside_hint": ("用左上角工具画多边形、矩形或圆，查看范围内的设施、人口、力量和事件",
                     "Draw a polygon, rectangle or circle (top left) to see the facilities,"
@@ -228,14 +214,12 @@ def _points(name: str, layer_id: str, url: str, cluster: bool) -> dl.Overlay:
                  pointToLayer=_js("facilityToLayer"), **clustering)
 
 
-def _agency_label(agency: str, lang: Lang) -> str:
-    return _label(f"agency_{agency}", lang, fallback=agency)
-
-
-def overlays(settings: Settings, lang: Lang) -> list[dl.Overlay]:
-    """Every overlay of the switcher, in the order shown."""
+def overlays(settings: Settings, lang: Lang, taxonomy: Taxonomy | None = None
+             ) -> list[dl.Overlay]:
+    """Every overlay of the switcher, in the order shown (agencies named by the taxonomy)."""
+    names = taxonomy or load_taxonomy()
     units, incidents = LABELS("units", lang), LABELS("incidents", lang)
-    items = [_switch("units", a, f"{units} · {_agency_label(a, lang)}")
+    items = [_switch("units", a, f"{units} · {names.agency_name(a, lang, short=True)}")
              for a in settings.agencies]
     items += [_switch("incidents", level.value,
                       f"{incidents} · {level.value}级 {level.label_zh}" if lang is Lang.ZH
@@ -244,7 +228,7 @@ def overlays(settings: Settings, lang: Lang) -> list[dl.Overlay]:
     items.append(_data(LABELS("hotspots", lang), "map-hotspots",
                        f"/api/hotspots?{urlencode(HOTSPOT_QUERY)}", checked=False,
                        pane=AREAS_PANE, style=_js("hotspotStyle")))
-    items += [_points(LABELS(f"kind_{kind}", lang), f"map-facilities-{kind}",
+    items += [_points(FacilityKind(kind).label(lang), f"map-facilities-{kind}",
                       layer_url("facilities", kind=kind), cluster=kind != "hazardous_site")
               for kind in FACILITY_KINDS]
     items.append(_points(LABELS("kind_other", lang), "map-facilities-other",
@@ -270,29 +254,36 @@ def overlays(settings: Settings, lang: Lang) -> list[dl.Overlay]:
     return items
 
 
-def overlay_layers(settings: Settings, lang: Lang | str = Lang.ZH) -> list[Component]:
+def overlay_layers(settings: Settings, lang: Lang | str = Lang.ZH,
+                   taxonomy: Taxonomy | None = None) -> list[Component]:
     """The panes and the layer switcher (tiles, then overlays) to put into a page's dl.Map."""
     language = lang if isinstance(lang, Lang) else Lang.of(lang)
     choices = tile_choices(settings.map, language, local_tiles_info(settings.map))
     panes: list[Component] = [dl.Pane(name=name, children=[])
                               for name in (AREAS_PANE, LINES_PANE, POINTS_PANE)]
     control = dl.LayersControl(
-        [*_base_layers(choices, language), *overlays(settings, language)],
+        [*_base_layers(choices, language), *overlays(settings, language, taxonomy)],
         id=LAYERS_CONTROL_ID, position="topright", collapsed=True, sortLayers=False)
     return [*panes, control]
 
 
 # --- draw-to-query ----------------------------------------------------------------------------
 
-_PANEL_KEYS: Final = tuple(k for k in _TEXTS if k.startswith(("inside_", "kind_", "agency_")))
+_PANEL_KEYS: Final = tuple(k for k in _TEXTS if k.startswith(("inside_", "kind_")))
 
 
-def panel_labels(lang: Lang) -> dict[str, str]:
-    """The texts sitroom_draw.js writes into the panel, in ``lang``."""
-    return {k: LABELS(k, lang) for k in _PANEL_KEYS}
+def panel_labels(lang: Lang, taxonomy: Taxonomy | None = None) -> dict[str, str]:
+    """The texts sitroom_draw.js writes into the panel, in ``lang``; `kind_<code>` are the
+    facility kinds' names and `agency_<code>` the taxonomy's short agency names."""
+    names = taxonomy or load_taxonomy()
+    agencies = {f"agency_{code}": names.agency_name(code, lang, short=True)
+                for code in names.agencies}
+    kinds = {f"kind_{kind.value}": kind.label(lang) for kind in FacilityKind}
+    return {**{k: LABELS(k, lang) for k in _PANEL_KEYS}, **kinds, **agencies}
 
 
-def draw_control(lang: Lang | str = Lang.ZH) -> list[Component]:
+def draw_control(lang: Lang | str = Lang.ZH, taxonomy: Taxonomy | None = None
+                 ) -> list[Component]:
     """The drawing toolbar (polygon, rectangle, circle) and its result panel."""
     language = lang if isinstance(lang, Lang) else Lang.of(lang)
     shape = {"shapeOptions": {"color": "#ffd24d", "weight": 2, "fillOpacity": 0.08}}
@@ -306,15 +297,18 @@ def draw_control(lang: Lang | str = Lang.ZH) -> list[Component]:
               "circle": {**shape, "showRadius": True, "metric": True}},
         edit={"edit": {}, "remove": {}})
     data: dict[str, Any] = {"data-lang": language.value,
-                            "data-labels": json.dumps(panel_labels(language), ensure_ascii=False)}
+                            "data-labels": json.dumps(panel_labels(language, taxonomy),
+                                                      ensure_ascii=False)}
     panel = html.Div(id=INSIDE_ID, className="sitroom-inside", hidden=True, **data)
     return [dl.FeatureGroup([toolbar], id="map-draw-shapes"), panel]
 
 
-def with_map_features(leaflet: dl.Map, settings: Settings,
-                      lang: Lang | str = Lang.ZH) -> dl.Map:
+def with_map_features(leaflet: dl.Map, settings: Settings, lang: Lang | str = Lang.ZH,
+                      taxonomy: Taxonomy | None = None) -> dl.Map:
     """``leaflet`` with the layer switcher and the draw-to-query tool added to its children."""
     found = leaflet.children
     children = found if isinstance(found, list) else [] if found is None else [found]
-    leaflet.children = [*children, *overlay_layers(settings, lang), *draw_control(lang)]
+    names = taxonomy or load_taxonomy()  # read once for both
+    leaflet.children = [*children, *overlay_layers(settings, lang, names),
+                        *draw_control(lang, names)]
     return leaflet

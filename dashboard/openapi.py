@@ -19,7 +19,7 @@ from dashboard.command_schema import (
 )
 from incidents.command import DecisionSupport, DispatchPlan
 from incidents.model import Incident
-from incidents.store.command import Order
+from incidents.orders import Order
 
 
 class TimelineEntry(msgspec.Struct, frozen=True, kw_only=True):

@@ -44,6 +44,7 @@ class AsyncBridge:
         self._store_lock = self._portal.call(_make_lock)
         self._closed = False
         self._tasks: set[asyncio.Task[None]] = set()
+        self._failed: dict[str, str] = {}
 
     @property
     def live(self) -> LiveState:
@@ -87,9 +88,23 @@ class AsyncBridge:
 
     def keep(self, task: asyncio.Task[None]) -> None:
         """Own a background task of the bridge's loop: it is cancelled before the store and
-        the live state close (call from the bridge's loop)."""
+        the live state close (call from the bridge's loop). Its tasks run forever and live
+        through outages themselves: one that ends with an error is logged and listed by
+        `failed_tasks` (the health report shows it)."""
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._task_ended)
+
+    def _task_ended(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            error = task.exception()
+            self._failed[task.get_name()] = f"{type(error).__name__}: {error}"
+            log.error("background task %s died; its work stops until the dashboard restarts",
+                      task.get_name(), exc_info=error)
+
+    def failed_tasks(self) -> dict[str, str]:
+        """Background tasks that died, by name, with their error (safe from any thread)."""
+        return dict(self._failed)
 
     async def _close_clients(self) -> None:
         for task in list(self._tasks):

@@ -27,9 +27,9 @@ from dashboard.desk_text import LABELS, level_short
 from dashboard.geojson import incidents_collection, units_collection
 from dashboard.i18n import Lang
 from dashboard.portal import AsyncBridge
+from incidents.history import IncidentAt
 from incidents.model import LOCAL_TZ, IncidentStatus, Level
 from incidents.store import StoreUnavailable
-from incidents.store.replay import IncidentAt
 from incidents.taxonomy import Taxonomy, load_taxonomy
 
 PATH = "/replay"

@@ -1,4 +1,5 @@
-"""Report routes: situation reports (HTML, PDF), CAP alerts from incidents, the daily summary."""
+"""The `reports` blueprint: situation reports (HTML, PDF), CAP alerts (issued from incidents,
+and the received ones exported back as CAP 1.2), the daily summary."""
 
 from __future__ import annotations
 
@@ -6,16 +7,18 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Blueprint, Response, request
 
-from dashboard.jsonapi import BadRequest, json_response
-from incidents.briefing import Briefing
-from incidents.cap import CapMsgType
-from incidents.cap_export import export_cap
+from dashboard.command_api import Authorize, CommandAccess
+from dashboard.jsonapi import BadRequest, json_response, no_store_json
+from dashboard.portal import AsyncBridge
+from incidents.cap import CapAlert, CapMsgType
+from incidents.cap_xml import export_cap
 from incidents.command import Actor
 from incidents.model import LOCAL_TZ
 from incidents.reports import daily, pdf, sitrep
 from incidents.reports.model import Lang
+from incidents.store import StoreError
 
 CAP_SENDER = "ecc@xingtai.sitroom"
 """Sender of the CAP alerts the command centre issues."""
@@ -45,9 +48,21 @@ def _document(kind: str, html: Callable[[], str], pdf_bytes: Callable[[], bytes]
     return Response(html(), status=status, mimetype="text/html")
 
 
-def register_report_api(server: Flask, briefing: Callable[[], Briefing],
-                        run: Callable[..., Any], authorize: Callable[[str], Actor]) -> None:
-    """Add the report routes."""
+async def _cap_alerts(bridge: AsyncBridge) -> list[dict[str, Any]]:
+    store = await bridge.store()
+    return await store.cap_alerts()
+
+
+async def _cap_alert(bridge: AsyncBridge, alert_id: str) -> CapAlert | None:
+    store = await bridge.store()
+    return await store.cap_alert(alert_id)
+
+
+def reports_blueprint(bridge: AsyncBridge, access: CommandAccess,
+                      authorize: Authorize) -> Blueprint:
+    """The report routes, and /api/cap: the CAP alerts received."""
+    reports = Blueprint("reports", __name__)
+    briefing, run = access.briefing, access.run
 
     def sitrep_response(incident_id: str, actor: Actor | None) -> Response:
         kind, lang = _format("html", "pdf"), _lang()
@@ -60,18 +75,18 @@ def register_report_api(server: Flask, briefing: Callable[[], Briefing],
         return _document(kind, lambda: sitrep.render_html(data), lambda: pdf.render_pdf(data),
                          f"sitrep-{incident_id[:8]}-{data.sequence}", 201 if actor else 200)
 
-    @server.get("/api/incidents/<incident_id>/sitrep")
+    @reports.get("/api/incidents/<incident_id>/sitrep")
     def sitrep_preview(incident_id: str) -> Response:
         """The situation report as it would be issued now (not journaled)."""
         authorize("view")
         return sitrep_response(incident_id, None)
 
-    @server.post("/api/incidents/<incident_id>/sitrep")
+    @reports.post("/api/incidents/<incident_id>/sitrep")
     def sitrep_issue(incident_id: str) -> Response:
         """Issue the next situation report: journaled with its number."""
         return sitrep_response(incident_id, authorize("incident_act"))
 
-    @server.get("/api/incidents/<incident_id>/cap")
+    @reports.get("/api/incidents/<incident_id>/cap")
     def cap_alert(incident_id: str) -> Response:
         """A CAP 1.2 alert (zh-CN and en-US) about the incident."""
         authorize("view")
@@ -90,7 +105,7 @@ def register_report_api(server: Flask, briefing: Callable[[], Briefing],
             return await briefs.cap(incident_id, sender=CAP_SENDER, msg_type=msg_type)
         return Response(export_cap(run(build)), mimetype="application/cap+xml")
 
-    @server.get("/api/reports/daily")
+    @reports.get("/api/reports/daily")
     def daily_report() -> Response:
         """The daily summary: incidents by type, level and district; response times."""
         authorize("view")
@@ -110,3 +125,27 @@ def register_report_api(server: Flask, briefing: Callable[[], Briefing],
             return json_response(summary)
         return _document(kind, lambda: daily.render_html(summary, lang),
                          lambda: daily.render_pdf(summary, lang), f"daily-{day}", 200)
+
+    @reports.get("/api/cap")
+    def cap_list() -> Response:
+        """The most recent CAP alerts received, with their state."""
+        try:
+            found = bridge.call(_cap_alerts, bridge)
+        except StoreError as exc:
+            return no_store_json({"error": "database_unavailable", "detail": str(exc)}, 503)
+        return no_store_json({"alerts": found})
+
+    @reports.get("/api/cap/<path:alert_id>")
+    def cap_export(alert_id: str) -> Response:
+        """One received CAP alert, exported back as CAP 1.2 XML."""
+        try:
+            alert = bridge.call(_cap_alert, bridge, alert_id)
+        except StoreError as exc:
+            return no_store_json({"error": "database_unavailable", "detail": str(exc)}, 503)
+        if alert is None:
+            return no_store_json({"error": "not_found", "detail": f"no CAP alert {alert_id!r}"},
+                                 404)
+        return Response(export_cap(alert), mimetype="application/cap+xml",
+                        headers={"Cache-Control": "no-store"})
+
+    return reports

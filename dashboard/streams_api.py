@@ -1,20 +1,20 @@
-"""Video streams on the dashboard: every live stream with a position as GeoJSON (the map's
+"""The `streams` blueprint: every live video stream with a position as GeoJSON (the map's
 video layer), and the streams nearest an incident with a link that plays them."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import msgspec
 import redis
-from flask import Flask, Response, request
+from flask import Blueprint, Response, request
+from flask.blueprints import BlueprintSetupState
 
 from config.settings import Settings
 from dashboard.auth import Action, require
+from dashboard.command_api import CommandAccess
 from dashboard.jsonapi import int_arg, json_response
 from dashboard.video_links import watch_url
-from incidents.command import CommandService
 from maps.analysis.geodesy import haversine_m
 
 
@@ -60,26 +60,30 @@ def nearest(streams: list[StreamView], lat: float, lon: float, radius_m: float,
     return sorted((p for p in found if p[1] <= radius_m), key=lambda p: p[1])[:limit]
 
 
-def register_streams_api(server: Flask, settings: Settings,
-                         service: Callable[[], CommandService],
-                         run: Callable[..., Any]) -> None:
-    """Add the stream routes (`service`: the command service accessor, `run`: the bridge)."""
+def streams_blueprint(settings: Settings, access: CommandAccess) -> Blueprint:
+    """The stream routes; their Redis client is kept in the app's extensions (see EXTENSION)."""
+    routes = Blueprint("streams", __name__)
     client = redis.Redis.from_url(settings.redis_url) if settings.redis_url else None
-    server.extensions[EXTENSION] = client
     key = settings.redis_prefix + "video:streams"
+    service, run = access.service, access.run
+
+    def keep_client(state: BlueprintSetupState) -> None:
+        state.app.extensions[EXTENSION] = client
+
+    routes.record_once(keep_client)
 
     def streams() -> list[StreamView]:
         if client is None:
             return []
         return [_decoder.decode(doc) for doc in client.hvals(key)]
 
-    @server.get("/api/streams")
+    @routes.get("/api/streams")
     def all_streams() -> Response:
         """Every stream with a position (GeoJSON)."""
         require(Action.VIEW)
         return json_response(streams_geojson(streams()))
 
-    @server.get("/api/incidents/<incident_id>/video")
+    @routes.get("/api/incidents/<incident_id>/video")
     def incident_video(incident_id: str) -> Response:
         """The streams nearest the incident and a page that plays them (up to 16)."""
         user = require(Action.VIEW)
@@ -93,3 +97,5 @@ def register_streams_api(server: Flask, settings: Settings,
                          "distance_m": round(d)} for s, d in found],
             "url": watch_url(settings.video, user, ids, request.args.get("lang", "zh"))
             if ids else None})
+
+    return routes

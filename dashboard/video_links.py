@@ -9,19 +9,14 @@ import urllib.request
 from urllib.parse import quote, urlencode
 
 from config.video import VideoSettings, public_base, secret_bytes
-from dashboard.auth.roles import Role as UserRole
 from dashboard.auth.roles import User
-from incidents.video_tokens import Role, issue
+from incidents.video_tokens import issue
 
 LINK_TTL_S = 12 * 3600
 """A page keeps its token while it stays open: a shift."""
 
-_ROLES = {UserRole.OPERATOR: Role.OPERATOR, UserRole.LEADER: Role.LEADER,
-          UserRole.LIAISON: Role.LIAISON, UserRole.ADMIN: Role.ADMIN}
-
-
 def _token(settings: VideoSettings, user: User, rooms: tuple[str, ...] = ()) -> str:
-    return issue(secret_bytes(settings), user.username, _ROLES[user.role], LINK_TTL_S,
+    return issue(secret_bytes(settings), user.username, user.role, LINK_TTL_S,
                  may_watch=True, rooms=rooms)
 
 

@@ -1,4 +1,4 @@
-"""The wall screen's figures from PostgreSQL: GET /api/wall/summary.
+"""The `wall` blueprint: the wall screen's figures from PostgreSQL, GET /api/wall/summary.
 
 Units available / engaged per agency, alarms in the last hour, today's average response time
 (reported → first unit on scene), the latest weather, and the journal's recent dispatches and
@@ -18,18 +18,19 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 import msgspec
-from flask import Flask, Response
+from flask import Blueprint, Response
 
 from config.settings import Settings
 from dashboard.auth import Action, require
 from dashboard.portal import AsyncBridge
-from incidents.model import LOCAL_TZ
+from incidents.lang import Lang
+from incidents.model import LOCAL_TZ, AckState
 from incidents.plans import load_plans
 from incidents.spatial import UnitPoint
 from incidents.store import StoreUnavailable
-from incidents.store.errors import UNAVAILABLE
-from incidents.store.wallboard import JournalEvent, Reading, WallboardQueries
-from incidents.taxonomy import load_taxonomy
+from incidents.store.wallboard import WallboardQueries
+from incidents.taxonomy import Taxonomy, load_taxonomy
+from incidents.wallboard import JournalEvent, Reading
 
 log = logging.getLogger(__name__)
 
@@ -50,18 +51,7 @@ WEATHER_QUANTITIES: Mapping[str, tuple[str, ...]] = {
 }
 """Weather figures, each with the observation quantities that carry it (first one wins)."""
 
-AGENCY_NAMES: Mapping[str, tuple[str, str]] = {
-    "police": ("公安", "Police"), "fire": ("消防", "Fire"), "health": ("卫健", "Health"),
-    "weather": ("气象", "Weather"), "water": ("水利", "Water"), "safety": ("安监", "Safety"),
-    "civil_defence": ("人防", "Civil defence"),
-}
-"""Agency names on the wall, Chinese first."""
-
-_ACK_STATES: Mapping[str, tuple[str, str]] = {
-    "acknowledged": ("已接收", "acknowledged"), "en_route": ("已出发", "en route"),
-    "on_scene": ("已到场", "on scene"), "done": ("已完成", "done"),
-    "rejected": ("已拒绝", "rejected"),
-}
+_ACK_CODES = frozenset(state.value for state in AckState)
 
 
 class AgencyUnits(msgspec.Struct, frozen=True, kw_only=True):
@@ -140,15 +130,16 @@ class WallSummary(msgspec.Struct, frozen=True, kw_only=True):
     """Recent dispatches and acknowledgements, newest first."""
 
 
-def units_by_agency(points: Sequence[UnitPoint]) -> list[AgencyUnits]:
-    """Available and engaged units per agency, most units first."""
+def units_by_agency(points: Sequence[UnitPoint], taxonomy: Taxonomy) -> list[AgencyUnits]:
+    """Available and engaged units per agency, most units first, with the taxonomy's short
+    agency names."""
     counts: dict[str, list[int]] = {}
     for point in points:
         tally = counts.setdefault(point.agency, [0, 0])
         tally[0 if point.available else 1] += 1
     ordered = sorted(counts.items(), key=lambda item: (-sum(item[1]), item[0]))
-    return [AgencyUnits(agency=agency, zh=AGENCY_NAMES.get(agency, (agency, agency))[0],
-                        en=AGENCY_NAMES.get(agency, (agency, agency))[1],
+    return [AgencyUnits(agency=agency, zh=taxonomy.agency_name(agency, Lang.ZH, short=True),
+                        en=taxonomy.agency_name(agency, Lang.EN, short=True),
                         available=tally[0], engaged=tally[1]) for agency, tally in ordered]
 
 
@@ -188,8 +179,11 @@ def ticker_item(event: JournalEvent,
         kind, zh, en = ("dispatch", f"调派「{plan_zh}」{count} 个单位 · {title}",
                         f"Dispatched ({plan_en}): {count} units · {title}")
     elif event.action == "order_ack":
-        state_zh, state_en = _ACK_STATES.get(str(data.get("state")),
-                                             (str(data.get("state")),) * 2)
+        state = str(data.get("state"))
+        # Lower case in English: the state sits mid-sentence ("xt-119-01 on scene · …").
+        reported = AckState(state) if state in _ACK_CODES else None
+        state_zh, state_en = ((reported.label(Lang.ZH), reported.label(Lang.EN).lower())
+                              if reported else (state, state))
         unit = data.get("unit", "?")
         kind, zh, en = ("ack", f"{unit} {state_zh} · {title}", f"{unit} {state_en} · {title}")
     else:
@@ -210,11 +204,12 @@ def local_day(now: datetime, tz: tzinfo = LOCAL_TZ) -> tuple[datetime, datetime]
 class WallData:
     """Reads and caches the wall's summary (thread-safe; the reads run on the bridge)."""
 
-    def __init__(self, bridge: AsyncBridge, online_s: int,
+    def __init__(self, bridge: AsyncBridge, online_s: int, taxonomy: Taxonomy,
                  plan_names: Mapping[str, tuple[str, str]] | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self._bridge = bridge
         self._online_s = online_s
+        self._taxonomy = taxonomy
         self._plan_names = dict(plan_names or {})
         self._clock = clock
         self._lock = threading.Lock()
@@ -229,12 +224,6 @@ class WallData:
             return self._cached[1]
 
     async def _read(self) -> WallSummary:
-        try:
-            return await self._read_store()
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable(f"PostgreSQL is unavailable: {exc}") from exc
-
-    async def _read_store(self) -> WallSummary:
         now = self._clock()
         store = await self._bridge.store()
         commands = store.commands
@@ -247,19 +236,22 @@ class WallData:
             commands.daily_rows(day_start, day_end),
             wall.latest_readings("weather", quantities, now - WEATHER_MAX_AGE),
             wall.recent_events(TICKER_ACTIONS, now - timedelta(hours=1)))
-        return WallSummary(at=int(now.timestamp() * 1000), units=units_by_agency(points),
+        return WallSummary(at=int(now.timestamp() * 1000),
+                           units=units_by_agency(points, self._taxonomy),
                            alarms_hour=alarms, response=response_times(rows),
                            weather=weather_of(readings),
                            events=[ticker_item(e, self._plan_names) for e in events])
 
 
-def register_wall_api(server: Flask, bridge: AsyncBridge, settings: Settings) -> None:
-    """Add GET /api/wall/summary (any signed-in user who may view)."""
-    plans = load_plans(load_taxonomy())
-    data = WallData(bridge, settings.unit_online_s,
+def wall_blueprint(bridge: AsyncBridge, settings: Settings) -> Blueprint:
+    """GET /api/wall/summary (any signed-in user who may view)."""
+    routes = Blueprint("wall", __name__)
+    taxonomy = load_taxonomy()
+    plans = load_plans(taxonomy)
+    data = WallData(bridge, settings.unit_online_s, taxonomy,
                     {plan.id: (plan.name.zh, plan.name.en) for plan in plans.plans})
 
-    @server.get(SUMMARY_PATH)
+    @routes.get(SUMMARY_PATH)
     def wall_summary() -> Response:
         """The wall's figures from PostgreSQL (see WallSummary)."""
         require(Action.VIEW)
@@ -273,3 +265,5 @@ def register_wall_api(server: Flask, bridge: AsyncBridge, settings: Settings) ->
                         " retries by itself"}), status=503, mimetype="application/json",
                 headers={"Retry-After": "10"})
         return Response(body, mimetype="application/json", headers={"Cache-Control": "no-store"})
+
+    return routes

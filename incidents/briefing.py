@@ -5,14 +5,17 @@ incidents.reports. Generating a report is journaled as issued, with its number."
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from incidents.cap import BoundingBox, CapAlert, CapCircle, CapMsgType, CapReference
+from incidents.clock import Clock, SystemClock
 from incidents.command import CommandService
 from incidents.dispatch import OrderState
 from incidents.model import Incident, IncidentStatus, Level
+from incidents.orders import Order
+from incidents.ports.command import CommandStore
 from incidents.reports.cap_issue import CapTexts, CapTypeInfo, cap_from_incident
 from incidents.reports.daily import DailySummary, summarize
 from incidents.reports.model import (
@@ -35,7 +38,6 @@ from incidents.reports.model import (
 from incidents.reports.model import OrderState as ShownState
 from incidents.reports.texts import action_name
 from incidents.spatial import Spatial
-from incidents.store.command import CommandStore, Order
 from incidents.taxonomy import Taxonomy
 
 ISSUER = LocalText(zh="邢台市应急指挥中心", en="Xingtai Emergency Command Centre")
@@ -80,14 +82,14 @@ class Briefing:
     def __init__(self, service: CommandService, store: CommandStore, taxonomy: Taxonomy,
                  districts: Sequence[MapDistrict], spatial: Spatial | None, *,
                  issuer: LocalText = ISSUER,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Clock | None = None) -> None:
         self._service = service
         self._store = store
         self._taxonomy = taxonomy
         self._districts = tuple(districts)
         self._spatial = spatial
         self._issuer = issuer
-        self._clock = clock
+        self._clock = clock or SystemClock()
 
     async def sitrep(self, incident_id: str, lang: Lang, *, issue_as: str | None = None
                      ) -> SitrepInput:
@@ -105,7 +107,7 @@ class Briefing:
                                           "language": lang.value})
         district = support.district
         return SitrepInput(
-            kind=kind, sequence=issued + 1, language=lang, generated_at=self._clock(),
+            kind=kind, sequence=issued + 1, language=lang, generated_at=self._clock.now(),
             issuer=self._issuer, incident=incident,
             incident_type=_local(self._taxonomy.incident_type(incident.type).name),
             district=(LocalText(zh=district.name_zh, en=district.name_en) if district
@@ -130,7 +132,7 @@ class Briefing:
         """A CAP 1.2 alert about the incident (zh-CN and en-US info blocks)."""
         incident = await self._service.incident(incident_id)
         kind = self._taxonomy.incident_type(incident.type)
-        now = self._clock()
+        now = self._clock.now()
         name = _local(kind.name)
         return cap_from_incident(
             incident, type_info=CapTypeInfo(categories=(kind.cap_category,),

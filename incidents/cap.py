@@ -7,19 +7,22 @@ become `CapReference` triples, `polygon` becomes a ring of (lat, lon) points, `c
 alert is immutable and hashable all the way down. Every string is non-empty with no
 leading or trailing XML whitespace; every time is timezone-aware with whole seconds.
 
-Bytes become a `CapAlert` only through `ingest.cap_codec.parse_cap`, which validates once;
-here the data is trusted.
+Bytes become a `CapAlert` only through `incidents.cap_xml.parse_cap`, which validates once;
+here the data is trusted. Also here: the store ids of alerts and their incident levels.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
+import re
 from enum import StrEnum
 from typing import Annotated
 
 import msgspec
 
-from incidents.model import Latitude, Level, Longitude, Timestamp
+from incidents.geo import KM_PER_DEGREE
+from incidents.primitives import Latitude, Level, Longitude, Timestamp
 
 CAP_NAMESPACE = "urn:oasis:names:tc:emergency:cap:1.2"
 """XML namespace of CAP 1.2 documents."""
@@ -30,9 +33,6 @@ Ring = tuple[Point, ...]
 """A closed polygon ring: at least four points, the first equal to the last."""
 NamedValue = tuple[str, str]
 """A CAP (valueName, value) pair, as in eventCode, parameter and geocode."""
-
-_KM_PER_DEGREE = 6371.0088 * math.pi / 180.0
-"""Length of one degree of latitude on the mean Earth sphere, km."""
 
 
 class CapStatus(StrEnum):
@@ -170,7 +170,7 @@ class CapCircle(msgspec.Struct, frozen=True, kw_only=True, gc=False):  # acyclic
 
     def bbox(self) -> BoundingBox:
         """The box around the circle, on a spherical Earth."""
-        dlat = self.radius_km / _KM_PER_DEGREE
+        dlat = self.radius_km / KM_PER_DEGREE
         south, north = max(-90.0, self.lat - dlat), min(90.0, self.lat + dlat)
         cos_lat = math.cos(math.radians(max(abs(south), abs(north))))
         dlon = 360.0 if cos_lat < 1e-9 else dlat / cos_lat
@@ -359,3 +359,60 @@ class CapAlertMessage(msgspec.Struct, frozen=True, kw_only=True, gc=False):  # a
     """Store ids of the alerts it updates or cancels."""
     level: Level | None = None
     """The most severe level of its info blocks."""
+
+
+# --- ids and levels --------------------------------------------------------------------------
+
+_PLAIN_SENDER = re.compile(r"[A-Za-z0-9._@\-]+")
+_PLAIN_IDENTIFIER = re.compile(r"[A-Za-z0-9._:@\-]+")
+
+
+def cap_id(sender: str, identifier: str) -> str:
+    """The store id of the CAP message `identifier` of `sender`; stable, never change it.
+
+    Readable "cap:{sender}:{identifier}" when that fits the MessageId pattern and 128
+    characters and the sender has no ':' (so the id is unambiguous); otherwise
+    "cap-sha256:" and the SHA-256 of "sender,identifier" (CAP forbids commas in both).
+    """
+    readable = f"cap:{sender}:{identifier}"
+    if (len(readable) <= 128 and _PLAIN_SENDER.fullmatch(sender)
+            and _PLAIN_IDENTIFIER.fullmatch(identifier)):
+        return readable
+    key = f"{sender},{identifier}".encode("utf-8", "surrogatepass")
+    return f"cap-sha256:{hashlib.sha256(key).hexdigest()}"
+
+
+def cap_message_id(alert: CapAlert) -> str:
+    """The store id of an alert, from its sender and identifier (the dedup key)."""
+    return cap_id(alert.sender, alert.identifier)
+
+
+def references_ids(alert: CapAlert) -> list[str]:
+    """Store ids of the messages the alert references, in order, without repeats."""
+    ids = (cap_id(ref.sender, ref.identifier) for ref in alert.references)
+    return list(dict.fromkeys(ids))
+
+
+_LEVELS = {
+    CapSeverity.EXTREME: Level.I,
+    CapSeverity.SEVERE: Level.II,
+    CapSeverity.MODERATE: Level.III,
+    CapSeverity.MINOR: Level.IV,
+    CapSeverity.UNKNOWN: Level.IV,
+}
+
+
+def cap_level(info: CapInfo) -> Level:
+    """The incident level of an info block, from its CAP severity.
+
+    Extreme → I (特别重大, red), Severe → II (重大, orange), Moderate → III (较大, yellow),
+    Minor → IV (一般, blue); Unknown → IV, the lowest, until a person verifies it.
+    Urgency and certainty do not change the level.
+    """
+    return _LEVELS[info.severity]
+
+
+def alert_level(alert: CapAlert) -> Level | None:
+    """The most severe level of any info block of the alert; None when it has no info."""
+    levels = [cap_level(info) for info in alert.infos]
+    return min(levels, key=list(Level).index) if levels else None

@@ -18,12 +18,16 @@ from typing import Any
 import msgspec
 
 from incidents import lifecycle
+from incidents.clock import Clock, SystemClock
 from incidents.dispatch import Proposal, propose
-from incidents.errors import Conflict, Invalid, NotFound
+from incidents.errors import Conflict, Invalid, LiveUnavailable, NotFound, StoreUnavailable
 from incidents.lifecycle import Action, Resolution, severity
-from incidents.live import LiveState, LiveUnavailable
 from incidents.model import LOCAL_TZ, Incident, IncidentStatus, Level
+from incidents.orders import Order
+from incidents.outage import Outage
 from incidents.plans import Plan, PlanBook, PlanError, Requirement
+from incidents.ports.command import CommandStore
+from incidents.ports.live import LiveState
 from incidents.spatial import (
     DistrictRef,
     DownwindZone,
@@ -32,8 +36,6 @@ from incidents.spatial import (
     UnitIndex,
     UnitPoint,
 )
-from incidents.store import StoreUnavailable
-from incidents.store.command import CommandStore, Order
 from incidents.taxonomy import Taxonomy, TaxonomyError
 
 log = logging.getLogger(__name__)
@@ -120,7 +122,7 @@ class CommandService:
     def __init__(self, store: CommandStore, live: LiveState | None, taxonomy: Taxonomy,
                  plans: PlanBook, spatial: Spatial | None, units: UnitIndex,
                  *, unit_online_s: int = 300, units_max_age_s: float = 0.0,
-                 clock: Callable[[], datetime] | None = None) -> None:
+                 clock: Clock | None = None) -> None:
         self._store = store
         self._live = live
         self._taxonomy = taxonomy
@@ -134,7 +136,7 @@ class CommandService:
         self._refreshed: datetime | None = None
         self._units_max_age_s = units_max_age_s
         self._online = timedelta(seconds=unit_online_s)
-        self._clock = clock or (lambda: datetime.now().astimezone())
+        self._clock = clock or SystemClock()
 
     # --- incidents ---------------------------------------------------------------------
 
@@ -143,7 +145,7 @@ class CommandService:
         self._incident_type(new.type)
         if not new.title.strip():
             raise Invalid("事件标题不能为空", "the title must not be empty")
-        now = self._clock()
+        now = self._clock.now()
         incident = Incident(id=str(uuid.uuid4()), type=new.type, level=new.level,
                             status=IncidentStatus.REPORTED, title=new.title.strip()[:120],
                             lat=new.lat, lon=new.lon, reported_at=now, updated_at=now,
@@ -281,7 +283,7 @@ class CommandService:
             raise Conflict("附近没有可调派的单位", "no available unit to dispatch")
         orders = await self._store.dispatch(incident_id, (plan.id, plan.version),
                                             incident.level, pairs, actor.name, actor.client,
-                                            self._clock(), respond)
+                                            self._clock.now(), respond)
         if respond is not None:
             await self._tell_live(await self._store.incident(incident_id))
         return orders
@@ -296,7 +298,7 @@ class CommandService:
         if unit is None:
             unit = await self._next_unit(order_id)
         return await self._store.reassign(order_id, unit, actor.name, actor.client,
-                                          self._clock())
+                                          self._clock.now())
 
     async def _next_unit(self, order_id: str) -> str:
         order = await self._store.order(order_id)
@@ -317,7 +319,7 @@ class CommandService:
         on a busy dashboard), and then only units whose row changed; who is busy on an order
         is re-read every time, since a proposal must not offer a unit just dispatched.
         """
-        now = self._clock()
+        now = self._clock.now()
         if self._refreshed is None or (now - self._refreshed).total_seconds() >= max_age_s:
             await self._refresh_positions(now)
         busy = await self._store.busy_units()
@@ -325,12 +327,17 @@ class CommandService:
         self._reindex(flipped)
 
     async def keep_units_fresh(self, every_s: float = 1.0) -> None:
-        """Refresh unit positions forever (run as a task next to the request handlers)."""
+        """Refresh unit positions forever (run as a task next to the request handlers); an
+        outage of PostgreSQL pauses it, logged once, and it resumes when the server is back."""
+        outage = Outage("unit index", log, "proposals use the positions last read",
+                        cap_s=5.0)
         while True:
             try:
-                await self._refresh_positions(self._clock())
+                await self._refresh_positions(self._clock.now())
             except StoreUnavailable as exc:
-                log.warning("unit index not refreshed: %s", exc)
+                await asyncio.sleep(outage.failed(exc))
+                continue
+            outage.recovered()
             await asyncio.sleep(every_s)
 
     async def _refresh_positions(self, now: datetime) -> None:
@@ -382,7 +389,7 @@ class CommandService:
     async def _downwind(self, incident: Incident) -> tuple[DownwindZone | None, str | None]:
         if incident.type not in GAS_RELEASES or self._spatial is None:
             return None, None
-        now = self._clock()
+        now = self._clock.now()
         found = await self._store.latest_wind(incident.lat, incident.lon, WIND_RADIUS_M,
                                               now - WIND_MAX_AGE)
         if found is None:

@@ -7,12 +7,13 @@ the order has reached changes nothing; it is still kept in order_acks.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
 
 import msgspec
 
+from incidents.lang import Bilingual, Lang, checked, pair_of, pick
 from incidents.model import AckState, Level
 from incidents.plans import Requirement
 from incidents.spatial import NearUnit, UnitIndex
@@ -29,6 +30,21 @@ class OrderState(StrEnum):
     DONE = "done"
     REJECTED = "rejected"
     CANCELLED = "cancelled"
+
+    def label(self, lang: Lang) -> str:
+        """Where the order stands, in words (a unit's report uses the same words)."""
+        return pick(_ORDER_LABELS[self], lang)
+
+
+_ORDER_LABELS: Mapping[OrderState, Bilingual] = checked({
+    OrderState.ISSUED: ("已下达", "Issued"),
+    OrderState.ACKNOWLEDGED: pair_of(AckState.ACKNOWLEDGED),
+    OrderState.EN_ROUTE: pair_of(AckState.EN_ROUTE),
+    OrderState.ON_SCENE: pair_of(AckState.ON_SCENE),
+    OrderState.DONE: pair_of(AckState.DONE),
+    OrderState.REJECTED: pair_of(AckState.REJECTED),
+    OrderState.CANCELLED: ("已取消", "Cancelled"),
+}, OrderState)
 
 
 _PROGRESS = (OrderState.ISSUED, OrderState.ACKNOWLEDGED, OrderState.EN_ROUTE,

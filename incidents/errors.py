@@ -33,3 +33,21 @@ class Invalid(CommandRefused):
     """The command itself is malformed or inconsistent."""
 
     status = 422
+
+
+def not_found(what: str, key: str) -> NotFound:
+    """NotFound for an incident, order or unit (any store's wording for a missing key)."""
+    names = {"incident": "事件", "order": "调度指令", "unit": "单位"}
+    return NotFound(f"{names.get(what, what)} {key} 不存在", f"{what} {key} does not exist")
+
+
+class StoreError(RuntimeError):
+    """The store could not do what was asked."""
+
+
+class StoreUnavailable(StoreError):
+    """The store (PostgreSQL) cannot be reached or went away; the caller should retry later."""
+
+
+class LiveUnavailable(RuntimeError):
+    """The live state (Redis) cannot be reached; it will be rebuilt when it returns."""

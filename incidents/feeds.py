@@ -8,7 +8,7 @@ from datetime import datetime
 
 import msgspec
 
-from incidents.model import DeadLetter, Inbound, Incident, UnitState
+from incidents.model import Inbound, Incident, UnitState
 from incidents.outcomes import Outcome
 
 
@@ -49,15 +49,3 @@ class BatchResult:
 
 Evaluate = Callable[[Sequence[Inbound]], list[Outcome]]
 """The rules: outcomes of the messages a batch stored for the first time, in arrival order."""
-
-
-@dataclass(frozen=True, slots=True)
-class StoredDeadLetter:
-    """A dead letter as stored, with its row id."""
-
-    row_id: int
-    """The store's id of the row (ascending in the order letters were stored)."""
-    letter: DeadLetter
-    """The letter itself: topic, raw payload, reason code and detail."""
-    replayed_at: datetime | None
-    """When it was re-ingested, if it was."""

@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -40,6 +41,22 @@ def journal_key(value: str | None) -> bytes:
     if value.strip().lower() in _WEAK_KEYS or len(value.encode()) < MIN_KEY_BYTES:
         raise JournalKeyError(f"the journal key is too weak: {hint}")
     return value.encode()
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """An event to append to an incident's journal."""
+
+    incident_id: str
+    """The incident."""
+    actor: str
+    """Who: a user name, a rule, or agency/source for field input."""
+    action: str
+    """What: the action code."""
+    data: dict[str, Any]
+    """Details."""
+    client: str | None = None
+    """From where: the client address or the process."""
 
 
 class JournalEntry(msgspec.Struct, frozen=True, kw_only=True):

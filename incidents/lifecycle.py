@@ -1,6 +1,6 @@
 """The incident life cycle as a pure state machine: commands in, the new state and its event out.
 
-reported (接报) → verified (核实) → responding (处置) → contained (控制) → closed (终报), with
+reported (接报) → verified (核实) → responding (处置) → contained (控制) → closed (结案), with
 escalate / de-escalate at any open state, merge (two incidents are one), reopen, and closing a
 report that proves false straight from reported or verified. Nothing here does I/O: the store
 applies the outcome and journals the event in the same transaction.
@@ -8,11 +8,13 @@ applies the outcome and journals the event in the same transaction.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
 
 import msgspec
 
 from incidents.errors import Conflict
+from incidents.lang import Bilingual, Lang, checked, pick
 from incidents.model import IncidentStatus, Level
 
 _S = IncidentStatus
@@ -30,16 +32,70 @@ class Action(StrEnum):
     MERGE = "merge"
     REOPEN = "reopen"
 
+    def label(self, lang: Lang) -> str:
+        """What was done, as the journal and the timelines name it."""
+        return pick(_ACTION_LABELS[self], lang)
+
+
+_ACTION_LABELS: Mapping[Action, Bilingual] = checked({
+    Action.VERIFY: ("核实", "Verified"),
+    Action.RESPOND: ("启动处置", "Response started"),
+    Action.CONTAIN: ("控制", "Contained"),
+    Action.CLOSE: ("结案", "Closed"),
+    Action.ESCALATE: ("升级", "Escalated"),
+    Action.DEESCALATE: ("降级", "De-escalated"),
+    Action.MERGE: ("合并", "Merged"),
+    Action.REOPEN: ("重新处置", "Reopened"),
+}, Action)
+
+# The journal's other action codes (plain strings: the command service, ingest and the video
+# server each add their own), named here so that every timeline says them the same way.
+_JOURNAL_LABELS: Mapping[str, Bilingual] = {
+    "open": ("立案", "Opened"),
+    "report": ("接报", "Report"),
+    "reported": ("接报", "Reported"),
+    "rule_update": ("规则更新", "Rule update"),
+    "correlated": ("关联报告", "Report linked"),
+    "dispatch": ("调度", "Dispatch"),
+    "order_ack": ("指令反馈", "Order update"),
+    "order_overdue": ("指令超时", "Order overdue"),
+    "order_ack_refused": ("反馈被拒", "Ack refused"),
+    "reassign": ("改派", "Reassigned"),
+    "note": ("备注", "Note"),
+    "sitrep": ("签发续报", "Sitrep issued"),
+    "conference": ("发起视频会商", "Conference opened"),
+    "recording": ("会商录像", "Recording"),
+}
+_LIFECYCLE_CODES = frozenset(action.value for action in Action)
+
+
+def journal_action_label(code: str, lang: Lang) -> str:
+    """Name of a journal action code; the code itself for one without a name."""
+    if code in _LIFECYCLE_CODES:
+        return Action(code).label(lang)
+    return pick(_JOURNAL_LABELS[code], lang) if code in _JOURNAL_LABELS else code
+
 
 class Resolution(StrEnum):
     """How an incident ended."""
 
     RESOLVED = "resolved"
-    """Handled and over (终报)."""
+    """Handled and over (结案, with the final report 终报)."""
     FALSE_ALARM = "false_alarm"
     """The report proved false (误报)."""
     MERGED = "merged"
     """Absorbed into another incident."""
+
+    def label(self, lang: Lang) -> str:
+        """How it ended, in words."""
+        return pick(_RESOLUTION_LABELS[self], lang)
+
+
+_RESOLUTION_LABELS: Mapping[Resolution, Bilingual] = checked({
+    Resolution.RESOLVED: ("处置完毕", "Resolved"),
+    Resolution.FALSE_ALARM: ("误报", "False alarm"),
+    Resolution.MERGED: ("已合并", "Merged"),
+}, Resolution)
 
 
 class IllegalTransition(Conflict):
@@ -75,8 +131,6 @@ _FORWARD: dict[Action, tuple[IncidentStatus, frozenset[IncidentStatus]]] = {
     Action.REOPEN: (_S.RESPONDING, frozenset({_S.CLOSED})),
 }
 
-_ZH_STATUS = {_S.REPORTED: "接报", _S.VERIFIED: "已核实", _S.RESPONDING: "处置中",
-              _S.CONTAINED: "已控制", _S.CLOSED: "已终报"}
 _LEVEL_ORDER = (Level.IV, Level.III, Level.II, Level.I)  # least to most severe
 
 
@@ -87,7 +141,7 @@ def severity(level: Level) -> int:
 
 def _refuse(action: Action, state: State) -> IllegalTransition:
     return IllegalTransition(
-        f"事件当前状态为「{_ZH_STATUS[state.status]}」，不能执行“{action.value}”",
+        f"事件当前状态为「{state.status.label(Lang.ZH)}」，不能执行“{action.value}”",
         f"cannot {action.value} an incident that is {state.status.value}",
     )
 
@@ -111,7 +165,7 @@ def advance(state: State, action: Action) -> Outcome:
 
 
 def close(state: State, resolution: Resolution) -> Outcome:
-    """Close (终报) a contained incident, or a reported / verified one that proved false."""
+    """Close (结案) a contained incident, or a reported / verified one that proved false."""
     if resolution is Resolution.MERGED:
         raise ValueError("merged incidents are closed by merge()")
     allowed = ({_S.CONTAINED} if resolution is Resolution.RESOLVED
@@ -119,12 +173,12 @@ def close(state: State, resolution: Resolution) -> Outcome:
     if state.status not in allowed:
         if resolution is Resolution.RESOLVED:
             raise IllegalTransition(
-                f"事件当前状态为「{_ZH_STATUS[state.status]}」，须先确认已控制才能终报",
+                f"事件当前状态为「{state.status.label(Lang.ZH)}」，须先确认已控制才能结案",
                 f"an incident that is {state.status.value} must be contained before it is"
                 " closed as resolved",
             )
         raise IllegalTransition(
-            f"事件当前状态为「{_ZH_STATUS[state.status]}」，已进入处置，不能按误报关闭",
+            f"事件当前状态为「{state.status.label(Lang.ZH)}」，已进入处置，不能按误报关闭",
             f"an incident that is {state.status.value} is past verification and cannot be"
             " closed as a false alarm",
         )
@@ -134,7 +188,7 @@ def close(state: State, resolution: Resolution) -> Outcome:
 def change_level(state: State, level: Level) -> Outcome:
     """Escalate or de-escalate an open incident to `level`."""
     if state.status is _S.CLOSED:
-        raise IllegalTransition("事件已终报，不能调整级别；请先重新打开",
+        raise IllegalTransition("事件已结案，不能调整级别；请先重新打开",
                                 "the incident is closed: reopen it before changing its level")
     if level == state.level:
         raise IllegalTransition(f"事件已是 {level.value} 级", f"the incident is already level"
@@ -154,7 +208,7 @@ def merge(target: State, absorbed: State, *, same: bool) -> tuple[Outcome, Outco
                                 "an incident cannot be merged into itself")
     for which in (target, absorbed):
         if which.status is _S.CLOSED:
-            raise IllegalTransition("已终报的事件不能合并", "a closed incident cannot be merged")
+            raise IllegalTransition("已结案的事件不能合并", "a closed incident cannot be merged")
     order = (_S.REPORTED, _S.VERIFIED, _S.RESPONDING, _S.CONTAINED)
     status = max(target.status, absorbed.status, key=order.index)
     level = max(target.level, absorbed.level, key=severity)

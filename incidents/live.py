@@ -16,6 +16,7 @@ import msgspec
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from incidents.errors import LiveUnavailable
 from incidents.live_wire import (
     LiveDelta,
     LiveSnapshot,
@@ -68,15 +69,13 @@ end
 return changed
 """
 
+__all__ = ["LiveState", "LiveUnavailable"]  # LiveUnavailable: defined in incidents.errors
+
 log = logging.getLogger(__name__)
 
 _unit_decoder = msgspec.json.Decoder(UnitState)
 _incident_decoder = msgspec.json.Decoder(Incident)
 _encoder = msgspec.json.Encoder()
-
-
-class LiveUnavailable(RuntimeError):
-    """Redis cannot be reached; the live state will be rebuilt when it returns."""
 
 
 class LiveState:

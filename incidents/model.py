@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import msgspec
 
-if TYPE_CHECKING:  # cap.py builds on this module; Inbound is never decoded from JSON
-    from incidents.cap import CapAlertMessage
+from incidents.cap import CapAlertMessage
+from incidents.lang import Bilingual, Lang, checked, pick
 
-Latitude = Annotated[float, msgspec.Meta(ge=-90.0, le=90.0, description="WGS-84 latitude, degrees")]
-Longitude = Annotated[
-    float, msgspec.Meta(ge=-180.0, le=180.0, description="WGS-84 longitude, degrees")
-]
+# The scalar types and the level live below both this module and incidents.cap (which CAP
+# alerts need), so that the two do not import each other; every caller takes them from here.
+from incidents.primitives import Latitude as Latitude
+from incidents.primitives import Level as Level
+from incidents.primitives import Longitude as Longitude
+from incidents.primitives import Timestamp as Timestamp
+
 MessageId = Annotated[
     str,
     msgspec.Meta(
@@ -30,7 +34,6 @@ UnitId = Annotated[
     msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._\-]+\Z",
                  description="Call sign of the field unit"),
 ]
-Timestamp = Annotated[datetime, msgspec.Meta(tz=True, description="RFC 3339 time with offset")]
 ShortText = Annotated[str, msgspec.Meta(max_length=4000)]
 
 
@@ -50,6 +53,18 @@ class Kind(StrEnum):
     CAP = "cap"
     COT = "cot"
 
+    def label(self, lang: Lang) -> str:
+        """Name of the message kind for people."""
+        return pick(_KIND_LABELS[self], lang)
+
+
+_KIND_LABELS: Mapping[Kind, Bilingual] = checked({
+    Kind.POSITION: ("位置", "Position"), Kind.OBSERVATION: ("监测数据", "Observation"),
+    Kind.ALARM: ("告警", "Alarm"), Kind.REPORT: ("事件报告", "Report"),
+    Kind.STATUS: ("力量状态", "Unit status"), Kind.ACK: ("指令反馈", "Order update"),
+    Kind.CAP: ("预警信息", "CAP alert"), Kind.COT: ("CoT 消息", "CoT message"),
+}, Kind)
+
 
 class CoordSystem(StrEnum):
     """Coordinate system a feed's latitude and longitude are in; stored data is WGS-84."""
@@ -61,37 +76,18 @@ class CoordSystem(StrEnum):
     BD09 = "bd09"
     """Baidu Maps."""
 
-
-class Level(StrEnum):
-    """Severity of an incident, I (特别重大) is the most severe."""
-
-    I = "I"  # noqa: E741 - the official name of the level
-    II = "II"
-    III = "III"
-    IV = "IV"
-
-    @property
-    def colour(self) -> str:
-        """Map colour of the level, as the national scheme prescribes."""
-        return _LEVEL_COLOURS[self]
-
-    @property
-    def label_zh(self) -> str:
-        """Chinese name of the level."""
-        return _LEVEL_ZH[self]
-
-    @property
-    def label_en(self) -> str:
-        """English name of the level."""
-        return _LEVEL_EN[self]
+    def label(self, lang: Lang) -> str:
+        """Name of the coordinate system for people."""
+        return pick(_CRS_LABELS[self], lang)
 
 
-_LEVEL_COLOURS = {
-    Level.I: "#d7191c", Level.II: "#f07c00", Level.III: "#f5c400", Level.IV: "#2b83ba"
-}
-_LEVEL_ZH = {Level.I: "特别重大", Level.II: "重大", Level.III: "较大", Level.IV: "一般"}
-_LEVEL_EN = {Level.I: "Particularly serious", Level.II: "Serious", Level.III: "Major",
-             Level.IV: "General"}
+_CRS_LABELS: Mapping[CoordSystem, Bilingual] = checked({
+    CoordSystem.WGS84: ("WGS-84（GPS/北斗）", "WGS-84 (GPS/BeiDou)"),
+    CoordSystem.GCJ02: ("GCJ-02（国测局坐标）", "GCJ-02 (Chinese map datum)"),
+    CoordSystem.BD09: ("BD-09（百度坐标）", "BD-09 (Baidu)"),
+}, CoordSystem)
+
+
 
 
 class IncidentStatus(StrEnum):
@@ -102,6 +98,19 @@ class IncidentStatus(StrEnum):
     RESPONDING = "responding"
     CONTAINED = "contained"
     CLOSED = "closed"
+
+    def label(self, lang: Lang) -> str:
+        """Name of the status for people (已结案 is the command centre's word for closed)."""
+        return pick(_STATUS_LABELS[self], lang)
+
+
+_STATUS_LABELS: Mapping[IncidentStatus, Bilingual] = checked({
+    IncidentStatus.REPORTED: ("接报", "Reported"),
+    IncidentStatus.VERIFIED: ("已核实", "Verified"),
+    IncidentStatus.RESPONDING: ("处置中", "Responding"),
+    IncidentStatus.CONTAINED: ("已控制", "Contained"),
+    IncidentStatus.CLOSED: ("已结案", "Closed"),
+}, IncidentStatus)
 
 
 class Position(
@@ -198,6 +207,16 @@ class AlarmState(StrEnum):
     CLEARED = "cleared"
     TEST = "test"
 
+    def label(self, lang: Lang) -> str:
+        """Name of the alarm state for people."""
+        return pick(_ALARM_LABELS[self], lang)
+
+
+_ALARM_LABELS: Mapping[AlarmState, Bilingual] = checked({
+    AlarmState.ACTIVE: ("告警中", "Active"), AlarmState.CLEARED: ("已解除", "Cleared"),
+    AlarmState.TEST: ("测试", "Test"),
+}, AlarmState)
+
 
 class Alarm(
     msgspec.Struct, frozen=True, kw_only=True, gc=False  # acyclic: no GC tracking needed
@@ -236,6 +255,20 @@ class Availability(StrEnum):
     OUT_OF_SERVICE = "out_of_service"
     OFF_DUTY = "off_duty"
 
+    def label(self, lang: Lang) -> str:
+        """Name of the availability for people."""
+        return pick(_AVAILABILITY_LABELS[self], lang)
+
+
+_AVAILABILITY_LABELS: Mapping[Availability, Bilingual] = checked({
+    Availability.AVAILABLE: ("待命", "Available"),
+    Availability.ENGAGED: ("执行任务", "Engaged"),
+    Availability.EN_ROUTE: ("途中", "En route"),
+    Availability.ON_SCENE: ("已到场", "On scene"),
+    Availability.OUT_OF_SERVICE: ("暂停执勤", "Out of service"),
+    Availability.OFF_DUTY: ("休班", "Off duty"),
+}, Availability)
+
 
 class Status(
     msgspec.Struct, frozen=True, kw_only=True, gc=False  # acyclic: no GC tracking needed
@@ -262,6 +295,17 @@ class AckState(StrEnum):
     ON_SCENE = "on_scene"
     DONE = "done"
     REJECTED = "rejected"
+
+    def label(self, lang: Lang) -> str:
+        """The unit's report in words (the same words as the order's state)."""
+        return pick(_ACK_LABELS[self], lang)
+
+
+_ACK_LABELS: Mapping[AckState, Bilingual] = checked({
+    AckState.ACKNOWLEDGED: ("已确认", "Acknowledged"), AckState.EN_ROUTE: ("途中", "En route"),
+    AckState.ON_SCENE: ("已到场", "On scene"), AckState.DONE: ("已完成", "Done"),
+    AckState.REJECTED: ("已拒绝", "Rejected"),
+}, AckState)
 
 
 class Ack(

@@ -7,6 +7,7 @@ an implementation of `Spatial`, chosen once at start-up, and speaks only these s
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any, Protocol
 
 import msgspec
@@ -27,6 +28,17 @@ class UnitPoint(msgspec.Struct, frozen=True, kw_only=True):
     """WGS-84 longitude."""
     available: bool
     """False when engaged, off duty or out of service."""
+
+
+class UnitChanges(msgspec.Struct, frozen=True, kw_only=True):
+    """Units changed since a watermark."""
+
+    points: list[UnitPoint]
+    """Changed units; `available` reflects their own status only."""
+    last_seen: dict[str, datetime]
+    """Time of each changed unit's latest position."""
+    watermark: datetime | None
+    """The latest row change seen: ask for changes after it (less a margin) next time."""
 
 
 class NearUnit(msgspec.Struct, frozen=True, kw_only=True):

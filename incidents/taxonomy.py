@@ -17,6 +17,7 @@ from typing import Annotated, Final
 import msgspec
 
 from incidents.cap import CapCategory
+from incidents.lang import Bilingual, Lang, pick
 from incidents.model import Code
 
 TAXONOMY_PACKAGE: Final = "config"
@@ -29,12 +30,20 @@ GbtCode = Annotated[str, msgspec.Meta(min_length=1, max_length=16, pattern=r"^[0
 
 
 class Category(StrEnum):
-    """The four categories of 突发事件 (Emergency Response Law, art. 3)."""
+    """The four categories of 突发事件 (Emergency Response Law, art. 3); their names are in
+    the taxonomy file (`Taxonomy.categories`), which must name every one."""
 
     NATURAL_DISASTER = "natural_disaster"
     ACCIDENT = "accident"
     PUBLIC_HEALTH = "public_health"
     SOCIAL_SECURITY = "social_security"
+
+
+RECORDERS: Mapping[str, Bilingual] = {
+    "command": ("应急指挥中心", "Command centre"), "rules": ("自动研判", "Automatic rules"),
+}
+"""Who records incidents and orders besides the agencies: the command centre's own desk and
+the rules. Their codes stand where an agency code would."""
 
 
 class Text(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -120,6 +129,15 @@ class Taxonomy(msgspec.Struct, frozen=True, kw_only=True):
         except KeyError:
             raise TaxonomyError(f"unknown incident type {code!r}; known types: "
                                 f"{', '.join(sorted(self.types))}") from None
+
+    def agency_name(self, code: str, lang: Lang, *, short: bool = False) -> str:
+        """An agency's (or recorder's) name; `short` drops the part in brackets (for compact
+        tables and the wall); the code itself for one nobody named."""
+        found = self.agencies.get(code)
+        if found is None:
+            return pick(RECORDERS[code], lang) if code in RECORDERS else code
+        text = found.get(lang.value)
+        return text.split("（")[0].split(" (")[0] if short else text
 
     def types_in(self, category: Category) -> tuple[IncidentType, ...]:
         """The incident types of one category, in file order."""

@@ -16,25 +16,16 @@ from enum import StrEnum
 
 import msgspec
 
+# Callers import the roles from here too; staff may watch and join rooms when the token says so.
+from incidents.roles import STAFF as STAFF
+from incidents.roles import Role as Role
+
 MAX_TOKEN_CHARS = 4096
 """Longer tokens are refused before any work is done on them."""
 ANY = "*"
 """In `publish` or `rooms`: every stream or room (honoured for staff roles only)."""
 
 
-class Role(StrEnum):
-    """Who holds the token."""
-
-    LEADER = "leader"
-    OPERATOR = "operator"
-    LIAISON = "liaison"
-    ADMIN = "admin"
-    UNIT = "unit"
-    CAMERA = "camera"
-
-
-STAFF = frozenset({Role.LEADER, Role.OPERATOR, Role.LIAISON, Role.ADMIN})
-"""Command-centre people: they may watch and join rooms when their token says so."""
 ROOM_MANAGERS = frozenset({Role.LEADER, Role.OPERATOR, Role.ADMIN})
 """Roles that may open conference rooms and record them."""
 SOURCES = frozenset({Role.UNIT, Role.CAMERA})

@@ -10,7 +10,8 @@ from typing import Any
 
 import msgspec
 
-from incidents.cap import CapAlertMessage
+from incidents.cap import CapAlertMessage, alert_level, cap_message_id, references_ids
+from incidents.cap_xml import CapError, parse_cap
 from incidents.model import (
     Ack,
     Alarm,
@@ -25,7 +26,6 @@ from incidents.model import (
     Report,
     Status,
 )
-from ingest.cap_codec import CapError, alert_level, cap_message_id, parse_cap, references_ids
 from ingest.cot_codec import CotError, parse_cot
 from ingest.topics import TopicError, TopicScheme
 

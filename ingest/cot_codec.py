@@ -19,7 +19,7 @@ from xml.etree.ElementTree import Element, SubElement, tostring
 import msgspec
 
 from incidents.model import Alarm, AlarmState, Position
-from ingest.xmlsafe import XmlError, parse_xml
+from incidents.xmlsafe import XmlError, parse_xml
 
 MAX_EVENT_BYTES: Final = 64 * 1024
 """Largest CoT event accepted (TAK's own limit for one message)."""

@@ -8,9 +8,9 @@ import logging
 from typing import Any
 
 from incidents.clock import Clock
-from incidents.live import LiveUnavailable
+from incidents.errors import LiveUnavailable, StoreUnavailable
+from incidents.outage import Outage
 from incidents.ports.feeds import LiveWriter
-from incidents.store.errors import StoreUnavailable
 from ingest.live_writer import LiveUpdater
 from ingest.rules_lane import RulesLane
 from ingest.source import MessageSource
@@ -45,12 +45,16 @@ class Heartbeat:
 
     async def run(self) -> None:
         """Beat until cancelled; an outage of Redis or PostgreSQL is logged and retried."""
+        outage = Outage("ingest heartbeat", log,
+                        "the live state is rebuilt from PostgreSQL once both answer",
+                        clock=self._clock.monotonic)
         while True:
             try:
                 await self._updater.rebuild_if_lost()
                 await self._rules.learn_closures()
                 await self._live.set_status(self._component, self.status())
+                outage.recovered()
             except (LiveUnavailable, StoreUnavailable) as exc:
                 self._updater.dirty = True
-                log.warning("heartbeat: %s", exc)
+                outage.failed(exc)  # the beat keeps its pace: it is also the status
             await asyncio.sleep(self._interval)

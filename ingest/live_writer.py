@@ -7,11 +7,11 @@ import asyncio
 import logging
 
 from incidents.clock import Clock
+from incidents.errors import LiveUnavailable, StoreUnavailable
 from incidents.feeds import BatchResult, UnitFix
-from incidents.live import LiveUnavailable
 from incidents.model import Incident, UnitState
+from incidents.outage import Outage
 from incidents.ports.feeds import FeedStore, LiveWriter
-from incidents.store.errors import StoreUnavailable
 from ingest.stats import IngestStats
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,8 @@ class LiveUpdater:
         # Redis is updated beside the commits, not between them: a slow live update must not
         # delay the next batch's commit, acknowledgement and receipt.
         pause = self._interval
+        outage = Outage("ingest units writer", log, "fixes are kept, the newest per unit",
+                        cap_s=5.0, clock=self._clock.monotonic)
         while True:
             await self._pending.wait()
             started = self._clock.monotonic()
@@ -71,10 +73,10 @@ class LiveUpdater:
             try:
                 await self.write_units()  # before Redis: a rebuild reads `units`
                 pause = self._interval
+                outage.recovered()
             except StoreUnavailable as exc:
                 self._stats.store_retries += 1
-                pause = min(max(pause * 2, 0.5), 5.0)
-                log.warning("units not written (%s); retrying in %.1fs", exc, pause)
+                pause = outage.failed(exc)
                 self._pending.set()
             await self._update_live(units, incidents)
             # Fixes arriving meanwhile are coalesced into the next update (one per unit).

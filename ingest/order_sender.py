@@ -16,8 +16,9 @@ import msgspec
 
 from incidents.clock import Clock
 from incidents.dispatch import DispatchOrderMessage
+from incidents.errors import StoreUnavailable
+from incidents.outage import Outage
 from incidents.ports.feeds import OrderOutbox
-from incidents.store.errors import StoreUnavailable
 from ingest.source import PublishFailed
 from ingest.topics import TopicScheme
 
@@ -46,14 +47,18 @@ class OrderSender:
 
     async def run(self) -> None:
         """Send until cancelled; a broker or database outage only delays orders."""
+        # At most 5 s between tries: an order waiting is a unit not on its way.
+        outage = Outage("dispatch-order sender", log, "orders wait in the outbox", cap_s=5.0)
         while True:
+            pause = self._poll_s
             if self._source.connected:
                 try:
                     self.sent += await self._outbox.send_pending(self._publish,
                                                                  self._clock.now())
+                    outage.recovered()
                 except (StoreUnavailable, PublishFailed) as exc:
-                    log.warning("dispatch orders wait in the outbox: %s", exc)
-            await asyncio.sleep(self._poll_s)
+                    pause = max(pause, outage.failed(exc))
+            await asyncio.sleep(pause)
 
     async def _publish(self, batch: Sequence[tuple[str, DispatchOrderMessage]]) -> None:
         await self._source.publish_confirmed(

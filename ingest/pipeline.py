@@ -13,10 +13,10 @@ from datetime import UTC, datetime
 import msgspec
 
 from incidents.clock import Clock
+from incidents.errors import StoreUnavailable
 from incidents.feeds import BatchResult
 from incidents.model import DeadLetter, Inbound, Position
 from incidents.ports.feeds import FeedStore
-from incidents.store.errors import StoreUnavailable
 from ingest.codecs import CrsPolicy, decode
 from ingest.live_writer import LiveUpdater
 from ingest.receipts import receipts_for
@@ -205,7 +205,7 @@ class CommitPipeline:
         plain, rest = self._rules.plain_and_rest(inbound)
         parts = []
         if plain:
-            parts.append(write_plain(self._store, plain, self._stats))
+            parts.append(write_plain(self._store, plain, self._stats, self._rules.outage))
         if rest or dead:
             parts.append(self._rules.write(rest, dead))
         results = await asyncio.gather(*parts)

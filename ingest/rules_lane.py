@@ -10,11 +10,11 @@ from collections.abc import Sequence
 
 from incidents.cap import CapAlertMessage
 from incidents.clock import Clock
+from incidents.errors import StoreUnavailable
 from incidents.feeds import BatchResult
 from incidents.model import Alarm, DeadLetter, Inbound, Observation, Position
+from incidents.outage import Outage, backoff_s
 from incidents.ports.feeds import FeedStore
-from incidents.store.errors import StoreUnavailable
-from ingest.backoff import Backoff
 from ingest.rules import Outcome, RuleEngine
 from ingest.stats import IngestStats
 
@@ -32,19 +32,29 @@ def _evaluate(engine: RuleEngine, items: Sequence[Inbound]) -> list[Outcome]:
             for o in engine.evaluate(i.envelope, i.message)]
 
 
-async def write_plain(store: FeedStore, plain: list[Inbound], stats: IngestStats
-                      ) -> BatchResult:
+def commits_outage(clock: Clock) -> Outage:
+    """The outage every retrying commit reports to: logged once per outage, not per batch."""
+    return Outage("ingest commits", log, "messages are held unacknowledged and retried",
+                  base_s=0.2, cap_s=5.0, clock=clock.monotonic)
+
+
+async def write_plain(store: FeedStore, plain: list[Inbound], stats: IngestStats,
+                      outage: Outage) -> BatchResult:
     """Commit plain feed messages in one statement, retrying while the store is away; units
     are left to the live writer (`unit_fixes`)."""
-    backoff = Backoff()
+    attempt = 0
     while True:
         try:
-            return await store.write_batch(plain, [], defer_units=True)
+            result = await store.write_batch(plain, [], defer_units=True)
         except StoreUnavailable as exc:
             stats.store_retries += 1
-            log.warning("store unavailable, retrying %d messages in %.1fs: %s",
-                        len(plain), backoff.delay, exc)
-            await backoff.pause()
+            # The shared outage logs; this batch's own attempts set its pace.
+            outage.failed(exc)
+            await asyncio.sleep(backoff_s(attempt, 0.2, 5.0))
+            attempt += 1
+            continue
+        outage.recovered()
+        return result
 
 
 class RulesLane:
@@ -58,6 +68,8 @@ class RulesLane:
         self._stats = stats
         self._lock = asyncio.Lock()
         self._queue: list[_Queued] = []
+        self.outage = commits_outage(clock)
+        """Shared by every batch retrying a commit, plain or with the rules."""
         self._closed_keys: list[str] = []
         self._closures_seen = clock.now()
 
@@ -118,7 +130,7 @@ class RulesLane:
                                     deadline: float | None = None) -> BatchResult:
         """Commit a batch with the rules, retrying while the store is away (until `deadline`
         on the clock's monotonic time, if given: then StoreUnavailable propagates)."""
-        backoff = Backoff()
+        attempt = 0
         while True:
             # Rules run on a fork of the engine inside the store's transaction; the fork
             # replaces the engine only once the batch (and the rules' outcomes) committed.
@@ -134,18 +146,20 @@ class RulesLane:
                         inbound, functools.partial(_evaluate, trial))
                     if opened is not None:
                         self._engine = trial
+                        self.outage.recovered()
                         return opened
                     trial = self._engine.fork()
                 result = await self._store.write_batch(inbound, dead,
                                                        functools.partial(_evaluate, trial),
                                                        trial.watches)
                 self._engine = trial
+                self.outage.recovered()
                 return result
             except StoreUnavailable as exc:
                 if deadline is not None and self._clock.monotonic() > deadline:
                     raise
                 # Never drop the batch: hold it (and the broker's unacked window) and retry.
                 self._stats.store_retries += 1
-                log.warning("store unavailable, retrying %d messages in %.1fs: %s",
-                            len(inbound) + len(dead), backoff.delay, exc)
-                await backoff.pause()
+                self.outage.failed(exc)
+                await asyncio.sleep(backoff_s(attempt, 0.2, 5.0))
+                attempt += 1

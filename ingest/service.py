@@ -9,8 +9,8 @@ from collections.abc import Awaitable, Callable
 
 from config.settings import Settings
 from incidents.clock import Clock, SystemClock
+from incidents.errors import StoreUnavailable
 from incidents.ports.feeds import FeedStore, LiveWriter
-from incidents.store.errors import StoreUnavailable
 from ingest.codecs import CrsPolicy
 from ingest.heartbeat import Heartbeat
 from ingest.live_writer import LiveUpdater

@@ -13,7 +13,6 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from datetime import date, datetime, time
-from enum import StrEnum
 from typing import Any, Final
 
 import numpy as np
@@ -21,29 +20,7 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
-
-class FacilityKind(StrEnum):
-    """Facility kinds the demo layers use and the decision support knows by name."""
-
-    HOSPITAL = "hospital"
-    """医院."""
-    SCHOOL = "school"
-    """学校."""
-    SHELTER = "shelter"
-    """应急避难场所."""
-    HAZARDOUS_SITE = "hazardous_site"
-    """重大危险源."""
-    RESERVOIR = "reservoir"
-    """水库."""
-    HYDRANT = "hydrant"
-    """消火栓."""
-    FIRE_STATION = "fire_station"
-    """消防站."""
-    CAMERA = "camera"
-    """视频监控点."""
-    RIVER_GAUGE = "river_gauge"
-    """水位站 / 水文站."""
-
+from incidents.facilities import FacilityKind as FacilityKind  # named in incidents, once
 
 _CHINESE_KINDS: Final = {
     "医院": FacilityKind.HOSPITAL, "学校": FacilityKind.SCHOOL,

@@ -28,7 +28,7 @@ from shapely.geometry import mapping, shape
 
 from maps.analysis.geodesy import METRES_PER_DEGREE, area_m2
 from maps.basemap import DistrictIndex, load_outline
-from maps.importer import DEMO_ATTRIBUTION, DEMO_DIR
+from maps.demo import DEMO_ATTRIBUTION, DEMO_DIR
 
 ROOT: Final = Path(__file__).resolve().parents[1]
 SEED: Final = 130500

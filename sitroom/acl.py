@@ -15,8 +15,8 @@ from pathlib import Path
 from paho.mqtt.client import topic_matches_sub
 
 
-class Role(StrEnum):
-    """What an account is for."""
+class AccountKind(StrEnum):
+    """What an MQTT account is for (its TOML key is `role`; people's roles are incidents.roles)."""
 
     SERVICE = "service"
     AGENCY = "agency"
@@ -34,7 +34,7 @@ class Account:
     """An MQTT account."""
 
     username: str
-    role: Role
+    role: AccountKind
     agency: str | None = None
     sources: tuple[str, ...] = ()
     """If set, the only sources (last topic segment) this account may publish as."""
@@ -59,11 +59,11 @@ def load_accounts(path: Path, agencies: tuple[str, ...]) -> list[Account]:
         if unknown:
             raise AccountsError(f"{where}: unknown keys {sorted(unknown)}")
         try:
-            role = Role(entry.get("role", ""))
+            role = AccountKind(entry.get("role", ""))
         except ValueError:
             raise AccountsError(f"{where}: role must be 'service' or 'agency'") from None
         agency = entry.get("agency")
-        if role is Role.AGENCY and agency not in agencies:
+        if role is AccountKind.AGENCY and agency not in agencies:
             raise AccountsError(f"{where}: agency {agency!r} is not one of {list(agencies)}")
         username = entry.get("username")
         if not isinstance(username, str) or not username or any(c in username for c in " #+/"):
@@ -75,7 +75,7 @@ def load_accounts(path: Path, agencies: tuple[str, ...]) -> list[Account]:
 
 def rules(account: Account, root: str) -> list[tuple[Access, str]]:
     """The topic filters an account may read and write."""
-    if account.role is Role.SERVICE:
+    if account.role is AccountKind.SERVICE:
         return [(Access.READ, f"{root}/+/+/+"), (Access.WRITE, f"{root}/receipts/#"),
                 (Access.WRITE, f"{root}/command/#")]
     sources = account.sources or ("+",)

@@ -9,14 +9,14 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from config.settings import Settings, load_settings
 from incidents.live import LiveState
 from incidents.store import Store, StoreUnavailable
+from incidents.store.waiting import until_ready
 from sitroom.secrets import journal_key
 
 log = logging.getLogger("sitroom")
@@ -223,6 +223,9 @@ def _run_async(main_coro: Coroutine[Any, Any, int]) -> int:
             return result
         except asyncio.CancelledError:
             return 0
+        except StoreUnavailable as exc:  # e.g. PostgreSQL not ready within startup_wait_s
+            print(f"sitroom: {exc}", file=sys.stderr)
+            return 1
 
     return asyncio.run(runner())
 
@@ -274,7 +277,7 @@ async def _ingest(settings: Settings) -> int:
     # A connection for each concurrent commit, the rules' lane, the live writer's units, the
     # heartbeat and the dispatch-order sender.
     store = await _connect_store(settings.database_url, journal_key(settings),
-                                 settings.ingest.commits_in_flight + 4)
+                                 settings.ingest.commits_in_flight + 4, settings.startup_wait_s)
     live = LiveState.from_url(settings.redis_url, settings.redis_prefix)
     try:
         if settings.cot_tcp_port is None:
@@ -292,37 +295,22 @@ async def _ingest(settings: Settings) -> int:
     return 0
 
 
-async def _connect_store(dsn: str, key: bytes, connections: int = 4) -> Store:
-    delay = 0.5
-    while True:
-        try:
-            # Every connection opens now (and learns the store's types, see
-            # incidents/store/session.py), not in the first burst after a start.
-            return await Store.connect(dsn, journal_key=key, min_size=connections,
-                                       max_size=connections)
-        except StoreUnavailable as exc:
-            log.warning("%s; retrying in %.1fs", exc, delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 10)
+async def _connect_store(dsn: str, key: bytes, connections: int, wait_s: float) -> Store:
+    # Every connection opens now (and learns the store's types, see
+    # incidents/store/session.py), not in the first burst after a start.
+    return await Store.connect(dsn, journal_key=key, min_size=connections,
+                               max_size=connections, wait_s=wait_s)
 
 
 async def _migrate(settings: Settings) -> int:
     _require(settings, "database_url")
     assert settings.database_url
-    store = await Store.connect(settings.database_url)
+    store = await Store.connect(settings.database_url, wait_s=settings.startup_wait_s)
     try:
-        applied = await store.migrate()
+        applied = await until_ready(store.migrate, settings.database_url,
+                                    settings.startup_wait_s)
     finally:
         await store.close()
     print("applied: " + (", ".join(applied) if applied else "nothing (up to date)"))
     return 0
 
-
-def install_stop_handlers(stop: Callable[[], None]) -> None:
-    """Call `stop` on SIGINT and SIGTERM."""
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        stop()
-
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)

@@ -9,10 +9,11 @@ import threading
 from pathlib import Path
 
 from config.settings import Settings
-from incidents.store import Store, ensure_database
+from incidents.store import Store, StoreUnavailable, ensure_database
+from incidents.store.waiting import until_ready
 from sitroom import embedded
-from sitroom.secrets import demo_secret
-from sitroom.supervisor import StartupError, Supervisor
+from sitroom.secrets import dashboard_demo_secret, demo_secret
+from sitroom.supervisor import StartupError, Supervisor, install_stop_handlers
 
 log = logging.getLogger("sitroom.up")
 
@@ -27,7 +28,7 @@ def _embedded_servers(settings: Settings, supervisor: Supervisor) -> dict[str, s
         embedded.prepare_postgres(data)
         supervisor.start(embedded.postgres(data, ports.postgres))
         server = f"postgresql://postgres@127.0.0.1:{ports.postgres}/postgres"
-        asyncio.run(ensure_database(server, "sitroom"))
+        asyncio.run(ensure_database(server, "sitroom", wait_s=settings.startup_wait_s))
         env["SITROOM_DATABASE_URL"] = f"postgresql://postgres@127.0.0.1:{ports.postgres}/sitroom"
     if settings.redis_url is None:
         supervisor.start(embedded.redis(var / "redis", ports.redis))
@@ -44,20 +45,18 @@ def _embedded_servers(settings: Settings, supervisor: Supervisor) -> dict[str, s
     if settings.video.token_secret is None:  # the dashboard mints, the video server checks
         env["SITROOM_VIDEO__TOKEN_SECRET"] = demo_secret(var / "secrets" / "video.key")
     if settings.auth.secret_key is None:
-        from dashboard.auth.keys import ensure_demo_secret
-
-        env["SITROOM_AUTH__SECRET_KEY"] = ensure_demo_secret(var)
+        env["SITROOM_AUTH__SECRET_KEY"] = dashboard_demo_secret(var)
     return env
 
 
-async def _migrate(dsn: str, demo_layers: bool) -> list[str]:
-    store = await Store.connect(dsn)
+async def _migrate(dsn: str, demo_layers: bool, wait_s: float) -> list[str]:
+    store = await Store.connect(dsn, wait_s=wait_s)
     try:
-        applied = await store.migrate()
+        applied = await until_ready(store.migrate, dsn, wait_s)  # each migration is one tx
     finally:
         await store.close()
     if demo_layers:
-        from maps.importer import import_demo_layers
+        from sitroom.layers_cli import import_demo_layers
 
         # The demo's synthetic facilities, cameras, gauges and population: re-imported each
         # start (a layer of the same name is replaced), so they match the shipped files.
@@ -69,8 +68,6 @@ async def _migrate(dsn: str, demo_layers: bool) -> list[str]:
 
 def run_up(settings: Settings, config: Path | None, demo: tuple[int, float] | None) -> int:
     """Run the whole system until Ctrl-C or SIGTERM; stop every child on the way out."""
-    from sitroom.cli import install_stop_handlers
-
     stop = threading.Event()
     install_stop_handlers(stop.set)
     supervisor = Supervisor(settings.var_dir.resolve() / "log")
@@ -80,7 +77,8 @@ def run_up(settings: Settings, config: Path | None, demo: tuple[int, float] | No
             "database_url": env.get("SITROOM_DATABASE_URL", settings.database_url),
         })
         assert merged.database_url is not None
-        applied = asyncio.run(_migrate(merged.database_url, demo is not None))
+        applied = asyncio.run(_migrate(merged.database_url, demo is not None,
+                                       settings.startup_wait_s))
         log.info("migrations applied: %s", ", ".join(applied) or "none needed")
         base = [sys.executable, "-m", "sitroom"] + (["--config", str(config)] if config else [])
         supervisor.start(embedded.ProcessSpec(name="ingest", argv=base + ["ingest"], env=env))
@@ -112,7 +110,7 @@ def run_up(settings: Settings, config: Path | None, demo: tuple[int, float] | No
             supervisor.poll()
         log.info("stopping")
         return 0
-    except StartupError as exc:
+    except (StartupError, StoreUnavailable) as exc:  # PostgreSQL never became ready
         log.error("%s", exc)
         return 1
     finally:

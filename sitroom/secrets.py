@@ -12,6 +12,9 @@ from pathlib import Path
 
 from config.settings import Settings
 
+DASHBOARD_SECRET_FILE = Path("secrets") / "dashboard.key"
+"""Where the demo keeps the dashboard's generated secret key, under the var directory."""
+
 
 def demo_secret(path: Path) -> str:
     """The secret kept in `path`, created (mode 0600) with 32 random bytes if missing."""
@@ -25,6 +28,19 @@ def demo_secret(path: Path) -> str:
     with os.fdopen(fd, "w", encoding="ascii") as out:
         out.write(text + "\n")
     return text
+
+
+def dashboard_demo_secret(var_dir: Path) -> str:
+    """The demo dashboard's secret key, generated once into `var_dir`/secrets/dashboard.key.
+
+    `sitroom up` and `sitroom demo` call this when no secret is configured and pass the result
+    to the dashboard process as SITROOM_AUTH__SECRET_KEY.
+    """
+    from dashboard.auth.keys import check_secret  # only `up` needs the dashboard's rules
+
+    secret = demo_secret(var_dir / DASHBOARD_SECRET_FILE)
+    check_secret(secret)  # a file edited by hand into something weak is refused, not used
+    return secret
 
 
 def journal_key(settings: Settings) -> bytes:

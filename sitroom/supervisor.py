@@ -9,8 +9,10 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import IO
 
 from sitroom.embedded import ProcessSpec
@@ -135,3 +137,13 @@ class Supervisor:
             child.logfile.close()
             log.info("%s stopped", child.spec.name)
         self._children.clear()
+
+
+def install_stop_handlers(stop: Callable[[], None]) -> None:
+    """Call `stop` on SIGINT and SIGTERM."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)

@@ -21,7 +21,8 @@ async def run_video(settings: Settings) -> int:
     """Serve video until cancelled; each conference recording goes on its incident's timeline."""
     from video.server import serve
 
-    store = (await Store.connect(settings.database_url, journal_key=journal_key(settings))
+    store = (await Store.connect(settings.database_url, journal_key=journal_key(settings),
+                                 wait_s=settings.startup_wait_s)
              if settings.database_url else None)
 
     async def on_recording(*, incident_id: str, room_id: str, path: Path,

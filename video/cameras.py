@@ -20,6 +20,7 @@ import msgspec
 from aiortc.contrib.media import MediaPlayer
 from aiortc.mediastreams import MediaStreamTrack
 
+from config.video import CameraSpec as CameraSpec  # the one camera model, defined with the settings
 from config.video import VideoSettings, secret_bytes
 from incidents.video_tokens import Role, issue
 from video.hub import Conflict, VideoHub
@@ -30,24 +31,6 @@ log = logging.getLogger("sitroom.video.cameras")
 
 STEADY_S = 30.0
 """A source that ran this long before failing starts the backoff from the beginning again."""
-
-
-class CameraSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """A camera to pull: `POST /api/cameras` body, and `sitroom camera add` arguments."""
-
-    id: str
-    """Stream id of the camera."""
-    url: str
-    """rtsp://…, or a file path (tests, demos)."""
-    name: str = ""
-    """Title shown on the map and in players."""
-    lat: float | None = None
-    """Where the camera is (WGS 84)."""
-    lon: float | None = None
-    rtsp_transport: str = "tcp"
-    """FFmpeg's rtsp_transport (tcp passes firewalls and NAT best)."""
-    loop: bool = False
-    """Replay a file forever (demo); an RTSP source ignores it."""
 
 
 def redacted(url: str) -> str:

@@ -8,21 +8,16 @@ strict Content-Security-Policy with no inline script.
 from __future__ import annotations
 
 import html
-from enum import StrEnum
 
 import msgspec
 
-
-class Lang(StrEnum):
-    """Page language; Chinese first."""
-
-    ZH = "zh-CN"
-    EN = "en"
+from incidents.lang import Lang as Lang  # the one Lang; the server and tests import it here
+from incidents.lang import pick
 
 
 def lang_of(query_value: str | None) -> Lang:
     """`?lang=en` gives English; anything else Chinese."""
-    return Lang.EN if (query_value or "").lower().startswith("en") else Lang.ZH
+    return Lang.of(query_value)
 
 
 LABELS: dict[str, tuple[str, str]] = {
@@ -73,16 +68,15 @@ _encoder = msgspec.json.Encoder()
 
 def labels(lang: Lang) -> dict[str, str]:
     """Every label in one language."""
-    index = 0 if lang is Lang.ZH else 1
-    return {key: pair[index] for key, pair in LABELS.items()}
+    return {key: pick(pair, lang) for key, pair in LABELS.items()}
 
 
 def _page(lang: Lang, name: str, title: str, body: str, data: dict[str, object]) -> str:
-    config = {"page": name, "lang": str(lang), "labels": labels(lang), **data}
+    config = {"page": name, "lang": lang.tag, "labels": labels(lang), **data}
     # `<` escaped so that no value can close the script element.
     blob = _encoder.encode(config).decode().replace("<", "\\u003c")
     return f"""<!doctype html>
-<html lang="{lang}">
+<html lang="{lang.tag}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">

@@ -9,7 +9,6 @@ and after Redis comes back.
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Callable, Iterable
 from enum import StrEnum
@@ -18,12 +17,10 @@ import msgspec
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from incidents.geo import haversine_m
 from incidents.live import LiveState, LiveUnavailable
 
 log = logging.getLogger("sitroom.video.registry")
-
-EARTH_RADIUS_M = 6_371_008.8
-
 
 class StreamKind(StrEnum):
     """Where a stream comes from."""
@@ -116,14 +113,6 @@ def transition(state: StreamState | None, event: StreamEvent) -> StreamState:
         raise InvalidTransition(f"{event} for a stream that never started") from None
 
 
-def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance in metres (haversine)."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
-
-
 def nearest(streams: Iterable[StreamInfo], lat: float, lon: float, radius_m: float,
             limit: int) -> list[tuple[StreamInfo, float]]:
     """Streams with a position within `radius_m` of (lat, lon), nearest first, at most `limit`."""
@@ -131,7 +120,7 @@ def nearest(streams: Iterable[StreamInfo], lat: float, lon: float, radius_m: flo
     for info in streams:
         if info.lat is None or info.lon is None:
             continue
-        metres = distance_m(lat, lon, info.lat, info.lon)
+        metres = haversine_m(lat, lon, info.lat, info.lon)
         if metres <= radius_m:
             found.append((info, metres))
     found.sort(key=lambda pair: (pair[1], pair[0].id))

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from config.video import VideoSettings, secret_bytes
 from video import handlers
-from video.cameras import CameraSpec, add_camera
+from video.cameras import add_camera
 from video.hub import OnRecording, VideoHub
 from video.pages import field_page, lang_of, room_page, watch_page
 from video.registry import StreamRegistry
@@ -96,7 +96,7 @@ def build_app(settings: VideoSettings, *, redis_url: str | None = None,
         app[HUB] = hub
         await registry.sync()  # drop what a previous run left in Redis
         for camera in settings.cameras:
-            await add_camera(hub, CameraSpec(**camera.model_dump()))
+            await add_camera(hub, camera)
         hub.spawn(hub.maintain(), "video-maintenance")
         try:
             yield

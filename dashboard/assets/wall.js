@@ -25,11 +25,6 @@
   var FRESH_MS = 20000;
   var NO_DATA = "无数据 no data";
 
-  var STATUS = {
-    reported: ["接报", "Reported"], verified: ["已核实", "Verified"],
-    responding: ["处置中", "Responding"], contained: ["已控制", "Contained"],
-    closed: ["已结案", "Closed"],
-  };
   var COMPASS = [["北", "N"], ["东北", "NE"], ["东", "E"], ["东南", "SE"], ["南", "S"],
                  ["西南", "SW"], ["西", "W"], ["西北", "NW"]];
 
@@ -55,6 +50,12 @@
     if (className) { n.className = className; }
     if (text !== undefined && text !== null) { n.textContent = String(text); }
     return n;
+  }
+
+  /** [zh, en] names of an incident status, from the page's config (incidents.model). */
+  function statusNames(status) {
+    var cfg = window.sitroomLive.config();
+    return (cfg && cfg.statuses && cfg.statuses[status]) || [status, status];
   }
 
   function levelInfo(level) {
@@ -140,13 +141,14 @@
         if (up < 0) { candidates.push([row, "升级 ESCALATED"]); }
       }
       if (row[F.STATUS] !== before[F.STATUS]) {
-        var s = STATUS[row[F.STATUS]] || [row[F.STATUS], row[F.STATUS]];
+        var s = statusNames(row[F.STATUS]);
         addItem(liveItem("s:" + id + ":" + row[F.STATUS], row, "status", s[0], s[1], now),
                 true);
       }
     });
     change.removed.forEach(function (row) {
-      addItem(liveItem("c:" + row[F.ID], row, "closed", "已结案", "Closed", now), true);
+      var closed = statusNames("closed");
+      addItem(liveItem("c:" + row[F.ID], row, "closed", closed[0], closed[1], now), true);
       if (focus && focus.id === row[F.ID]) { unfocus(); }
     });
     follow(candidates);

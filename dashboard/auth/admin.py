@@ -22,12 +22,13 @@ from dashboard.auth.passwords import (
     check_password_policy,
     generate_password,
 )
-from dashboard.auth.roles import Role
+from dashboard.auth.roles import STAFF, Role
 from dashboard.auth.service import normalize_username, utc_now, valid_username
 from dashboard.auth.sessions import SessionStore, SessionUnavailable
 from dashboard.auth.tokens import NewToken, new_api_token
+from incidents.accounts import StoredUser
 from incidents.store import StoreError
-from incidents.store.users import StoredUser, UserStore
+from incidents.store.users import UserStore
 
 T = TypeVar("T")
 
@@ -56,11 +57,10 @@ def checked_account(username: str, role: str, agency: str | None,
     if not valid_username(name):
         raise AccountError(f"user name {username!r}: use 2–64 lower-case letters, digits,"
                            " '.', '_' or '-', starting with a letter or digit")
-    try:
-        checked_role = Role(role)
-    except ValueError:
+    checked_role = next((r for r in Role if r.value == role and r in STAFF), None)
+    if checked_role is None:  # units and cameras hold video tokens, never accounts
         raise AccountError(f"role {role!r}: use one of "
-                           + ", ".join(r.value for r in Role)) from None
+                           + ", ".join(r.value for r in Role if r in STAFF))
     if agency is not None and agency not in agencies:
         raise AccountError(f"agency {agency!r}: use one of {', '.join(agencies)}")
     if checked_role is Role.LIAISON and agency is None:

@@ -10,17 +10,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from pathlib import Path
 
 from pydantic import SecretStr
 
-from sitroom.secrets import demo_secret
-
 MIN_SECRET_BYTES = 32
 """Shortest secret accepted, in bytes of UTF-8."""
-
-DEMO_SECRET_FILE = Path("secrets") / "dashboard.key"
-"""Where the demo keeps its generated secret, under the var directory."""
 
 ENV_NAME = "SITROOM_AUTH__SECRET_KEY"
 """The environment variable that sets the secret."""
@@ -70,13 +64,3 @@ def derive_key(secret: bytes, purpose: str) -> bytes:
     return hmac.new(secret, b"sitroom-dashboard/" + purpose.encode("utf-8"),
                     hashlib.sha256).digest()
 
-
-def ensure_demo_secret(var_dir: Path) -> str:
-    """The demo's secret key, generated once into `var_dir`/secrets/dashboard.key (mode 0600).
-
-    `sitroom up` and `sitroom demo` call this when no secret is configured and pass the result
-    to the dashboard process as SITROOM_AUTH__SECRET_KEY.
-    """
-    secret = demo_secret(var_dir / DEMO_SECRET_FILE)
-    check_secret(secret)  # a file edited by hand into something weak is refused, not used
-    return secret

@@ -1,4 +1,4 @@
-"""The /login and /logout routes, and `install_auth`, which puts the guard in front of the app.
+"""The `auth` blueprint (/login, /logout), and `install_auth`, which puts the guard in front.
 
 Sign-in form: CSRF token bound to a nonce cookie (see tokens.csrf_token); after sign-in the
 browser goes back to the page it asked for, if that is a local path. Sign-out is a POST with a
@@ -14,7 +14,7 @@ from importlib import resources
 from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
-from flask import Flask, Response, redirect, request
+from flask import Blueprint, Flask, Response, redirect, request
 from werkzeug.wrappers import Response as BaseResponse
 
 from config.settings import Settings
@@ -79,7 +79,7 @@ def locked_text(locked_until: datetime, now: datetime, timezone: str) -> Text:
 
 def install_auth(server: Flask, bridge: AsyncBridge, settings: Settings, secret: bytes,
                  passwords: Passwords | None = None, clock: Clock = utc_now) -> AuthGate:
-    """Guard every route of `server` and add /login and /logout; returns the gate.
+    """Guard every route of `server`; returns the gate, which `auth_blueprint` serves.
 
     The gate holds Redis and PostgreSQL connections on the bridge's loop: close it (see
     dashboard.server.close_app) before closing the bridge.
@@ -89,9 +89,13 @@ def install_auth(server: Flask, bridge: AsyncBridge, settings: Settings, secret:
     service = bridge.call(_open_service, settings, clock, hasher)
     gate = AuthGate(bridge, service, settings, derive_key(secret, "csrf"))
     gate.install(server)
-    _Routes(gate, clock).register(server)
     server.extensions["sitroom.auth"] = gate
     return gate
+
+
+def auth_blueprint(gate: AuthGate, clock: Clock = utc_now) -> Blueprint:
+    """/login, /logout and the sign-in pages' stylesheet (the guard lets everyone reach them)."""
+    return _Routes(gate, clock).blueprint()
 
 
 async def _open_service(settings: Settings, clock: Clock, passwords: Passwords) -> AuthService:
@@ -107,11 +111,13 @@ class _Routes:
         self._auth = gate.settings.auth
         self._css = resources.files("dashboard.auth").joinpath("login.css").read_bytes()
 
-    def register(self, server: Flask) -> None:
-        """Add the routes to `server`."""
-        server.add_url_rule("/login", "auth_login", self.login, methods=["GET", "POST"])
-        server.add_url_rule("/logout", "auth_logout", self.logout, methods=["GET", "POST"])
-        server.add_url_rule(LOGIN_CSS_PATH, "auth_css", self.css, methods=["GET"])
+    def blueprint(self) -> Blueprint:
+        """The routes, as the `auth` blueprint."""
+        routes = Blueprint("auth", __name__)
+        routes.add_url_rule("/login", "login", self.login, methods=["GET", "POST"])
+        routes.add_url_rule("/logout", "logout", self.logout, methods=["GET", "POST"])
+        routes.add_url_rule(LOGIN_CSS_PATH, "css", self.css, methods=["GET"])
+        return routes
 
     def css(self) -> Response:
         """The sign-in pages' stylesheet."""
@@ -128,8 +134,8 @@ class _Routes:
     def _form(self, lang: Lang, next_path: str, message: Message | None, status: int,
               username: str = "") -> Response:
         nonce = request.cookies.get(NONCE_COOKIE) or new_nonce()
-        switch = Lang.EN if lang is Lang.ZH else Lang.ZH
-        switch_url = "/login?" + urlencode({"lang": switch.value, "next": next_path})
+        switch = lang.other
+        switch_url = "/login?" + urlencode({"lang": switch.tag, "next": next_path})
         body = render_login(lang, csrf_token(self._gate.csrf_key, "login", nonce), next_path,
                             username, message, switch_url)
         response = html_response(body, status)
@@ -199,7 +205,7 @@ class _Routes:
         try:
             found = self._session()
             if found is None:
-                response = redirect("/login?" + urlencode({"lang": lang.value}), 303)
+                response = redirect("/login?" + urlencode({"lang": lang.tag}), 303)
                 response.delete_cookie(SESSION_COOKIE, path="/", samesite="Strict")
                 return response
             session_id, session = found
@@ -218,7 +224,7 @@ class _Routes:
             log.warning("sign-out unavailable: %s", exc)
             return self._form(lang, "/", Message(UNAVAILABLE), 503)
         log.info("sign-out: %s from %s", session.username, request.remote_addr)
-        response = redirect("/login?" + urlencode({"lang": lang.value, "out": "1"}), 303)
+        response = redirect("/login?" + urlencode({"lang": lang.tag, "out": "1"}), 303)
         response.delete_cookie(SESSION_COOKIE, path="/", samesite="Strict")
         response.headers["Cache-Control"] = "no-store"
         return response

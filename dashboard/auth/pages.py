@@ -8,28 +8,17 @@ Content-Security-Policy allows nothing else.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
 from flask import Response
 from jinja2 import DictLoader, Environment
+
+from incidents.lang import Lang as Lang  # the one Lang; the login views import it from here
 
 LOGIN_CSS_PATH = "/auth/login.css"
 """The pages' stylesheet, public like the pages themselves."""
 
 _CSP = ("default-src 'none'; style-src 'self'; img-src data:; form-action 'self';"
         " frame-ancestors 'none'; base-uri 'none'")
-
-
-class Lang(StrEnum):
-    """Which language a page puts first."""
-
-    ZH = "zh-CN"
-    EN = "en"
-
-    @classmethod
-    def of(cls, value: str | None) -> Lang:
-        """`?lang=en` (or en-…) gives English first; anything else Chinese."""
-        return cls.EN if (value or "").lower().startswith("en") else cls.ZH
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,11 +32,11 @@ class Text:
 
     def first(self, lang: Lang | str) -> str:
         """The text in the page's language (templates pass the language code)."""
-        return self.en if lang == Lang.EN else self.zh
+        return self.en if Lang.of(lang) is Lang.EN else self.zh
 
     def second(self, lang: Lang | str) -> str:
         """The text in the other language."""
-        return self.zh if lang == Lang.EN else self.en
+        return self.zh if Lang.of(lang) is Lang.EN else self.en
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,9 +131,9 @@ _WORDS = {"username": USERNAME, "password": PASSWORD, "back": BACK, "other_user"
 
 def _render(template: str, lang: Lang, title: Text, message: Message | None,
             **values: object) -> str:
-    other = Lang.ZH if lang is Lang.EN else Lang.EN
+    # Templates write the BCP 47 tag (zh-CN / en) into lang attributes and links.
     return _env.get_template(template).render(
-        lang=lang.value, other=other.value, title=title, org=ORG, message=message,
+        lang=lang.tag, other=lang.other.tag, title=title, org=ORG, message=message,
         css=LOGIN_CSS_PATH, t=_WORDS, **values)
 
 

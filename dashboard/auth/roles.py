@@ -10,32 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-
-class Role(StrEnum):
-    """What a signed-in person (or an API token) is allowed to do, as a whole."""
-
-    OPERATOR = "operator"
-    LEADER = "leader"
-    LIAISON = "liaison"
-    ADMIN = "admin"
-
-    @property
-    def label_zh(self) -> str:
-        """Chinese name of the role."""
-        return _LABELS[self][0]
-
-    @property
-    def label_en(self) -> str:
-        """English name of the role."""
-        return _LABELS[self][1]
-
-
-_LABELS: Mapping[Role, tuple[str, str]] = {
-    Role.OPERATOR: ("值班员", "Operator"),
-    Role.LEADER: ("指挥长", "Leader"),
-    Role.LIAISON: ("部门联络员", "Agency liaison"),
-    Role.ADMIN: ("系统管理员", "Administrator"),
-}
+from incidents.lang import Bilingual, Lang, checked, pick
+from incidents.roles import STAFF as STAFF
+from incidents.roles import Role as Role
 
 
 class Action(StrEnum):
@@ -56,6 +33,10 @@ class Action(StrEnum):
     ADMIN = "admin"
     """Manage users, tokens, map layers and plans."""
 
+    def label(self, lang: Lang) -> str:
+        """What the action is, for refusal messages."""
+        return pick(_ACTION_LABELS[self], lang)
+
     @property
     def label_zh(self) -> str:
         """What the action is, in Chinese (for refusal messages)."""
@@ -67,7 +48,7 @@ class Action(StrEnum):
         return _ACTION_LABELS[self][1]
 
 
-_ACTION_LABELS: Mapping[Action, tuple[str, str]] = {
+_ACTION_LABELS: Mapping[Action, Bilingual] = checked({
     Action.VIEW: ("查看态势", "view the situation"),
     Action.REPORT: ("录入事件报告", "enter incident reports"),
     Action.INCIDENT_ACT: ("处置事件（核实、升级、批注、终报）",
@@ -76,7 +57,7 @@ _ACTION_LABELS: Mapping[Action, tuple[str, str]] = {
     Action.CONFERENCE: ("组织视频会商", "run video conferences"),
     Action.AGENCY_TASK: ("处理部门任务", "handle agency tasks"),
     Action.ADMIN: ("系统管理", "administer the system"),
-}
+}, Action)
 
 _EVERYTHING = frozenset(Action)
 
@@ -86,12 +67,12 @@ PERMISSIONS: Mapping[Role, frozenset[Action]] = {
     Role.LIAISON: frozenset({Action.VIEW, Action.AGENCY_TASK}),
     Role.ADMIN: _EVERYTHING,
 }
-"""The permission table: the actions each role may take."""
+"""The permission table: the actions each staff role may take (units and cameras: none)."""
 
 
 def can(role: Role, action: Action) -> bool:
     """True when `role` may take `action` (agency scoping aside: see `User.may`)."""
-    return action in PERMISSIONS[role]
+    return action in PERMISSIONS.get(role, frozenset())
 
 
 class AuthMethod(StrEnum):

@@ -21,8 +21,9 @@ from dashboard.auth.passwords import Passwords, Verified
 from dashboard.auth.roles import AuthMethod, Role, User
 from dashboard.auth.sessions import Clock, Session, SessionStore
 from dashboard.auth.tokens import digest_matches, parse_api_token
+from incidents.accounts import StoredUser
 from incidents.store import StoreUnavailable
-from incidents.store.users import StoredUser, UserStore
+from incidents.store.users import UserStore
 
 log = logging.getLogger(__name__)
 

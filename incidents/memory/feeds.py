@@ -18,9 +18,10 @@ import msgspec
 
 from incidents.cap import CapAlertMessage
 from incidents.clock import Clock
+from incidents.deadletters import StoredDeadLetter
 from incidents.dispatch import DispatchOrderMessage
-from incidents.feeds import BatchResult, Evaluate, StoredDeadLetter, UnitFix
-from incidents.live import LiveUnavailable
+from incidents.errors import LiveUnavailable, StoreUnavailable
+from incidents.feeds import BatchResult, Evaluate, UnitFix
 from incidents.model import (
     Alarm,
     DeadLetter,
@@ -36,7 +37,6 @@ from incidents.model import (
 )
 from incidents.outcomes import Correlated, KeyedIncident, OpenIncident, Outcome, UpdateIncident
 from incidents.ports.feeds import PublishOrders
-from incidents.store.errors import StoreUnavailable
 
 _SEVERITY = [Level.I, Level.II, Level.III, Level.IV]
 

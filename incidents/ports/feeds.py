@@ -11,8 +11,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from incidents.deadletters import StoredDeadLetter
 from incidents.dispatch import DispatchOrderMessage
-from incidents.feeds import BatchResult, Evaluate, StoredDeadLetter, UnitFix
+from incidents.feeds import BatchResult, Evaluate, UnitFix
 from incidents.model import DeadLetter, Inbound, Incident, Position, UnitState
 from incidents.outcomes import KeyedIncident
 

@@ -1,6 +1,6 @@
 """A CAP 1.2 alert issued from an incident: one `info` block in Chinese and one in English.
 
-The alert is built as the project's `CapAlert`; `incidents.cap_export.export_cap` turns it
+The alert is built as the project's `CapAlert`; `incidents.cap_xml.export_cap` turns it
 into XML. Everything the exporter writes reads back to the same alert through the CAP codec:
 times are cut to whole seconds and texts trimmed here, as CAP readers would see them anyway.
 

@@ -156,11 +156,11 @@ def daily_document(summary: DailySummary, lang: Lang, *, issuer: LocalText | Non
         meta.append(Fact(label("issued_at", lang),
                          long_time(generated_at, lang, generated_at.tzinfo)))
     overview = (f"当日共统计突发事件{summary.total}起，其中处置中{summary.open}起、"
-                f"已结案{summary.closed}起。" if lang is Lang.ZH else
+                f"{IncidentStatus.CLOSED.label(lang)}{summary.closed}起。" if lang is Lang.ZH else
                 f"{summary.total} incidents: {summary.open} open, {summary.closed} closed.")
     facts = (Fact(label("total", lang), str(summary.total)),
              Fact(label("open", lang), str(summary.open)),
-             Fact(label("closed", lang), str(summary.closed)))
+             Fact(IncidentStatus.CLOSED.label(lang), str(summary.closed)))
     unit = label("minutes", lang)
     response = Table(
         caption="", headers=(label("measure", lang), label("samples", lang),

@@ -16,12 +16,11 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
+from incidents.geo import KM_PER_DEGREE as KM_PER_DEGREE  # tests read it from here
 from incidents.model import Level
 from incidents.reports.model import Lang, LocalText, MapDistrict, MapInput, PointKind
 from incidents.reports.texts import agency_name, label, level_name
 
-KM_PER_DEGREE = 6371.0088 * math.pi / 180.0
-"""Length of one degree of latitude on the mean Earth sphere, km."""
 MIN_SPAN_DEG = 0.005
 """Smallest frame, in degrees: a bbox around one point still frames a few hundred metres."""
 

@@ -14,17 +14,13 @@ from typing import Annotated, Any
 import msgspec
 
 from incidents.cap import BoundingBox
+from incidents.dispatch import OrderState as DispatchState
+from incidents.lang import Lang as Lang
+from incidents.lang import pick
 from incidents.model import Incident, IncidentStatus, Latitude, Level, Longitude, Timestamp
 
 Count = Annotated[int, msgspec.Meta(ge=0)]
 """A number of people, units or things: never negative."""
-
-
-class Lang(StrEnum):
-    """Language of a report: every label is written in it."""
-
-    ZH = "zh"
-    EN = "en"
 
 
 class ReportKind(StrEnum):
@@ -43,6 +39,12 @@ class OrderState(StrEnum):
     ON_SCENE = "on_scene"
     DONE = "done"
     ESCALATED = "escalated"
+
+    def label(self, lang: Lang) -> str:
+        """Where the order stands, in the dispatch life cycle's words."""
+        if self is OrderState.ESCALATED:
+            return pick(("已升级", "Escalated"), lang)
+        return DispatchState(self.value).label(lang)
 
 
 class LocalText(msgspec.Struct, frozen=True, kw_only=True, gc=False):  # acyclic

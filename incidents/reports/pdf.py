@@ -14,6 +14,7 @@ from contextlib import contextmanager
 
 from fpdf import FPDF
 from fpdf.enums import TextMode
+from fpdf.fonts import TTFFont
 
 from incidents.model import Level
 from incidents.reports.charts import layout_bars
@@ -225,6 +226,13 @@ class PdfWriter:
         """The finished PDF."""
         return bytes(self.pdf.output())
 
+    def close(self) -> None:
+        """Close the font files fpdf2 holds open (it reads them lazily since 2.8.9 and closes
+        only the fonts its output used, so an unused or failed document leaked the file)."""
+        for font in self.pdf.fonts.values():
+            if isinstance(font, TTFFont):
+                font.close()
+
 
 def _draw_map(w: PdfWriter, layout: MapLayout, x0: float, y0: float) -> None:
     """Draw a laid-out map with its top left corner at (x0, y0); the caller clips."""
@@ -305,10 +313,13 @@ def choose_font(doc: Document, font: FontSpec | None) -> FontSpec | None:
 def render_document_pdf(doc: Document, font: FontSpec | None = None) -> bytes:
     """A document as PDF; `font` is the CJK font to embed, searched for when needed and None."""
     writer = PdfWriter(choose_font(doc, font), doc.title)
-    writer.header(doc)
-    for section in doc.sections:
-        writer.section(section, doc)
-    return writer.output()
+    try:
+        writer.header(doc)
+        for section in doc.sections:
+            writer.section(section, doc)
+        return writer.output()
+    finally:
+        writer.close()
 
 
 def render_pdf(data: SitrepInput, *, font: FontSpec | None = None) -> bytes:

@@ -9,8 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta, tzinfo
 
+from incidents.facilities import facility_kind_name
+from incidents.lang import Lang, pick
+from incidents.lifecycle import journal_action_label
 from incidents.model import IncidentStatus, Level
-from incidents.reports.model import Lang, LocalText, OrderState
+from incidents.reports.model import LocalText, OrderState
+from incidents.taxonomy import RECORDERS
 
 _LABELS: dict[str, tuple[str, str]] = {
     # sitrep headings and facts
@@ -80,7 +84,6 @@ _LABELS: dict[str, tuple[str, str]] = {
     "daily_response": ("五、响应时效", "5. Response times"),
     "total": ("事件总数", "Incidents"),
     "open": ("处置中", "Open"),
-    "closed": ("已结案", "Closed"),
     "count": ("起数", "Count"),
     "category": ("类别", "Category"),
     "measure": ("指标", "Measure"),
@@ -93,68 +96,13 @@ _LABELS: dict[str, tuple[str, str]] = {
     "minutes": ("分钟", "min"),
 }
 
-_STATUS: dict[IncidentStatus, tuple[str, str]] = {
-    IncidentStatus.REPORTED: ("接报", "Reported"),
-    IncidentStatus.VERIFIED: ("已核实", "Verified"),
-    IncidentStatus.RESPONDING: ("处置中", "Responding"),
-    IncidentStatus.CONTAINED: ("已控制", "Contained"),
-    IncidentStatus.CLOSED: ("已结案", "Closed"),
-}
-
-_ORDER_STATE: dict[OrderState, tuple[str, str]] = {
-    OrderState.ISSUED: ("已下达", "Issued"),
-    OrderState.ACKNOWLEDGED: ("已签收", "Acknowledged"),
-    OrderState.EN_ROUTE: ("途中", "En route"),
-    OrderState.ON_SCENE: ("已到场", "On scene"),
-    OrderState.DONE: ("已完成", "Done"),
-    OrderState.ESCALATED: ("已升级", "Escalated"),
-}
-
-_AGENCIES: dict[str, tuple[str, str]] = {
-    "police": ("公安", "Police"),
-    "fire": ("消防救援", "Fire and Rescue"),
-    "weather": ("气象", "Meteorology"),
-    "water": ("水利", "Water Resources"),
-    "safety": ("安全生产", "Work Safety"),
-    "civil_defence": ("人防", "Civil Air Defence"),
-    "health": ("卫生健康", "Health"),
-    "command": ("应急指挥中心", "Command Centre"),
-}
-
-_FACILITIES: dict[str, tuple[str, str]] = {
-    "hospital": ("医院", "hospitals"),
-    "school": ("学校", "schools"),
-    "kindergarten": ("幼儿园", "kindergartens"),
-    "nursing_home": ("养老机构", "care homes"),
-    "shelter": ("应急避难场所", "shelters"),
-    "hazardous_site": ("危险源", "hazardous sites"),
-    "reservoir": ("水库", "reservoirs"),
-    "camera": ("视频监控点", "cameras"),
-}
-
-_ACTIONS: dict[str, tuple[str, str]] = {
-    "open": ("立案", "Opened"),
-    "report": ("接报", "Report"),
-    "verify": ("核实", "Verified"),
-    "respond": ("启动处置", "Response started"),
-    "contain": ("控制", "Contained"),
-    "close": ("结案", "Closed"),
-    "escalate": ("升级", "Escalated"),
-    "deescalate": ("降级", "De-escalated"),
-    "merge": ("合并", "Merged"),
-    "reopen": ("重新处置", "Reopened"),
-    "dispatch": ("调度", "Dispatch"),
-    "order_ack": ("指令反馈", "Order update"),
-    "note": ("备注", "Note"),
-}
 
 _MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def label(key: str, lang: Lang) -> str:
     """The fixed text `key` in `lang`; KeyError for a key that does not exist."""
-    zh, en = _LABELS[key]
-    return zh if lang is Lang.ZH else en
+    return pick(_LABELS[key], lang)
 
 
 def label_keys() -> frozenset[str]:
@@ -162,42 +110,39 @@ def label_keys() -> frozenset[str]:
     return frozenset(_LABELS)
 
 
-def _pick(pair: tuple[str, str], lang: Lang) -> str:
-    return pair[0] if lang is Lang.ZH else pair[1]
-
-
 def status_name(status: IncidentStatus, lang: Lang) -> str:
-    """Name of an incident status."""
-    return _pick(_STATUS[status], lang)
+    """Name of an incident status (the enum's own label)."""
+    return status.label(lang)
 
 
 def order_state_name(state: OrderState, lang: Lang) -> str:
-    """Name of a dispatch order state."""
-    return _pick(_ORDER_STATE[state], lang)
+    """Name of a dispatch order state (the enum's own label)."""
+    return state.label(lang)
 
 
 def level_name(level: Level, lang: Lang) -> str:
     """Level with its numeral: 较大（III级） or Major (Level III)."""
     if lang is Lang.ZH:
-        return f"{level.label_zh}（{level.value}级）"
-    return f"{level.label_en} (Level {level.value})"
+        return f"{level.label(lang)}（{level.value}级）"
+    return f"{level.label(lang)} (Level {level.value})"
 
 
 def agency_name(code: str, lang: Lang, names: Mapping[str, LocalText]) -> str:
-    """Name of an agency code: the caller's names first, then the built-in ones, else the code."""
+    """Name of an agency code: the caller's (taxonomy) names, the recorders', else the code."""
     if code in names:
         return names[code].pick(lang)
-    return _pick(_AGENCIES[code], lang) if code in _AGENCIES else code
+    return pick(RECORDERS[code], lang) if code in RECORDERS else code
 
 
 def facility_name(kind: str, lang: Lang) -> str:
-    """Name of a facility kind (plural in English), or the code for an unknown kind."""
-    return _pick(_FACILITIES[kind], lang) if kind in _FACILITIES else kind
+    """Name of a facility kind mid-sentence (plural, lower case in English), or the code."""
+    name = facility_kind_name(kind, lang)
+    return name.lower() if lang is Lang.EN else name
 
 
 def action_name(code: str, lang: Lang) -> str:
     """Name of a journal action code, or the code itself for one without a name."""
-    return _pick(_ACTIONS[code], lang) if code in _ACTIONS else code
+    return journal_action_label(code, lang)
 
 
 def _offset(value: datetime) -> str:

@@ -11,7 +11,7 @@ import msgspec
 
 from incidents.cap import CapAlertMessage
 from incidents.feeds import BatchResult, Evaluate, UnitFix
-from incidents.journal import JournalKeyError
+from incidents.journal import Event, JournalKeyError
 from incidents.model import (
     Ack,
     Alarm,
@@ -29,7 +29,7 @@ from incidents.model import (
 from incidents.store.cap import store_cap_alerts
 from incidents.store.feeds import feed_ctes, store_feeds
 from incidents.store.incident_sql import insert_incident
-from incidents.store.journal_sql import Event, JournalWriter
+from incidents.store.journal_sql import JournalWriter
 from incidents.store.orders_sql import apply_acks
 from incidents.store.rules_sql import apply_outcomes
 

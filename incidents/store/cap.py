@@ -9,13 +9,13 @@ import asyncpg
 import msgspec
 
 from incidents.cap import CapAlertMessage, CapMsgType
+from incidents.journal import Event
 from incidents.model import Envelope, Incident, IncidentStatus, Level
 from incidents.store.incident_sql import (
     INCIDENT_COLUMNS,
     incident_from_row,
     insert_incident,
 )
-from incidents.store.journal_sql import Event
 
 _encoder = msgspec.json.Encoder()
 _CAP_ACTOR = "cap"

@@ -11,23 +11,25 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import asyncpg
 import msgspec
 
 from incidents.dispatch import OrderState
-from incidents.errors import Conflict, NotFound
-from incidents.journal import JournalKeyError
+from incidents.errors import Conflict
+from incidents.errors import not_found as _not_found
+from incidents.journal import Event, JournalKeyError
 from incidents.lifecycle import Outcome, State
 from incidents.model import Incident, IncidentStatus, Level
+from incidents.orders import Order
+from incidents.orders import new_order as _new_order
 from incidents.plans import Requirement
-from incidents.spatial import UnitPoint
-from incidents.store.errors import UNAVAILABLE, StoreUnavailable
+from incidents.spatial import UnitChanges, UnitPoint
 from incidents.store.incident_sql import INCIDENT_COLUMNS, incident_from_row, insert_incident
-from incidents.store.journal_sql import Event, JournalWriter
-from incidents.taxonomy import Text
+from incidents.store.journal_sql import JournalWriter
+from incidents.store.session import connection, transaction
 
 _CHUNK = 1000
 """Rows turned into objects between two yields to the event loop."""
@@ -35,54 +37,6 @@ _CHUNK = 1000
 ORDER_COLUMNS = ("id, dispatch_id, incident_id, unit, agency, task_id, task, state, issued_by,"
                  " issued_at, deadline_at, sent_at, send_count, escalated_at, replaces,"
                  " updated_at")
-
-
-class Order(msgspec.Struct, frozen=True, kw_only=True):
-    """A dispatch order as stored."""
-
-    id: str
-    """Order id (the unit's acks name it)."""
-    incident_id: str
-    """The incident."""
-    dispatch_id: str | None
-    """The plan dispatch it belongs to; None for a single order."""
-    unit: str
-    """The unit sent."""
-    agency: str
-    """The unit's agency."""
-    task_id: str
-    """Plan task id."""
-    task: dict[str, Any]
-    """Task name and detail, bilingual: {"name": {zh, en}, "detail": {zh, en}}."""
-    state: OrderState
-    """Where the order stands."""
-    issued_by: str
-    """Who issued it."""
-    issued_at: datetime
-    """When."""
-    deadline_at: datetime
-    """Acknowledge by then."""
-    sent_at: datetime | None
-    """When it was last published; None while waiting in the outbox."""
-    send_count: int
-    """How many times it was published."""
-    escalated_at: datetime | None
-    """When its deadline passed unacknowledged."""
-    replaces: str | None
-    """The order it reassigns, if any."""
-    updated_at: datetime
-    """Last change."""
-
-
-class UnitChanges(msgspec.Struct, frozen=True, kw_only=True):
-    """Units changed since a watermark."""
-
-    points: list[UnitPoint]
-    """Changed units; `available` reflects their own status only."""
-    last_seen: dict[str, datetime]
-    """Time of each changed unit's latest position."""
-    watermark: datetime | None
-    """The latest row change seen: ask for changes after it (less a margin) next time."""
 
 
 def order_from_row(r: asyncpg.Record) -> Order:
@@ -97,21 +51,11 @@ def order_from_row(r: asyncpg.Record) -> Order:
     )
 
 
-def _not_found(what: str, key: str) -> NotFound:
-    names = {"incident": "事件", "order": "调度指令", "unit": "单位"}
-    return NotFound(f"{names.get(what, what)} {key} 不存在", f"{what} {key} does not exist")
-
-
 def _incident_key(incident_id: str) -> uuid.UUID:
     try:
         return uuid.UUID(incident_id)
     except ValueError:
         raise _not_found("incident", incident_id) from None
-
-
-def task_doc(name: Text, detail: Text) -> dict[str, Any]:
-    """The bilingual task description stored with an order."""
-    return {"name": {"zh": name.zh, "en": name.en}, "detail": {"zh": detail.zh, "en": detail.en}}
 
 
 class CommandStore:
@@ -125,11 +69,8 @@ class CommandStore:
     async def _tx(self) -> AsyncIterator[asyncpg.Connection]:
         if self._journal is None:
             raise JournalKeyError("the store has no journal key: set SITROOM_JOURNAL_KEY")
-        try:
-            async with self._pool.acquire() as conn, conn.transaction():
-                yield conn
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable(f"PostgreSQL is unavailable: {exc}") from exc
+        async with transaction(self._pool) as conn:
+            yield conn
 
     async def _append(self, conn: asyncpg.Connection, events: Sequence[Event]) -> None:
         assert self._journal is not None  # checked by _tx
@@ -228,7 +169,7 @@ class CommandStore:
 
     async def daily_rows(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
         """Incidents reported in [start, end) with when they were verified and first reached."""
-        async with self._pool.acquire() as conn:
+        async with connection(self._pool) as conn:
             rows = await conn.fetch(
                 "SELECT i.id::text AS id, i.type, i.level, i.status, i.lat, i.lon,"
                 " i.reported_at, i.verified_at, (SELECT min(a.ts) FROM order_acks a"
@@ -245,7 +186,7 @@ class CommandStore:
         Weather feeds publish `wind_direction` (degrees, where the wind blows from) and
         `wind_speed` (m/s) observations; both must come from the same sensor.
         """
-        async with self._pool.acquire() as conn:
+        async with connection(self._pool) as conn:
             row = await conn.fetchrow(
                 "SELECT d.value AS from_deg, s.value AS speed, d.sensor, d.ts FROM observations d"
                 " JOIN LATERAL (SELECT value FROM observations s WHERE s.sensor = d.sensor"
@@ -270,7 +211,7 @@ class CommandStore:
                            ) -> UnitChanges:
         """Units seen since `online_since` whose row changed after `changed_since` (all when
         None), with `available` from their own status only (orders aside)."""
-        async with self._pool.acquire() as conn:
+        async with connection(self._pool) as conn:
             rows = await conn.fetch(
                 "SELECT unit, agency, unit_type, lat, lon, last_ts, updated_at,"
                 " coalesce(availability, 'available') = 'available' AS available"
@@ -288,7 +229,7 @@ class CommandStore:
 
     async def busy_units(self) -> set[str]:
         """Every unit holding an open order (an index-only scan: see migration 0006)."""
-        async with self._pool.acquire() as conn:
+        async with connection(self._pool) as conn:
             return {r["unit"] for r in await conn.fetch(
                 "SELECT unit FROM dispatch_orders"
                 " WHERE state NOT IN ('done', 'rejected', 'cancelled')")}
@@ -342,7 +283,7 @@ class CommandStore:
 
     async def orders(self, incident_id: str) -> list[Order]:
         """Every order of an incident, oldest first."""
-        async with self._pool.acquire() as conn:
+        async with connection(self._pool) as conn:
             rows = await conn.fetch(
                 f"SELECT {ORDER_COLUMNS} FROM dispatch_orders WHERE incident_id = $1"
                 " ORDER BY issued_at, id", uuid.UUID(incident_id))
@@ -350,7 +291,7 @@ class CommandStore:
 
     async def order(self, order_id: str) -> Order:
         """One order, or NotFound."""
-        async with self._pool.acquire() as conn:
+        async with connection(self._pool) as conn:
             row = await conn.fetchrow(
                 f"SELECT {ORDER_COLUMNS} FROM dispatch_orders WHERE id = $1", order_id)
         if row is None:
@@ -359,7 +300,7 @@ class CommandStore:
 
     async def unit_kind(self, unit: str) -> str | None:
         """The kind of a unit as it last reported it."""
-        async with self._pool.acquire() as conn:
+        async with connection(self._pool) as conn:
             kind: str | None = await conn.fetchval(
                 "SELECT unit_type FROM units WHERE unit = $1", unit)
         return kind
@@ -403,7 +344,7 @@ class CommandStore:
                              levels: Sequence[Level] | None, types: Sequence[str] | None,
                              since: datetime | None, limit: int) -> list[Incident]:
         """Incidents matching every given filter, most recent first."""
-        async with self._pool.acquire() as conn:
+        async with connection(self._pool) as conn:
             rows = await conn.fetch(
                 f"SELECT {INCIDENT_COLUMNS} FROM incidents"
                 " WHERE ($1::text[] IS NULL OR status = ANY($1))"
@@ -422,7 +363,7 @@ class CommandStore:
             key = uuid.UUID(incident_id)
         except ValueError:
             raise _not_found("incident", incident_id) from None
-        async with self._pool.acquire() as conn:
+        async with connection(self._pool) as conn:
             row = await conn.fetchrow(f"SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1",
                                       key)
         if row is None:
@@ -432,7 +373,7 @@ class CommandStore:
     async def timeline(self, incident_id: str) -> list[dict[str, Any]]:
         """The incident's journal, oldest first."""
         await self.incident(incident_id)
-        async with self._pool.acquire() as conn:
+        async with connection(self._pool) as conn:
             rows = await conn.fetch(
                 "SELECT seq, at, actor, action, client, data::text AS data FROM incident_events"
                 " WHERE incident_id = $1 ORDER BY seq", uuid.UUID(incident_id))
@@ -442,7 +383,7 @@ class CommandStore:
     async def similar(self, incident: Incident, radius_m: float, days: int,
                       limit: int) -> list[Incident]:
         """Earlier incidents of the same type near this one, nearest first."""
-        async with self._pool.acquire() as conn:
+        async with connection(self._pool) as conn:
             rows = await conn.fetch(
                 f"SELECT {INCIDENT_COLUMNS} FROM incidents WHERE type = $1 AND id <> $2"
                 " AND reported_at >= $3::timestamptz - make_interval(days => $4)"
@@ -452,16 +393,6 @@ class CommandStore:
                 " LIMIT $8", incident.type, uuid.UUID(incident.id), incident.reported_at, days,
                 incident.lat, incident.lon, radius_m, limit)
         return [incident_from_row(r) for r in rows]
-
-
-def _new_order(req: Requirement, unit: str, agency: str, incident_id: str, dispatch_id: str,
-               actor: str, now: datetime) -> Order:
-    return Order(
-        id=str(uuid.uuid4()), incident_id=incident_id, dispatch_id=dispatch_id, unit=unit,
-        agency=agency, task_id=req.task_id, task=task_doc(req.name, req.detail),
-        state=OrderState.ISSUED, issued_by=actor, issued_at=now,
-        deadline_at=now + timedelta(seconds=req.ack_deadline_s), sent_at=None, send_count=0,
-        escalated_at=None, replaces=None, updated_at=now)
 
 
 async def _insert_orders(conn: asyncpg.Connection, orders: Sequence[Order]) -> None:

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import asyncpg
 
+# Defined with the pure errors, so services catch them without importing the driver; the
+# store's modules and callers keep importing them from here.
+from incidents.errors import StoreError, StoreUnavailable
 
-class StoreError(RuntimeError):
-    """The store could not do what was asked."""
-
-
-class StoreUnavailable(StoreError):
-    """PostgreSQL cannot be reached or went away; the caller should retry later."""
-
+__all__ = ["UNAVAILABLE", "StoreError", "StoreUnavailable", "safe_dsn"]
 
 # Errors after which the same request may succeed later (server restarting, failing over,
 # restored from backup): callers hold their data and retry. Anything else is a bug or a
@@ -43,3 +40,10 @@ def safe_dsn(dsn: str) -> str:
     return f"{scheme}://{user}@{host}"
 
 
+def server_of(pool: asyncpg.Pool) -> str:
+    """The DSN a pool was opened with, without its password; "PostgreSQL" if unknown."""
+    # asyncpg keeps the pool's connect arguments only privately; the store opens every pool
+    # with the DSN as the one positional argument (session.open_pool).
+    args = getattr(pool, "_connect_args", ())
+    dsn = args[0] if args and isinstance(args[0], str) else None
+    return safe_dsn(dsn) if dsn else "PostgreSQL"

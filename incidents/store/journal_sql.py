@@ -5,31 +5,14 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 
-from incidents.journal import JournalEntry, head_mac, seal
+from incidents.journal import Event, JournalEntry, head_mac, seal
 
 _READ_CHUNK = 5000
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    """An event to append to an incident's journal."""
-
-    incident_id: str
-    """The incident."""
-    actor: str
-    """Who: a user name, a rule, or agency/source for field input."""
-    action: str
-    """What: the action code."""
-    data: dict[str, Any]
-    """Details."""
-    client: str | None = None
-    """From where: the client address or the process."""
 
 
 _ROWS = (" SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::timestamptz[], $4::text[],"

@@ -9,46 +9,16 @@ derived here from its coordinates (the point: the feature's own point, its ``lab
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator, Mapping
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import asyncpg
 
-from incidents.store.errors import UNAVAILABLE, StoreError, StoreUnavailable
+from incidents.layers import LayerExists, LayerInfo, LayerNotFound
+from incidents.store.session import connection, transaction
 
 _FEATURE_COLUMNS = ("layer", "fid", "seq", "kind", "name", "props", "geometry",
                     "min_lat", "min_lon", "max_lat", "max_lon", "lat", "lon")
-
-
-class LayerExists(StoreError):
-    """A layer of that name exists and replacing it was not asked for."""
-
-
-class LayerNotFound(StoreError):
-    """No layer of that name."""
-
-
-@dataclass(frozen=True, slots=True)
-class LayerInfo:
-    """A stored layer's metadata."""
-
-    name: str
-    """Layer name, unique."""
-    kind: str
-    """Layer kind (maps.layers.LayerKind value)."""
-    source_crs: str
-    """CRS of the imported file: EPSG:xxxx, gcj02 or bd09; stored geometry is WGS-84."""
-    feature_count: int
-    """Number of features."""
-    imported_at: datetime
-    """When the layer was (last) imported."""
-    attribution: str
-    """Source and licence of the data."""
-    synthetic: bool
-    """True for invented demo data."""
 
 
 def _positions(coordinates: Any) -> Iterator[tuple[float, float]]:
@@ -99,14 +69,6 @@ class LayerStore:
         """Use ``pool``; the caller closes it."""
         self._pool = pool
 
-    @asynccontextmanager
-    async def _conn(self) -> AsyncIterator[asyncpg.Connection]:
-        try:
-            async with self._pool.acquire() as conn:
-                yield conn
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable(f"PostgreSQL is unavailable: {exc}") from exc
-
     async def put_layer(self, name: str, kind: str, source_crs: str,
                         feature_collection: Mapping[str, Any], attribution: str = "",
                         replace: bool = True) -> int:
@@ -120,7 +82,7 @@ class LayerStore:
         if len({row[1] for row in rows}) != len(rows):
             raise ValueError(f"feature ids of layer {name!r} are not unique")
         synthetic = feature_collection.get("synthetic") is True
-        async with self._conn() as conn, conn.transaction():
+        async with transaction(self._pool) as conn:
             # Two imports of one new name would both find no row to lock: serialise on the name.
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext('map_layer:' || $1))", name)
             exists = await conn.fetchval("SELECT true FROM map_layers WHERE name = $1", name)
@@ -141,13 +103,13 @@ class LayerStore:
 
     async def delete_layer(self, name: str) -> bool:
         """Delete a layer and its features; False if there was none."""
-        async with self._conn() as conn:
+        async with connection(self._pool) as conn:
             status = await conn.execute("DELETE FROM map_layers WHERE name = $1", name)
         return bool(status != "DELETE 0")
 
     async def layers(self) -> list[LayerInfo]:
         """Every stored layer, by kind then name."""
-        async with self._conn() as conn:
+        async with connection(self._pool) as conn:
             rows = await conn.fetch(
                 "SELECT name, kind, source_crs, feature_count, imported_at, attribution,"
                 " synthetic FROM map_layers ORDER BY kind, name")
@@ -155,7 +117,7 @@ class LayerStore:
 
     async def feature_collection(self, name: str) -> dict[str, Any]:
         """One layer as a GeoJSON FeatureCollection, features in import order."""
-        async with self._conn() as conn:
+        async with connection(self._pool) as conn:
             info = await conn.fetchrow(
                 "SELECT kind, attribution, synthetic FROM map_layers WHERE name = $1", name)
             if info is None:
@@ -167,7 +129,7 @@ class LayerStore:
 
     async def feature_collections(self, kind: str) -> list[dict[str, Any]]:
         """Every layer of one kind (e.g. all facilities layers), by name."""
-        async with self._conn() as conn:
+        async with connection(self._pool) as conn:
             infos = await conn.fetch(
                 "SELECT name, kind, attribution, synthetic FROM map_layers WHERE kind = $1"
                 " ORDER BY name", kind)

@@ -8,10 +8,12 @@ from datetime import datetime
 import asyncpg
 
 from incidents.dispatch import DispatchOrderMessage, OrderIncident, OrderState, after_ack
+from incidents.journal import Event
 from incidents.model import Ack, Availability, Envelope, Level
-from incidents.store.command import ORDER_COLUMNS, Order, order_from_row
-from incidents.store.errors import UNAVAILABLE, StoreUnavailable
-from incidents.store.journal_sql import Event, JournalWriter
+from incidents.orders import Order
+from incidents.store.command import ORDER_COLUMNS, order_from_row
+from incidents.store.journal_sql import JournalWriter
+from incidents.store.session import transaction
 from incidents.taxonomy import Text
 
 # What the unit's availability becomes as its order moves on.
@@ -77,23 +79,20 @@ class OrderOutbox:
         The rows stay locked while publishing: another worker skips them, and if publishing
         fails the transaction rolls back and they are sent on the next round.
         """
-        try:
-            async with self._pool.acquire() as conn, conn.transaction():
-                events = await _escalate_overdue(conn, now, self._actor)
-                rows = await conn.fetch(
-                    f"SELECT {', '.join('o.' + c.strip() for c in ORDER_COLUMNS.split(','))},"
-                    " i.type, i.level, i.title, i.lat, i.lon"
-                    " FROM dispatch_orders o JOIN incidents i ON i.id = o.incident_id"
-                    " WHERE o.sent_at IS NULL AND o.state = 'issued'"
-                    " ORDER BY o.issued_at LIMIT $1 FOR UPDATE OF o SKIP LOCKED", limit)
-                if rows:
-                    await publish([(r["unit"], _message(order_from_row(r), r)) for r in rows])
-                    await conn.execute(
-                        "UPDATE dispatch_orders SET sent_at = $2, send_count = send_count + 1"
-                        " WHERE id = ANY($1::text[])", [r["id"] for r in rows], now)
-                await self._journal.append(conn, events)
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable(f"PostgreSQL is unavailable: {exc}") from exc
+        async with transaction(self._pool) as conn:
+            events = await _escalate_overdue(conn, now, self._actor)
+            rows = await conn.fetch(
+                f"SELECT {', '.join('o.' + c.strip() for c in ORDER_COLUMNS.split(','))},"
+                " i.type, i.level, i.title, i.lat, i.lon"
+                " FROM dispatch_orders o JOIN incidents i ON i.id = o.incident_id"
+                " WHERE o.sent_at IS NULL AND o.state = 'issued'"
+                " ORDER BY o.issued_at LIMIT $1 FOR UPDATE OF o SKIP LOCKED", limit)
+            if rows:
+                await publish([(r["unit"], _message(order_from_row(r), r)) for r in rows])
+                await conn.execute(
+                    "UPDATE dispatch_orders SET sent_at = $2, send_count = send_count + 1"
+                    " WHERE id = ANY($1::text[])", [r["id"] for r in rows], now)
+            await self._journal.append(conn, events)
         return len(rows)
 
 

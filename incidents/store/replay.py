@@ -11,16 +11,14 @@ them (life-cycle events carry `to_status` / `to_level`, rule updates and the rep
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
 import asyncpg
-import msgspec
 
-from incidents.model import Alarm, AlarmState, Incident, IncidentStatus, Level, Report, UnitState
-from incidents.store.errors import UNAVAILABLE, StoreUnavailable
+from incidents.history import AlarmSeen, AttachedReport, IncidentAt, state_at
+from incidents.model import Alarm, AlarmState, IncidentStatus, Level, Report, UnitState
 from incidents.store.incident_sql import INCIDENT_COLUMNS, incident_from_row
+from incidents.store.session import connection
 
 _COLUMNS = ", ".join(f"i.{c.strip()}" for c in INCIDENT_COLUMNS.split(","))
 
@@ -58,68 +56,15 @@ ORDER BY u.unit
 """
 
 
-class IncidentAt(msgspec.Struct, frozen=True, kw_only=True):
-    """An incident as it stood at a past time."""
-
-    incident: Incident
-    """The incident with its status, level and last change as they were then."""
-    reconstructed: bool
-    """False when its journal says nothing before that time and the current row was used."""
-
-
-class AlarmSeen(msgspec.Struct, frozen=True, kw_only=True):
-    """A stored device alarm with the agency that published it."""
-
-    agency: str
-    """Publishing agency (from the topic)."""
-    source: str
-    """Publishing system or device (from the topic)."""
-    alarm: Alarm
-    """The alarm as received."""
-
-
-class AttachedReport(msgspec.Struct, frozen=True, kw_only=True):
-    """A report linked to an incident."""
-
-    agency: str
-    """Publishing agency (from the topic)."""
-    source: str
-    """Publishing system (from the topic): a call desk, an app, a unit."""
-    received_at: datetime
-    """When ingest received it."""
-    report: Report
-    """The report as received."""
-
-
-def state_at(current: Incident, status: str | None, level: str | None,
-             changed_at: datetime | None) -> IncidentAt:
-    """The incident with the status and level its journal gives at the time (pure)."""
-    if status is None and level is None:
-        return IncidentAt(incident=current, reconstructed=False)
-    then = msgspec.structs.replace(
-        current, status=IncidentStatus(status) if status else IncidentStatus.REPORTED,
-        level=Level(level) if level else current.level,
-        updated_at=max(changed_at, current.reported_at) if changed_at else current.reported_at)
-    return IncidentAt(incident=then, reconstructed=True)
-
-
 class ReplayStore:
     """Reads of the picture at a time t (t = now for the live desk's lists)."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    @asynccontextmanager
-    async def _conn(self) -> AsyncIterator[asyncpg.Connection]:
-        try:
-            async with self._pool.acquire() as conn:
-                yield conn
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable(f"PostgreSQL is unavailable: {exc}") from exc
-
     async def units_at(self, at: datetime, online_s: int) -> list[UnitState]:
         """Each unit's latest position at or before `at`, if it is at most `online_s` old."""
-        async with self._conn() as conn:
+        async with connection(self._pool) as conn:
             rows = await conn.fetch(_UNITS_AT, at, at - timedelta(seconds=online_s))
         return [UnitState(unit=r["unit"], agency=r["agency"], unit_type=r["unit_type"],
                           lat=r["lat"], lon=r["lon"], ts=r["ts"], speed=r["speed"],
@@ -132,7 +77,7 @@ class ReplayStore:
         Every incident still open at `at` is included, and closed ones only when reported in
         the `window` before it (a replay's list of what happened that day).
         """
-        async with self._conn() as conn:
+        async with connection(self._pool) as conn:
             rows = await conn.fetch(_INCIDENTS_AT, at, at - window, limit)
         found = [state_at(incident_from_row(r), r["status_at"], r["level_at"], r["changed_at"])
                  for r in rows]
@@ -143,7 +88,7 @@ class ReplayStore:
     async def alarms(self, until: datetime, since: datetime, agency: str | None = None,
                      limit: int = 200) -> list[AlarmSeen]:
         """Alarms raised or cleared in (since, until], newest first, of one agency if given."""
-        async with self._conn() as conn:
+        async with connection(self._pool) as conn:
             rows = await conn.fetch(
                 "SELECT id, agency, source, ts, device, type, state, lat, lon, text, level"
                 " FROM alarms WHERE ts <= $1 AND ts > $2 AND ($3::text IS NULL OR agency = $3)"
@@ -160,7 +105,7 @@ class ReplayStore:
             key = uuid.UUID(incident_id)
         except ValueError:
             return []  # not an incident id: nothing can be linked to it
-        async with self._conn() as conn:
+        async with connection(self._pool) as conn:
             rows = await conn.fetch(
                 "SELECT id, agency, source, ts, type, lat, lon, text, level, reporter,"
                 " received_at FROM reports WHERE incident_id = $1"

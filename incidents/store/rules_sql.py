@@ -9,13 +9,13 @@ from typing import Any
 
 import asyncpg
 
+from incidents.journal import Event
 from incidents.model import Incident, IncidentStatus, Level
 from incidents.outcomes import Correlated, OpenIncident, Outcome, Rule, UpdateIncident
 from incidents.store.incident_sql import (
     INCIDENT_COLUMNS,
     incident_from_row,
 )
-from incidents.store.journal_sql import Event
 
 _ACTOR = "rules"
 _SEVERITY = {Level.I: 0, Level.II: 1, Level.III: 2, Level.IV: 3}

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from importlib import resources
 from typing import Any
@@ -14,18 +13,26 @@ import asyncpg
 import msgspec
 
 from incidents.cap import CapAlert
-from incidents.feeds import BatchResult, Evaluate, StoredDeadLetter, UnitFix
+from incidents.deadletters import StoredDeadLetter
+from incidents.feeds import BatchResult, Evaluate, UnitFix
 from incidents.journal import ChainCheck, Finding, JournalKeyError
 from incidents.model import DeadLetter, Inbound, Incident, Level, Position, UnitState
 from incidents.outcomes import KeyedIncident
 from incidents.store.batch import catch_up_units, upsert_units, write_batch
 from incidents.store.command import CommandStore
-from incidents.store.errors import UNAVAILABLE, StoreUnavailable, safe_dsn
 from incidents.store.incident_sql import INCIDENT_COLUMNS, incident_from_row
 from incidents.store.journal_sql import JournalWriter, chain_start, read_chain, read_head
 from incidents.store.orders_sql import OrderOutbox
 from incidents.store.reports_at_once import plan_reports_at_once, write_reports_at_once
-from incidents.store.session import keep_session, open_session
+from incidents.store.session import (
+    connection,
+    direct_connection,
+    keep_session,
+    open_pool,
+    open_session,
+    transaction,
+)
+from incidents.store.waiting import until_ready
 
 _MIGRATION_LOCK = 0x51770001  # advisory lock id: one migrator at a time
 
@@ -46,19 +53,17 @@ class Store:
 
     @classmethod
     async def connect(cls, dsn: str, *, min_size: int = 1, max_size: int = 4,
-                      journal_key: bytes | None = None) -> Store:
+                      journal_key: bytes | None = None, wait_s: float = 0.0) -> Store:
         """Open a pool to `dsn`, or raise StoreUnavailable.
 
         Without `journal_key` the store reads everything but refuses to write journal events.
+        With `wait_s`, a server not ready yet (starting, in recovery) is waited for that long.
         """
-        try:
-            pool = await asyncpg.create_pool(
-                dsn, min_size=min_size, max_size=max_size, command_timeout=30,
-                init=open_session, reset=keep_session,
-            )
-        except UNAVAILABLE as exc:
-            where = safe_dsn(dsn)
-            raise StoreUnavailable(f"cannot connect to PostgreSQL at {where}: {exc}") from exc
+        async def open_() -> asyncpg.Pool:
+            return await open_pool(dsn, min_size=min_size, max_size=max_size,
+                                   command_timeout=30, init=open_session, reset=keep_session)
+
+        pool = await until_ready(open_, dsn, wait_s) if wait_s > 0 else await open_()
         return cls(pool, journal_key)
 
     @property
@@ -70,23 +75,15 @@ class Store:
         """Close every connection of the pool."""
         await self._pool.close()
 
-    @asynccontextmanager
-    async def _conn(self) -> AsyncIterator[asyncpg.Connection]:
-        try:
-            async with self._pool.acquire() as conn:
-                yield conn
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable(f"PostgreSQL is unavailable: {exc}") from exc
-
     async def ping(self) -> None:
         """Round-trip to the server, or raise StoreUnavailable."""
-        async with self._conn() as conn:
+        async with connection(self._pool) as conn:
             await conn.fetchval("SELECT 1")
 
     async def migrate(self) -> list[str]:
         """Apply the migrations not yet applied; return their versions. Safe to run twice."""
         applied: list[str] = []
-        async with self._conn() as conn:
+        async with connection(self._pool) as conn:
             await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
             try:
                 await conn.execute(
@@ -115,7 +112,7 @@ class Store:
         defer_units: bool = False,
     ) -> BatchResult:
         """Store a batch atomically; ids already stored are ignored (see batch.write_batch)."""
-        async with self._conn() as conn:
+        async with connection(self._pool) as conn:
             return await write_batch(conn, inbound, dead, self._journal, evaluate, watched,
                                      defer_units)
 
@@ -128,22 +125,22 @@ class Store:
         planned = plan_reports_at_once(inbound, evaluate, self._journal)
         if planned is None:
             return None  # decided without taking a connection from the pool
-        async with self._conn() as conn:
+        async with connection(self._pool) as conn:
             return await write_reports_at_once(conn, planned, self._journal)
 
     async def update_units(self, fixes: Sequence[UnitFix]) -> None:
         """Move units to the latest of `fixes` (see batch.upsert_units)."""
-        async with self._conn() as conn:
+        async with connection(self._pool) as conn:
             await upsert_units(conn, fixes)
 
     async def catch_up_units(self, window: timedelta = timedelta(minutes=1)) -> int:
         """Move units to stored fixes a stopped worker had not written to `units` yet."""
-        async with self._conn() as conn:
+        async with connection(self._pool) as conn:
             return await catch_up_units(conn, window)
 
     async def open_rule_incidents(self) -> list[KeyedIncident]:
         """Open incidents that rules manage, for the rules engine to resume after a restart."""
-        async with self._conn() as conn:
+        async with connection(self._pool) as conn:
             rows = await conn.fetch(
                 "SELECT i.rule_key, i.level, i.lat, i.lon, i.reported_at,"
                 " (SELECT max(r.ts) FROM reports r WHERE r.incident_id = i.id) AS last_report"
@@ -154,7 +151,7 @@ class Store:
 
     async def closed_rule_keys(self, since: datetime) -> list[tuple[str, datetime]]:
         """Rule keys of incidents closed (by a leader) after `since`, with when."""
-        async with self._conn() as conn:
+        async with connection(self._pool) as conn:
             rows = await conn.fetch(
                 "SELECT rule_key, closed_at FROM incidents WHERE rule_key IS NOT NULL"
                 " AND status = 'closed' AND closed_at > $1 ORDER BY closed_at", since)
@@ -162,7 +159,7 @@ class Store:
 
     async def units(self, seen_since: datetime | None = None) -> list[UnitState]:
         """Latest state of every unit, optionally only those seen since a time."""
-        async with self._conn() as conn:
+        async with connection(self._pool) as conn:
             rows = await conn.fetch(
                 "SELECT unit, agency, lat, lon, last_ts, speed, heading, unit_type FROM units"
                 " WHERE $1::timestamptz IS NULL OR last_ts >= $1 ORDER BY unit",
@@ -172,7 +169,7 @@ class Store:
 
     async def open_incidents(self) -> list[Incident]:
         """Every incident that is not closed, most recent first."""
-        async with self._conn() as conn:
+        async with connection(self._pool) as conn:
             rows = await conn.fetch(
                 f"SELECT {INCIDENT_COLUMNS} FROM incidents WHERE status <> 'closed'"
                 " ORDER BY reported_at DESC"
@@ -181,7 +178,7 @@ class Store:
 
     async def incident_events(self, incident_id: str) -> list[dict[str, Any]]:
         """The journal of one incident, oldest first."""
-        async with self._conn() as conn:
+        async with connection(self._pool) as conn:
             rows = await conn.fetch(
                 "SELECT seq, at, actor, action, data FROM incident_events"
                 " WHERE incident_id = $1 ORDER BY seq", uuid.UUID(incident_id)
@@ -196,7 +193,7 @@ class Store:
                            pending_only: bool = False,
                            row_ids: Sequence[int] | None = None) -> list[StoredDeadLetter]:
         """The most recent dead letters, optionally of one reason, not yet replayed, or by id."""
-        async with self._conn() as conn:
+        async with connection(self._pool) as conn:
             rows = await conn.fetch(
                 "SELECT id, received_at, topic, payload, reason, detail, message_id, replayed_at"
                 " FROM dead_letters WHERE ($2::text IS NULL OR reason = $2)"
@@ -218,13 +215,13 @@ class Store:
 
     async def cap_alert(self, alert_id: str) -> CapAlert | None:
         """One stored CAP alert, or None."""
-        async with self._conn() as conn:
+        async with connection(self._pool) as conn:
             doc = await conn.fetchval("SELECT alert::text FROM cap_alerts WHERE id = $1", alert_id)
         return None if doc is None else msgspec.json.decode(doc, type=CapAlert)
 
     async def cap_alerts(self, limit: int = 100) -> list[dict[str, Any]]:
         """The most recent CAP alerts with their state (superseded, cancelled, incident)."""
-        async with self._conn() as conn:
+        async with connection(self._pool) as conn:
             rows = await conn.fetch(
                 "SELECT id, sender, identifier, sent, status, msg_type, level, headline, event,"
                 " superseded_by, cancelled_by, incident_id::text AS incident_id"
@@ -233,7 +230,7 @@ class Store:
 
     async def verify_journal(self, key: bytes) -> tuple[int, list[Finding], int]:
         """Check the whole journal chain: (rows checked, findings, unsealed rows before it)."""
-        async with self._conn() as conn, conn.transaction(isolation="repeatable_read"):
+        async with transaction(self._pool, isolation="repeatable_read") as conn:
             start = await chain_start(conn)
             head = await read_head(conn)
             check = ChainCheck(key, start)
@@ -260,7 +257,7 @@ class Store:
 
     async def mark_replayed(self, row_ids: Sequence[int]) -> None:
         """Record that these dead letters were re-ingested (they are kept, never deleted)."""
-        async with self._conn() as conn:
+        async with connection(self._pool) as conn:
             await conn.execute(
                 "UPDATE dead_letters SET replayed_at = now() WHERE id = ANY($1::bigint[])",
                 list(row_ids),
@@ -268,7 +265,7 @@ class Store:
 
     async def counts(self) -> dict[str, int]:
         """Row counts that the health page and tests look at."""
-        async with self._conn() as conn:
+        async with connection(self._pool) as conn:
             row = await conn.fetchrow(
                 "SELECT (SELECT count(*) FROM positions) AS positions,"
                 " (SELECT count(*) FROM units) AS units,"
@@ -284,14 +281,14 @@ class Store:
 
     async def drain_seconds(self) -> float:
         """Seconds from the first position received to the last one stored (benchmarks)."""
-        async with self._conn() as conn:
+        async with connection(self._pool) as conn:
             value = await conn.fetchval(
                 "SELECT extract(epoch FROM max(stored_at) - min(received_at)) FROM positions")
         return float(value or 0.0)
 
     async def position_ids(self) -> list[str]:
         """Every stored position id (for audits and tests of exactly-once storage)."""
-        async with self._conn() as conn:
+        async with connection(self._pool) as conn:
             rows = await conn.fetch("SELECT id FROM positions")
         return [r["id"] for r in rows]
 
@@ -302,17 +299,16 @@ def _unit(r: asyncpg.Record) -> UnitState:
                      unit_type=r["unit_type"])
 
 
-async def ensure_database(server_dsn: str, name: str) -> None:
-    """Create database `name` on the server at `server_dsn` unless it exists."""
+async def ensure_database(server_dsn: str, name: str, wait_s: float = 0.0) -> None:
+    """Create database `name` on the server at `server_dsn` unless it exists, waiting up to
+    `wait_s` for a server that is not ready yet."""
     if not name.replace("_", "").isalnum():
         raise ValueError(f"database name {name!r} must be letters, digits and '_'")
-    try:
-        conn = await asyncpg.connect(server_dsn)
-    except UNAVAILABLE as exc:
-        raise StoreUnavailable(f"cannot connect to {safe_dsn(server_dsn)}: {exc}") from exc
-    try:
-        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
-        if not exists:
-            await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
+
+    async def create() -> None:
+        async with direct_connection(server_dsn) as conn:
+            exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+            if not exists:
+                await conn.execute(f'CREATE DATABASE "{name}"')
+
+    await (until_ready(create, server_dsn, wait_s) if wait_s > 0 else create())

@@ -7,83 +7,17 @@ clock in tests exactly as they follow the wall clock in production.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import asyncpg
 
-from incidents.store.errors import UNAVAILABLE, StoreError, StoreUnavailable, safe_dsn
+from incidents.accounts import FailedLogin, StoredToken, StoredUser, UserExists
+from incidents.store.session import connection, open_pool
 
 _USER_COLUMNS = ("username, display_name, password_hash, role, agency, disabled, failed_logins,"
                  " locked_until, created_at, last_login_at")
 _TOKEN_COLUMNS = ("token_id, secret_sha256, role, agency, label, created_at, expires_at,"
                   " revoked_at, last_used_at")
-
-
-class UserExists(StoreError):
-    """A user with that name is already registered."""
-
-
-@dataclass(frozen=True, slots=True)
-class StoredUser:
-    """A dashboard account as stored."""
-
-    username: str
-    """Sign-in name: lower-case letters, digits, `.`, `_`, `-`."""
-    display_name: str
-    """Name shown to people (usually Chinese)."""
-    password_hash: str
-    """Argon2id hash in PHC format."""
-    role: str
-    """operator, leader, liaison or admin."""
-    agency: str | None
-    """The liaison's agency (may be set for other roles, for information)."""
-    disabled: bool
-    """A disabled account cannot sign in."""
-    failed_logins: int
-    """Wrong passwords since the last successful sign-in or the last lock-out."""
-    locked_until: datetime | None
-    """While in the future, sign-in is refused without checking the password."""
-    created_at: datetime
-    """When the account was created."""
-    last_login_at: datetime | None
-    """Last successful sign-in."""
-
-
-@dataclass(frozen=True, slots=True)
-class StoredToken:
-    """An API bearer token as stored (its secret is not: only its SHA-256)."""
-
-    token_id: str
-    """Public part of the token, 16 hex digits."""
-    secret_sha256: bytes
-    """SHA-256 of the secret part."""
-    role: str
-    """Role the token acts with."""
-    agency: str | None
-    """Agency of a liaison token."""
-    label: str
-    """What the token is for, for people."""
-    created_at: datetime
-    """When it was issued."""
-    expires_at: datetime | None
-    """After this it is refused; None: it does not expire."""
-    revoked_at: datetime | None
-    """When it was revoked, if it was."""
-    last_used_at: datetime | None
-    """Last accepted use (updated at most once a minute)."""
-
-
-@dataclass(frozen=True, slots=True)
-class FailedLogin:
-    """The account's state after a wrong password."""
-
-    failed_logins: int
-    """Consecutive failures counted so far."""
-    locked_until: datetime | None
-    """Set when this failure locked the account."""
 
 
 class UserStore:
@@ -95,25 +29,12 @@ class UserStore:
     @classmethod
     async def connect(cls, dsn: str, *, min_size: int = 1, max_size: int = 2) -> UserStore:
         """Open a pool to `dsn`, or raise StoreUnavailable."""
-        try:
-            pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size,
-                                             command_timeout=10)
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable(
-                f"cannot connect to PostgreSQL at {safe_dsn(dsn)}: {exc}") from exc
-        return cls(pool)
+        return cls(await open_pool(dsn, min_size=min_size, max_size=max_size,
+                                   command_timeout=10))
 
     async def close(self) -> None:
         """Close every connection of the pool."""
         await self._pool.close()
-
-    @asynccontextmanager
-    async def _conn(self) -> AsyncIterator[asyncpg.Connection]:
-        try:
-            async with self._pool.acquire() as conn:
-                yield conn
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable(f"PostgreSQL is unavailable: {exc}") from exc
 
     # --- users --------------------------------------------------------------------------
 
@@ -121,7 +42,7 @@ class UserStore:
                        agency: str | None, now: datetime) -> StoredUser:
         """Create an account, or raise UserExists."""
         try:
-            async with self._conn() as conn:
+            async with connection(self._pool) as conn:
                 row = await conn.fetchrow(
                     f"INSERT INTO users (username, display_name, password_hash, role, agency,"
                     f" created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING {_USER_COLUMNS}",
@@ -134,7 +55,7 @@ class UserStore:
     async def put_user(self, username: str, display_name: str, password_hash: str, role: str,
                        agency: str | None, now: datetime) -> StoredUser:
         """Create the account or reset it (password, role, enabled, unlocked): demo accounts."""
-        async with self._conn() as conn:
+        async with connection(self._pool) as conn:
             row = await conn.fetchrow(
                 f"INSERT INTO users (username, display_name, password_hash, role, agency,"
                 f" created_at) VALUES ($1, $2, $3, $4, $5, $6)"
@@ -148,14 +69,14 @@ class UserStore:
 
     async def user(self, username: str) -> StoredUser | None:
         """The account named `username`, or None."""
-        async with self._conn() as conn:
+        async with connection(self._pool) as conn:
             row = await conn.fetchrow(f"SELECT {_USER_COLUMNS} FROM users WHERE username = $1",
                                       username)
         return None if row is None else _user(row)
 
     async def set_password(self, username: str, password_hash: str) -> bool:
         """Replace the password and lift any lock-out; False when there is no such user."""
-        async with self._conn() as conn:
+        async with connection(self._pool) as conn:
             done = await conn.execute(
                 "UPDATE users SET password_hash = $2, failed_logins = 0, locked_until = NULL"
                 " WHERE username = $1", username, password_hash)
@@ -163,7 +84,7 @@ class UserStore:
 
     async def set_disabled(self, username: str, disabled: bool) -> bool:
         """Disable or enable the account; False when there is no such user."""
-        async with self._conn() as conn:
+        async with connection(self._pool) as conn:
             done = await conn.execute("UPDATE users SET disabled = $2 WHERE username = $1",
                                       username, disabled)
         return _updated(done)
@@ -175,7 +96,7 @@ class UserStore:
         A lock that has run out starts the count again, so one more wrong password after it
         does not lock the account at once.
         """
-        async with self._conn() as conn:
+        async with connection(self._pool) as conn:
             row = await conn.fetchrow(
                 "WITH counted AS ("
                 "  SELECT username, CASE WHEN locked_until IS NOT NULL AND locked_until <= $2"
@@ -194,7 +115,7 @@ class UserStore:
     async def record_success(self, username: str, now: datetime,
                              new_hash: str | None = None) -> None:
         """Reset the failure count, note the sign-in, and store a re-computed hash if given."""
-        async with self._conn() as conn:
+        async with connection(self._pool) as conn:
             await conn.execute(
                 "UPDATE users SET failed_logins = 0, locked_until = NULL, last_login_at = $2,"
                 " password_hash = coalesce($3, password_hash) WHERE username = $1",
@@ -206,7 +127,7 @@ class UserStore:
                         agency: str | None, label: str, now: datetime,
                         expires_at: datetime | None) -> StoredToken:
         """Record a new token (its id is random: a clash is a bug and raises)."""
-        async with self._conn() as conn:
+        async with connection(self._pool) as conn:
             row = await conn.fetchrow(
                 f"INSERT INTO api_tokens (token_id, secret_sha256, role, agency, label,"
                 f" created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"
@@ -217,14 +138,14 @@ class UserStore:
 
     async def token(self, token_id: str) -> StoredToken | None:
         """The token with this id, or None."""
-        async with self._conn() as conn:
+        async with connection(self._pool) as conn:
             row = await conn.fetchrow(
                 f"SELECT {_TOKEN_COLUMNS} FROM api_tokens WHERE token_id = $1", token_id)
         return None if row is None else _token(row)
 
     async def touch_token(self, token_id: str, now: datetime, every: timedelta) -> None:
         """Note a use of the token, at most once per `every` (a write per request is waste)."""
-        async with self._conn() as conn:
+        async with connection(self._pool) as conn:
             await conn.execute(
                 "UPDATE api_tokens SET last_used_at = $2 WHERE token_id = $1"
                 " AND (last_used_at IS NULL OR last_used_at <= $2::timestamptz - $3::interval)",
@@ -232,7 +153,7 @@ class UserStore:
 
     async def revoke_token(self, token_id: str, now: datetime) -> bool:
         """Revoke the token; False when there is no such token or it was revoked already."""
-        async with self._conn() as conn:
+        async with connection(self._pool) as conn:
             done = await conn.execute(
                 "UPDATE api_tokens SET revoked_at = $2 WHERE token_id = $1"
                 " AND revoked_at IS NULL", token_id, now)

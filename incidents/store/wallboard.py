@@ -6,57 +6,17 @@ wall refreshing its figures costs milliseconds however large the tables grow.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 import asyncpg
-import msgspec
 
 from incidents.model import Level
-from incidents.store.errors import UNAVAILABLE, StoreUnavailable
+from incidents.store.session import connection
+from incidents.wallboard import JournalEvent, Reading
 
 JOURNAL_WINDOW = 5000
 """The newest journal rows looked through for ticker events (a primary-key range scan)."""
-
-
-class Reading(msgspec.Struct, frozen=True, kw_only=True):
-    """The latest value of one quantity at one station."""
-
-    sensor: str
-    """Station or sensor id."""
-    station: str | None
-    """Its human name, if known."""
-    quantity: str
-    """What was measured, e.g. temperature."""
-    value: float
-    """The value, in `unit`."""
-    unit: str
-    """Unit of the value, e.g. degC."""
-    ts: datetime
-    """When it was measured."""
-
-
-class JournalEvent(msgspec.Struct, frozen=True, kw_only=True):
-    """A journal entry for the wall's ticker, with its incident's title and level."""
-
-    seq: int
-    """Journal sequence number (orders and de-duplicates events)."""
-    at: datetime
-    """When it was journaled."""
-    action: str
-    """What happened, e.g. dispatch or order_ack."""
-    actor: str
-    """Who did it."""
-    data: dict[str, Any]
-    """The entry's details."""
-    incident_id: str
-    """The incident."""
-    title: str
-    """The incident's title."""
-    level: Level
-    """The incident's level."""
 
 
 class WallboardQueries:
@@ -65,17 +25,9 @@ class WallboardQueries:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    @asynccontextmanager
-    async def _conn(self) -> AsyncIterator[asyncpg.Connection]:
-        try:
-            async with self._pool.acquire() as conn:
-                yield conn
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable(f"PostgreSQL is unavailable: {exc}") from exc
-
     async def active_alarms_since(self, since: datetime) -> int:
         """Alarms raised (state active, tests and clearances aside) since `since`."""
-        async with self._conn() as conn:
+        async with connection(self._pool) as conn:
             count: int = await conn.fetchval(
                 "SELECT count(*) FROM alarms WHERE ts >= $1 AND state = 'active'", since)
         return count
@@ -89,7 +41,7 @@ class WallboardQueries:
         time (a loose index scan) and takes one row per sensor and quantity, so it never
         reads the table's history.
         """
-        async with self._conn() as conn:
+        async with connection(self._pool) as conn:
             rows = await conn.fetch(
                 "WITH RECURSIVE sensors AS ("
                 "  (SELECT sensor FROM observations ORDER BY sensor LIMIT 1)"
@@ -111,7 +63,7 @@ class WallboardQueries:
     async def recent_events(self, actions: Sequence[str], since: datetime,
                             limit: int = 30) -> list[JournalEvent]:
         """The newest journal entries of `actions` since `since`, newest first."""
-        async with self._conn() as conn:
+        async with connection(self._pool) as conn:
             rows = await conn.fetch(
                 "SELECT e.seq, e.at, e.action, e.actor, e.data, e.incident_id::text AS id,"
                 " i.title, i.level FROM incident_events e"

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from incidents.geo import haversine_m
 from incidents.model import (
     Alarm,
     AlarmState,
@@ -36,7 +37,7 @@ from incidents.outcomes import (
     report_key,
 )
 from ingest.rules.config import Area, GeofenceRule, RuleSet, severity
-from ingest.rules.index import RuleIndex, Rung, Watch, haversine_m
+from ingest.rules.index import RuleIndex, Rung, Watch
 
 TITLE_TEXT_CHARS = 60
 """How much of a report's text goes into the title of the incident it opens."""

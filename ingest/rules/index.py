@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Final
 
-import numpy as np
-import shapely
-
+from incidents.geo import haversine_m
 from incidents.model import Level
 from incidents.outcomes import Rule, gauge_key, site_key
 from ingest.rules.config import (
@@ -24,16 +20,7 @@ from ingest.rules.config import (
     severity,
     unit_key,
 )
-
-EARTH_RADIUS_M: Final = 6_371_008.8
-
-
-def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance in metres between two WGS-84 points."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
+from maps.analysis.geofence import Fence, FenceIndex
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +78,7 @@ class ReportSpec:
 class RuleIndex:
     """Lookups over an immutable RuleSet, built once and shared by engine forks."""
 
-    __slots__ = ("_alarm_types", "_areas", "_fences", "_gases", "_gauges", "_polygons",
+    __slots__ = ("_alarm_types", "_area_index", "_areas", "_fences", "_gases", "_gauges",
                  "_report_specs", "_reports_default", "_sites", "rules")
 
     def __init__(self, rules: RuleSet) -> None:
@@ -121,9 +108,12 @@ class RuleIndex:
         # Most severe first, so the first area that contains a point is the one to raise.
         self._areas: tuple[Area, ...] = tuple(
             sorted(rules.areas, key=lambda a: -severity(a.level)))
-        polygons = [area_polygon(a.ring) for a in self._areas]
-        shapely.prepare(polygons)
-        self._polygons = np.array(polygons, dtype=object)
+        # The maps' fence index (a grid over the fences, prepared geometries at the edges)
+        # answers point-in-area; only its read-only `fences_containing` is used, so engine
+        # forks share it safely. Fence ids are positions in self._areas.
+        self._area_index = FenceIndex([
+            Fence(id=str(n), name=a.name, geometry=area_polygon(a.ring), kind=a.kind)
+            for n, a in enumerate(self._areas)])
         self._alarm_types = {a.alarm: a for a in rules.alarms}
         self._fences: dict[str, tuple[GeofenceRule, ...]] = {}
         for fence in rules.geofences:
@@ -163,10 +153,8 @@ class RuleIndex:
 
     def area_at(self, lat: float, lon: float) -> Area | None:
         """The most severe sensitive area containing the point (its boundary included)."""
-        if not self._areas:
-            return None
-        hits = np.flatnonzero(shapely.intersects_xy(self._polygons, lon, lat))
-        return self._areas[int(hits[0])] if hits.size else None
+        found = self._area_index.fences_containing(lat, lon)  # in fence order: most severe first
+        return self._areas[int(found[0].id)] if found else None
 
     def fence_rules(self, unit_type: str | None) -> tuple[GeofenceRule, ...]:
         """The geofence rules that watch vehicles of this kind (usually none)."""

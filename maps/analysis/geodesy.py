@@ -1,41 +1,31 @@
 """Great-circle distances and a local metric frame for buffers of a few kilometres.
 
-Distances use the haversine formula on a sphere of the mean Earth radius (IUGG, 6,371,008.8 m);
-against the WGS-84 ellipsoid it errs by at most about 0.5 %, far below what a dispatch decision
-can see. Buffers (circles, sectors) are built in a local equirectangular frame centred on their
-origin: over 50 km its scale error is under 0.1 %, which avoids building a pyproj transformer
-for every query.
+Distances are `incidents.geo.haversine_m` (re-exported here) and its numpy form for many
+points at once. Buffers (circles, sectors) are built in a local equirectangular frame centred
+on their origin: over 50 km its scale error is under 0.1 %, which avoids building a pyproj
+transformer for every query.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Final
 
 import numpy as np
 import shapely
 from numpy.typing import ArrayLike, NDArray
 from shapely.geometry import Polygon
 
-EARTH_RADIUS_M: Final = 6_371_008.8
-"""Mean Earth radius (IUGG), metres."""
-METRES_PER_DEGREE: Final = math.pi * EARTH_RADIUS_M / 180.0
-"""Length of one degree of latitude (and of longitude on the equator), metres."""
+# The one scalar great-circle function and its constants live in the pure domain package;
+# re-exported here for map code, which also needs the vectorised form below.
+from incidents.geo import EARTH_RADIUS_M as EARTH_RADIUS_M
+from incidents.geo import METRES_PER_DEGREE as METRES_PER_DEGREE
+from incidents.geo import haversine_m as haversine_m
 
 FloatArray = NDArray[np.float64]
 
 
-def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance between two WGS-84 points, metres."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    h = math.sin((p2 - p1) / 2.0) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(
-        math.radians(lon2 - lon1) / 2.0
-    ) ** 2
-    return 2.0 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
-
-
 def haversine_array_m(lat: float, lon: float, lats: ArrayLike, lons: ArrayLike) -> FloatArray:
-    """Great-circle distances from one point to many, metres."""
+    """Great-circle distances from one point to many, metres (`haversine_m` vectorised)."""
     p1 = math.radians(lat)
     p2 = np.radians(np.asarray(lats, dtype=np.float64))
     dlon = np.radians(np.asarray(lons, dtype=np.float64) - lon)

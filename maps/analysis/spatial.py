@@ -8,7 +8,7 @@ when there is no database (tests, the demo).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,26 +16,24 @@ import shapely
 
 from incidents.spatial import DistrictRef, DownwindZone, Facility
 from maps.analysis.districts import DistrictGrid, district_ref
-from maps.analysis.geofence import Fence, fences_from_collection
 from maps.analysis.nearby import FacilityIndex, PopulationGrid
 from maps.analysis.plume import HazardClass, ReleaseSize, hazard_zone_for
 from maps.basemap import DistrictIndex, load_districts
-from maps.importer import demo_layer_files
+from maps.demo import demo_layer_files
 from maps.layers import LayerKind
 
 
 class LayerSpatial:
     """Answers the command service's spatial questions from in-memory indexes of the layers."""
 
-    __slots__ = ("_districts", "_facilities", "_fences", "_population")
+    __slots__ = ("_districts", "_facilities", "_population")
 
     def __init__(self, districts: DistrictGrid, facilities: FacilityIndex,
-                 population: PopulationGrid, fences: Sequence[Fence] = ()) -> None:
+                 population: PopulationGrid) -> None:
         """Wrap ready-built indexes."""
         self._districts = districts
         self._facilities = facilities
         self._population = population
-        self._fences = tuple(fences)
 
     @classmethod
     def from_feature_collections(
@@ -43,7 +41,6 @@ class LayerSpatial:
         facilities: Iterable[Mapping[str, Any]] = (),
         cameras: Iterable[Mapping[str, Any]] = (),
         population: Iterable[Mapping[str, Any]] = (),
-        sensitive_areas: Iterable[Mapping[str, Any]] = (),
     ) -> LayerSpatial:
         """Build from GeoJSON layers (gauges layers may go with the facilities).
 
@@ -56,14 +53,8 @@ class LayerSpatial:
         grids = [PopulationGrid.from_feature_collection(fc) for fc in population]
         cells = [c for grid in grids for c in grid.cells]
         people = [p for grid in grids for p in grid.people]
-        fences = [f for fc in sensitive_areas for f in fences_from_collection(fc)]
         return cls(DistrictGrid(index), FacilityIndex.from_feature_collections(named),
-                   PopulationGrid(cells, people), fences)
-
-    @property
-    def fences(self) -> tuple[Fence, ...]:
-        """The sensitive areas, for a ``GeofenceTracker``."""
-        return self._fences
+                   PopulationGrid(cells, people))
 
     @property
     def districts(self) -> DistrictGrid:
@@ -124,5 +115,4 @@ def demo_spatial() -> LayerSpatial:
         facilities=by_kind.get(LayerKind.FACILITIES, []) + by_kind.get(LayerKind.GAUGES, []),
         cameras=by_kind.get(LayerKind.CAMERAS, []),
         population=by_kind.get(LayerKind.POPULATION, []),
-        sensitive_areas=by_kind.get(LayerKind.SENSITIVE_AREAS, []),
     )

@@ -32,7 +32,7 @@ from incidents.live import LiveState
 from incidents.model import IncidentStatus, Level
 from incidents.store import Store
 from maps.basemap import load_districts
-from maps.importer import import_demo_layers
+from sitroom.layers_cli import import_demo_layers
 from tests.conftest import Broker
 from tests.support.auth import Served, create_user, served_dashboard, sign_in_page, with_auth
 from tests.support.browser import Browsing, open_browser

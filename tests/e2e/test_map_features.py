@@ -34,7 +34,7 @@ from incidents.model import Incident, IncidentStatus, Level, UnitState
 from incidents.store import Store
 from incidents.store.layers import LayerStore
 from maps.analysis.spatial import read_collection
-from maps.importer import DEMO_DIR, demo_layer_files
+from maps.demo import DEMO_DIR, demo_layer_files
 from maps.tiles import in_grid
 from tests.support.auth import create_user, sign_in_page, with_auth
 from tests.support.browser import open_browser

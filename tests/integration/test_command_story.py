@@ -15,7 +15,7 @@ from pypdf import PdfReader
 
 from config.settings import Settings
 from incidents.cap import CapMsgType
-from incidents.cap_export import export_cap
+from incidents.cap_xml import export_cap
 from incidents.command import Actor
 from incidents.dispatch import OrderState
 from incidents.lifecycle import Action, Resolution

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from incidents.clock import ManualClock
 from incidents.command import Actor, CommandService
 from incidents.dispatch import DispatchOrderMessage, OrderState
 from incidents.errors import Conflict, Invalid, NotFound
@@ -23,16 +24,6 @@ pytestmark = pytest.mark.integration
 
 LEADER = Actor(name="leader-li", client="10.0.0.9")
 FIRE = (37.06, 114.49)  # where tests.support.messages.report() puts it
-
-
-class Clock:
-    """A clock the test moves."""
-
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 class Sent:
@@ -70,26 +61,26 @@ async def verified_fire(store: Store, service: CommandService) -> Incident:
 async def test_outbox_sends_once_then_escalates_and_resends_an_unanswered_order(
     store: Store
 ) -> None:
-    clock = Clock()
+    clock = ManualClock(datetime.now(UTC))
     service = command_service(store, None, clock=clock)
     incident = await verified_fire(store, service)
     (order,) = await service.dispatch(incident.id, LEADER, assignments=[("fire_attack", "e1")])
     assert order.deadline_at - order.issued_at == timedelta(seconds=60)
     outbox, sent = store.outbox("ingest/test"), Sent()
 
-    assert await outbox.send_pending(sent, clock()) == 1
-    assert await outbox.send_pending(sent, clock()) == 0  # sent once, not again
+    assert await outbox.send_pending(sent, clock.now()) == 1
+    assert await outbox.send_pending(sent, clock.now()) == 0  # sent once, not again
     unit, message = sent.messages[0]
     assert (unit, message.id, message.resend) == ("e1", order.id, 0)
     assert message.incident.id == incident.id and message.task.zh
 
-    clock.now += timedelta(seconds=61)
-    assert await outbox.send_pending(sent, clock.now) == 1  # overdue: re-sent
+    clock.advance(61)
+    assert await outbox.send_pending(sent, clock.now()) == 1  # overdue: re-sent
     assert sent.messages[1][1].resend == 1
     (late,) = await service.orders(incident.id)
-    assert late.escalated_at == clock.now and late.state is OrderState.ISSUED
-    clock.now += timedelta(seconds=120)
-    assert await outbox.send_pending(sent, clock.now) == 0  # escalated once, then it is ours
+    assert late.escalated_at == clock.now() and late.state is OrderState.ISSUED
+    clock.advance(120)
+    assert await outbox.send_pending(sent, clock.now()) == 0  # escalated once, then it is ours
     overdue = [e for e in await service.timeline(incident.id) if e["action"] == "order_overdue"]
     assert [e["data"]["order"] for e in overdue] == [order.id]
 

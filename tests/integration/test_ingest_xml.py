@@ -9,10 +9,10 @@ import asyncpg
 import pytest
 
 from config.settings import Settings
+from incidents.cap_xml import parse_cap
 from incidents.live import LiveState
 from incidents.model import IncidentStatus
 from incidents.store import Store
-from ingest.cap_codec import parse_cap
 from tests.conftest import Broker
 from tests.support.http import get, get_json
 from tests.support.ingest import publisher, running_ingest

@@ -14,10 +14,9 @@ from datetime import UTC, datetime
 import asyncpg
 import pytest
 
-from incidents.journal import Problem
+from incidents.journal import Event, Problem
 from incidents.model import Envelope, Inbound, Kind, Report
 from incidents.store import Store
-from incidents.store.journal_sql import Event
 from tests.support.keys import TEST_JOURNAL_KEY
 
 pytestmark = pytest.mark.integration

@@ -11,9 +11,10 @@ import geopandas as gpd
 import pytest
 from shapely.geometry import Point
 
-from incidents.store.layers import LayerExists, LayerNotFound, LayerStore
-from maps.importer import import_demo_layers, import_layer_file
+from incidents.layers import LayerExists, LayerNotFound
+from incidents.store.layers import LayerStore
 from maps.layers import LayerError
+from sitroom.layers_cli import import_demo_layers, import_layer_file
 from tests.support.db import fetch
 
 pytestmark = pytest.mark.integration

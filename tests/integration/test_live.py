@@ -46,7 +46,7 @@ async def test_every_change_bumps_the_version_and_is_announced(live: LiveState) 
     before = await live.version()
     await live.apply([unit("a", 37.1, 1)], [incident("i-1")])
     message = await pubsub.get_message(timeout=2, ignore_subscribe_messages=True)
-    await pubsub.aclose()  # type: ignore[no-untyped-call]
+    await pubsub.aclose()
     assert await live.version() == before + 1
     assert message is not None and int(message["data"]) == before + 1
 

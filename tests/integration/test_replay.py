@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from incidents.command import Actor, NewIncident
+from incidents.history import state_at
 from incidents.lifecycle import Action, Resolution
 from incidents.model import (
     Alarm,
@@ -23,7 +24,7 @@ from incidents.model import (
     Report,
 )
 from incidents.store import Store
-from incidents.store.replay import ReplayStore, state_at
+from incidents.store.replay import ReplayStore
 from tests.support.command import command_service
 
 pytestmark = pytest.mark.integration

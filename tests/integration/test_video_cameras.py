@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 from av.video.frame import VideoFrame
 from pydantic import SecretStr
 
-from config.video import CameraConfig, VideoSettings
+from config.video import CameraSpec, VideoSettings
 from incidents.live import LiveState
 from incidents.model import UnitState
 from incidents.video_tokens import Role, issue
@@ -127,7 +127,7 @@ async def test_a_file_camera_is_relayed_and_reconnects_when_its_source_ends(
         assert states[:3] == ["live", "interrupted", "live"]
     finally:
         await viewer.hang_up(http, leader)
-        await pubsub.aclose()  # type: ignore[no-untyped-call]
+        await pubsub.aclose()
         await client.aclose()
     async with http.delete(server.base_url + "/api/cameras/cam-gate", headers=auth) as response:
         assert response.status == 200
@@ -189,8 +189,8 @@ async def test_cameras_in_the_settings_start_with_the_server(
         video_settings: VideoSettings, tmp_path: Path) -> None:
     clip = numbered_clip(tmp_path / "yard.mkv", frames=30, first=1)
     settings = video_settings.model_copy(update={"cameras": (
-        CameraConfig(id="cam-yard", url=str(clip), name="院内", lat=37.0, lon=114.4,
-                     loop=True),)})
+        CameraSpec(id="cam-yard", url=str(clip), name="院内", lat=37.0, lon=114.4,
+                   loop=True),)})
     async with running(settings, redis_url=None, redis_prefix="x:") as started:
         info = await eventually(lambda: started.hub.registry.get("cam-yard"),
                                 lambda i: i is not None and i.state is StreamState.LIVE)

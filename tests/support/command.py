@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
-
 from incidents.briefing import Briefing
+from incidents.clock import Clock
 from incidents.command import CommandService
 from incidents.live import LiveState
 from incidents.plans import load_plans
@@ -17,7 +15,7 @@ from maps.reporting import report_districts
 
 
 def command_service(store: Store, live: LiveState | None, *, with_layers: bool = False,
-                    clock: Callable[[], datetime] | None = None) -> CommandService:
+                    clock: Clock | None = None) -> CommandService:
     """The service as the dashboard builds it; on the demo layers when `with_layers`."""
     taxonomy = load_taxonomy()
     return CommandService(store.commands, live, taxonomy, load_plans(taxonomy),

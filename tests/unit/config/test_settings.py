@@ -40,7 +40,6 @@ def test_defaults() -> None:
     assert settings.ingest.max_payload_bytes == 64 * 1024
     assert settings.ingest.receive_maximum == 4000
     assert settings.embedded.mqtt == 18830
-    assert settings.live_poll_ms == 400
 
 
 def test_embedded_ports_avoid_the_standard_ones() -> None:
@@ -53,7 +52,7 @@ def test_toml_file_values(tmp_path: Path) -> None:
 topic_root = "city/x/v1"
 agencies = ["police", "fire"]
 var_dir = "/srv/sitroom"
-live_poll_ms = 1000
+dashboard_workers = 4
 
 [ingest]
 client_id = "ingest-a"
@@ -67,7 +66,7 @@ redis = 16379
     assert settings.topic_root == "city/x/v1"
     assert settings.agencies == ("police", "fire")
     assert settings.var_dir == Path("/srv/sitroom")
-    assert settings.live_poll_ms == 1000
+    assert settings.dashboard_workers == 4
     assert settings.ingest.client_id == "ingest-a"
     assert settings.ingest.batch_max == 500
     assert settings.ingest.shared_group == "workers"
@@ -166,7 +165,7 @@ def test_invalid_value_in_toml_is_refused(tmp_path: Path) -> None:
         ("SITROOM_INGEST__MAX_PAYLOAD_BYTES", "255"),
         ("SITROOM_INGEST__RECEIVE_MAXIMUM", "19"),
         ("SITROOM_INGEST__HEARTBEAT_S", "0"),
-        ("SITROOM_LIVE_POLL_MS", "99"),
+        ("SITROOM_DASHBOARD_WORKERS", "65"),
         ("SITROOM_DASHBOARD_PORT", "eighty"),
     ],
 )
@@ -180,9 +179,9 @@ def test_invalid_value_in_environment_is_refused(
 
 def test_limits_are_inclusive(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SITROOM_INGEST__BATCH_MAX", "1")
-    monkeypatch.setenv("SITROOM_LIVE_POLL_MS", "10000")
+    monkeypatch.setenv("SITROOM_DASHBOARD_WORKERS", "64")
     settings = load_settings()
-    assert (settings.ingest.batch_max, settings.live_poll_ms) == (1, 10_000)
+    assert (settings.ingest.batch_max, settings.dashboard_workers) == (1, 64)
 
 
 def test_unknown_top_level_key_in_toml_is_refused(tmp_path: Path) -> None:

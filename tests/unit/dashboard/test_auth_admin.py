@@ -29,6 +29,7 @@ def test_names_are_case_insensitive_and_roles_checked() -> None:
     ("王伟", "leader", None, "user name"),
     ("-lead", "leader", None, "user name"),
     ("wangwei", "commander", None, "operator, leader, liaison, admin"),
+    ("wangwei", "camera", None, "operator, leader, liaison, admin"),
     ("wangwei", "liaison", None, "--agency"),
     ("wangwei", "liaison", "navy", "police"),
 ])

@@ -11,14 +11,9 @@ from pydantic import SecretStr
 
 from config.settings import AuthSettings, Settings
 from dashboard.app import create_app
-from dashboard.auth.keys import (
-    DEMO_SECRET_FILE,
-    InsecureSecret,
-    check_secret,
-    derive_key,
-    ensure_demo_secret,
-)
+from dashboard.auth.keys import InsecureSecret, check_secret, derive_key
 from dashboard.server import serve
+from sitroom.secrets import DASHBOARD_SECRET_FILE, dashboard_demo_secret
 
 
 @pytest.mark.parametrize("secret", [
@@ -47,10 +42,10 @@ def test_derived_keys_differ_by_purpose_and_secret() -> None:
 
 
 def test_demo_secret_is_generated_once_private_and_accepted(tmp_path: Path) -> None:
-    first = ensure_demo_secret(tmp_path)
-    path = tmp_path / DEMO_SECRET_FILE
+    first = dashboard_demo_secret(tmp_path)
+    path = tmp_path / DASHBOARD_SECRET_FILE
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert ensure_demo_secret(tmp_path) == first
+    assert dashboard_demo_secret(tmp_path) == first
     check_secret(first)
 
 

@@ -70,6 +70,15 @@ def test_no_ingest_or_no_broker_is_degraded_with_200() -> None:
     assert report["broker"]["detail"] == "0 of 1 ingest worker(s) connected"
 
 
+def test_a_background_task_that_died_is_listed_and_degrades_health() -> None:
+    report, status = health_report(settings(), OK, OK, {"ingest:a": worker(True)})
+    assert report["tasks"] == {"ok": True, "failed": {}}
+    report, status = health_report(settings(), OK, OK, {"ingest:a": worker(True)},
+                                   failed_tasks={"unit-index": "KeyError: 'car-1'"})
+    assert (report["status"], status) == ("degraded", 200)
+    assert report["tasks"] == {"ok": False, "failed": {"unit-index": "KeyError: 'car-1'"}}
+
+
 def test_embedded_broker_url_comes_from_the_heartbeat() -> None:
     report, _ = health_report(settings(mqtt_url=None, mqtt_public_url=None), OK, OK,
                               {"ingest:a": worker(True)})

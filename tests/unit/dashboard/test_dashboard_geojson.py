@@ -10,7 +10,6 @@ from dashboard.geojson import (
     AGENCY_COLOURS,
     OTHER_COLOUR,
     agency_colour,
-    compute_kpis,
     district_labels,
     incident_feature,
     incidents_collection,
@@ -106,21 +105,6 @@ def test_incidents_are_drawn_least_severe_first() -> None:
         incident("d", Level.IV, minutes_ago=60),
     ])
     assert [f["id"] for f in collection["features"]] == ["d", "b", "c", "a"]
-
-
-def test_kpis_count_online_units_and_incidents_per_level() -> None:
-    units = [unit("a"), unit("b", age_s=301), unit("c", age_s=299), unit("d", age_s=3600)]
-    incidents = [incident("1", Level.I), incident("2", Level.III), incident("3", Level.III)]
-    kpis = compute_kpis(units, incidents, NOW, ONLINE_S)
-    assert (kpis.units_online, kpis.units_total) == (2, 4)
-    assert kpis.incidents_by_level == {Level.I: 1, Level.II: 0, Level.III: 2, Level.IV: 0}
-    assert kpis.incidents_total == 3
-
-
-def test_kpis_of_nothing_are_zero_for_every_level() -> None:
-    kpis = compute_kpis([], [], NOW, ONLINE_S)
-    assert (kpis.units_online, kpis.units_total, kpis.incidents_total) == (0, 0, 0)
-    assert list(kpis.incidents_by_level) == [Level.I, Level.II, Level.III, Level.IV]
 
 
 def test_next_offline_at_is_the_earliest_deadline_of_online_units() -> None:

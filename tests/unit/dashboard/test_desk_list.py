@@ -18,8 +18,8 @@ from dashboard.desk_list import (
     unit_rows,
 )
 from dashboard.i18n import Lang
+from incidents.history import AlarmSeen
 from incidents.model import Alarm, AlarmState, Incident, IncidentStatus, Level, UnitState
-from incidents.store.replay import AlarmSeen
 from incidents.taxonomy import load_taxonomy
 
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)  # 10:00 in Beijing

@@ -20,8 +20,8 @@ from dashboard.i18n import Lang
 from dashboard.replay import SPAN_MIN, moment, parse_at, slider_value, summarize
 from incidents.command import Actor
 from incidents.errors import Conflict
+from incidents.history import IncidentAt
 from incidents.model import LOCAL_TZ, Incident, IncidentStatus, Level
-from incidents.store.replay import IncidentAt
 from incidents.taxonomy import load_taxonomy
 
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)

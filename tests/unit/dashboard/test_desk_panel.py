@@ -23,9 +23,9 @@ from incidents.command import DecisionSupport, DispatchPlan
 from incidents.dispatch import OrderState, Proposal
 from incidents.lifecycle import Action
 from incidents.model import Incident, IncidentStatus, Level
+from incidents.orders import Order, task_doc
 from incidents.plans import load_plans
 from incidents.spatial import DistrictRef, Facility, NearUnit, UnitPoint
-from incidents.store.command import Order, task_doc
 from incidents.taxonomy import Text, load_taxonomy
 
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)

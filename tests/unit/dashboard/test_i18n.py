@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+import dashboard.auth.pages
+import incidents.lang
+import video.pages
+from config.settings import Settings
+from dashboard.auth.roles import Action
+from dashboard.desk_text import status_name
 from dashboard.i18n import COMMON, Catalogue, Lang
+from dashboard.live_push import live_config
+from dashboard.wall import LIVE_IDS
+from incidents.model import IncidentStatus
 
 
 @pytest.mark.parametrize(("value", "lang"), [(None, Lang.ZH), ("", Lang.ZH), ("zh-CN", Lang.ZH),
@@ -28,3 +39,22 @@ def test_a_label_needs_both_languages_and_a_key_is_defined_once() -> None:
         COMMON.extend({"live": ("实时", "Live")})
     with pytest.raises(KeyError):
         COMMON("nope", Lang.ZH)
+
+
+def test_the_desk_and_the_wall_name_statuses_with_the_enums_words() -> None:
+    for status in IncidentStatus:
+        for lang in Lang:
+            assert status_name(status, lang) == status.label(lang)
+    assert status_name(IncidentStatus.CLOSED, Lang.ZH) == "已结案"
+    element = live_config("x", Settings(), "wall", LIVE_IDS, [])
+    config = json.loads(getattr(element, "data-config"))
+    assert config["statuses"]["closed"] == ["已结案", "Closed"]
+
+
+def test_one_lang_everywhere() -> None:
+    assert dashboard.auth.pages.Lang is video.pages.Lang is Lang is incidents.lang.Lang
+
+
+def test_refusals_name_the_action_in_both_languages() -> None:
+    for action in Action:
+        assert action.label(Lang.ZH) and action.label(Lang.EN)

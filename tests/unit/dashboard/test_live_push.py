@@ -15,7 +15,6 @@ from dashboard.live_frames import (
     Fanout,
     Mirror,
     Stream,
-    backoff_s,
     parse_sse,
     sse_frame,
 )
@@ -29,6 +28,7 @@ from incidents.live_wire import (
     unit_row,
 )
 from incidents.model import Incident, IncidentStatus, Level, UnitState
+from incidents.outage import backoff_s
 
 T0 = datetime(2025, 6, 1, 8, 0, 0, 123000, tzinfo=UTC)
 T0_MS = 1748764800123

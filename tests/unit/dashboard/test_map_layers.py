@@ -123,6 +123,8 @@ def test_the_draw_panel_carries_its_labels_in_the_pages_language() -> None:
     assert edit.draw["polyline"] is False and edit.draw["circle"]
     zh = json.loads(getattr(draw_control()[1], "data-labels"))
     assert zh["inside_population"] == "估算人口"
+    # Units inside a drawn area are named with the taxonomy's agency names.
+    assert (zh["agency_fire"], labels["agency_fire"]) == ("消防救援", "Fire and rescue")
 
 
 def test_features_are_added_to_a_pages_map() -> None:

@@ -14,7 +14,8 @@ from dashboard.wall_api import (
 )
 from incidents.model import Level
 from incidents.spatial import UnitPoint
-from incidents.store.wallboard import JournalEvent, Reading
+from incidents.taxonomy import load_taxonomy
+from incidents.wallboard import JournalEvent, Reading
 
 T0 = datetime(2025, 6, 1, 8, 0, tzinfo=UTC)
 
@@ -27,10 +28,11 @@ def point(unit: str, agency: str, available: bool) -> UnitPoint:
 def test_units_are_counted_per_agency_biggest_first_with_bilingual_names() -> None:
     rows = units_by_agency([point("p1", "police", True), point("f1", "fire", True),
                             point("f2", "fire", False), point("f3", "fire", True),
-                            point("x1", "port_authority", False)])
+                            point("x1", "port_authority", False)], load_taxonomy())
     assert [(r.agency, r.available, r.engaged) for r in rows] == [
         ("fire", 2, 1), ("police", 1, 0), ("port_authority", 0, 1)]
-    assert (rows[0].zh, rows[0].en) == ("消防", "Fire")
+    assert (rows[0].zh, rows[0].en) == ("消防救援", "Fire and rescue")
+    assert (rows[1].zh, rows[1].en) == ("公安", "Public security")
     assert (rows[2].zh, rows[2].en) == ("port_authority", "port_authority")
 
 

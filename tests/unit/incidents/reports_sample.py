@@ -26,8 +26,12 @@ from incidents.reports.model import (
     TaskRow,
     TimelineEntry,
 )
+from incidents.taxonomy import load_taxonomy
 
 CST = timezone(timedelta(hours=8))
+# The agencies' names come from the taxonomy, as incidents.briefing passes them.
+AGENCY_NAMES = {code: LocalText(zh=text.zh, en=text.en)
+                for code, text in load_taxonomy().agencies.items()}
 T0 = datetime(2024, 7, 3, 14, 20, tzinfo=CST)
 """When the incident was reported."""
 
@@ -107,6 +111,7 @@ def sample_input(lang: Lang = Lang.ZH, kind: ReportKind = ReportKind.PROGRESS, *
         ),
         next_steps=("继续监测下风向空气质量",),
         outcome=("泄漏已封堵，周边空气质量恢复正常。",),
+        agency_names=AGENCY_NAMES,
     )
 
 

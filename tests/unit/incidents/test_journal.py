@@ -10,6 +10,7 @@ import pytest
 
 from incidents.journal import (
     GENESIS,
+    Event,
     JournalEntry,
     JournalKeyError,
     Problem,
@@ -18,7 +19,7 @@ from incidents.journal import (
     seal,
     verify,
 )
-from incidents.store.journal_sql import Event, JournalWriter
+from incidents.store.journal_sql import JournalWriter
 
 KEY = b"k" * 32
 

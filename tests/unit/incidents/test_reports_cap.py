@@ -20,12 +20,12 @@ from incidents.cap import (
     CapSeverity,
     CapStatus,
     CapUrgency,
+    alert_level,
 )
-from incidents.cap_export import export_cap
+from incidents.cap_xml import export_cap, parse_cap
 from incidents.model import IncidentStatus, Level
 from incidents.reports.cap_issue import CapTexts, CapTypeInfo, cap_from_incident
 from incidents.reports.model import LocalText
-from ingest.cap_codec import alert_level, parse_cap
 from tests.unit.incidents.reports_sample import T0, incident
 
 TYPE = CapTypeInfo(categories=(CapCategory.CBRNE, CapCategory.ENV),

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Iterator
 
+import pytest
 from fpdf import FPDF
+from fpdf.fonts import TTFFont
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pypdf import PdfReader
@@ -47,8 +50,18 @@ def test_a_word_wider_than_the_cell_is_cut() -> None:
     assert len(lines) == 3
 
 
-def test_chinese_breaks_between_any_two_characters() -> None:
-    measure = TextMeasure(_pdf(cjk=True))
+@pytest.fixture
+def cjk_pdf() -> Iterator[FPDF]:
+    """A page with the CJK font; fpdf2 keeps the font file open until output, so close it."""
+    pdf = _pdf(cjk=True)
+    yield pdf
+    for font in pdf.fonts.values():
+        if isinstance(font, TTFFont):
+            font.close()
+
+
+def test_chinese_breaks_between_any_two_characters(cjk_pdf: FPDF) -> None:
+    measure = TextMeasure(cjk_pdf)
     text = "现场持续监测下风向浓度，检测点读数正常"
     lines = measure.wrap(text, measure.width("现场持续监测"))
     assert lines[0] == "现场持续监测" and "".join(lines) == text

@@ -73,7 +73,7 @@ def test_english_report_has_the_same_structure() -> None:
     assert "Progress Report No. 2 on the hazardous chemical leak in Xindu District" in body
     for expected in ("Xingtai Emergency Command Centre", "Major (Level III)", "Responding",
                      "3 injured, 120 evacuated", "about 12,000 residents, 2 schools, 1 hospitals",
-                     "On scene", "Fire and Rescue", "Further reports will follow."):
+                     "On scene", "Fire and rescue", "Further reports will follow."):
         assert expected in body, expected
     assert "一、基本情况" not in body
 

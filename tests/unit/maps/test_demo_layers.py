@@ -8,8 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from maps.importer import DEMO_ATTRIBUTION, StderrProgress, demo_layer_files
+from maps.demo import DEMO_ATTRIBUTION, demo_layer_files
 from maps.layers import LayerKind, read_layer
+from sitroom.layers_cli import StderrProgress
 
 
 def test_every_layer_kind_is_shipped_once() -> None:

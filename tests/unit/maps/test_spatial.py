@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from incidents.spatial import DistrictRef, Spatial
-from maps.analysis.geofence import GeofenceTracker
 from maps.analysis.plume import hazard_zone
 from maps.analysis.spatial import LayerSpatial, demo_spatial
 
@@ -55,9 +54,3 @@ def test_facilities_and_people_in_a_hazard_zone(spatial: LayerSpatial) -> None:
     assert inside and all(zone.contains(f.lat, f.lon) for f in inside)
     assert inside[0].id == "xt-hs-001"
     assert spatial.population_in(zone.zone) > spatial.population_within(*COKING_PLANT, 500.0)
-
-
-def test_sensitive_areas_become_fences(spatial: LayerSpatial) -> None:
-    tracker = GeofenceTracker(spatial.fences)
-    assert {f.id for f in tracker.fences_containing(37.0655, 114.5060)} == {"xt-sa-school-01"}
-    assert all(f.dwell_s for f in spatial.fences)

@@ -6,7 +6,7 @@ import asyncio
 
 import numpy as np
 import pytest
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from config.video import VideoConfigError, VideoSettings, secret_bytes
 from video.cameras import Backoff, CameraSpec, check_spec, redacted
@@ -93,6 +93,16 @@ def test_backoff_doubles_with_jitter_up_to_its_cap() -> None:
 def test_bad_camera_specs_are_refused(spec: CameraSpec) -> None:
     with pytest.raises(ValueError):
         check_spec(spec)
+
+
+def test_settings_cameras_are_the_video_servers_camera_model() -> None:
+    # As the settings file (or SITROOM_VIDEO__CAMERAS) gives them: tables.
+    settings = VideoSettings.model_validate({"cameras": [
+        {"id": "cam-1", "url": "rtsp://x", "lat": 37.0, "lon": 114.5}]})
+    assert settings.cameras == (CameraSpec(id="cam-1", url="rtsp://x", lat=37.0, lon=114.5),)
+    assert VideoSettings(cameras=settings.cameras).cameras == settings.cameras
+    with pytest.raises(ValidationError, match="port"):
+        VideoSettings.model_validate({"cameras": [{"id": "c", "url": "rtsp://x", "port": 554}]})
 
 
 def test_camera_credentials_are_kept_out_of_logs() -> None:

@@ -11,7 +11,6 @@ from video.registry import (
     StreamKind,
     StreamRegistry,
     StreamState,
-    distance_m,
     nearest,
     transition,
 )
@@ -34,11 +33,6 @@ def test_transitions(state: StreamState | None, event: StreamEvent, after: Strea
 def test_a_stream_that_never_started_cannot_be_lost_or_stopped(event: StreamEvent) -> None:
     with pytest.raises(InvalidTransition):
         transition(None, event)
-
-
-def test_distance_of_a_tenth_of_a_degree_of_latitude() -> None:
-    assert distance_m(37.0, 114.5, 37.1, 114.5) == pytest.approx(11_119.5, rel=1e-3)
-    assert distance_m(37.0, 114.5, 37.0, 114.5) == 0.0
 
 
 async def test_the_registry_records_a_drop_and_a_return() -> None:

@@ -1,0 +1,128 @@
+"""The command store port: what the command service, the briefings and the dashboard's command
+routes ask of the store that keeps incidents, their journal, orders and units.
+
+`incidents.store.command.CommandStore` implements it on PostgreSQL and
+`incidents.memory.command.MemoryCommandStore` in memory; both pass
+tests/integration/test_command_store_contract.py. Every method raises `StoreUnavailable`
+(incidents.errors) when the store cannot be reached, and the `CommandRefused` errors
+(NotFound, Conflict) for what the data refuses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from incidents.lifecycle import Outcome, State
+from incidents.model import Incident, IncidentStatus, Level
+from incidents.orders import Order
+from incidents.plans import Requirement
+from incidents.spatial import UnitChanges, UnitPoint
+
+Decide = Callable[[State], Outcome]
+"""A life-cycle decision on the incident's current state (may raise IllegalTransition)."""
+DecideMerge = Callable[[State, State], tuple[Outcome, Outcome]]
+"""A merge decision on (target, absorbed): what becomes of each."""
+
+
+class CommandStore(Protocol):
+    """Incidents, their journal, dispatch orders and units, one atomic command at a time."""
+
+    async def create(self, incident: Incident, actor: str, client: str | None,
+                     data: dict[str, Any]) -> Incident:
+        """Record an incident a person entered and journal it as `reported` (with `data`)."""
+        ...
+
+    async def transition(self, incident_id: str, decide: Decide, actor: str,
+                         client: str | None, extra: dict[str, Any]) -> Incident:
+        """Apply `decide` to the incident's current state atomically and journal it;
+        NotFound for an unknown incident."""
+        ...
+
+    async def merge(self, target_id: str, absorbed_id: str, decide: DecideMerge, actor: str,
+                    client: str | None) -> tuple[Incident, Incident]:
+        """Merge one incident into another: open orders move to the target; both journaled."""
+        ...
+
+    async def note(self, incident_id: str, text: str, actor: str, client: str | None) -> None:
+        """Add a note to an incident's journal."""
+        ...
+
+    async def note_event(self, incident_id: str, actor: str, action: str,
+                         data: dict[str, Any], client: str | None = None) -> None:
+        """Journal an event that changes nothing else; NotFound for an unknown incident."""
+        ...
+
+    async def incident(self, incident_id: str) -> Incident:
+        """One incident, or NotFound."""
+        ...
+
+    async def list_incidents(self, *, status: Sequence[IncidentStatus] | None,
+                             levels: Sequence[Level] | None, types: Sequence[str] | None,
+                             since: datetime | None, limit: int) -> list[Incident]:
+        """Incidents matching every given filter, most recently reported first."""
+        ...
+
+    async def timeline(self, incident_id: str) -> list[dict[str, Any]]:
+        """The incident's journal, oldest first: dicts of seq, at, actor, action, client,
+        data; NotFound for an unknown incident."""
+        ...
+
+    async def similar(self, incident: Incident, radius_m: float, days: int,
+                      limit: int) -> list[Incident]:
+        """Other incidents of its type within `radius_m`, reported at most `days` before it,
+        nearest first."""
+        ...
+
+    async def dispatch(self, incident_id: str, plan: tuple[str, str] | None, level: Level,
+                       assignments: Sequence[tuple[Requirement, str]], actor: str,
+                       client: str | None, now: datetime,
+                       respond: Decide | None) -> list[Order]:
+        """Issue one order per (task, unit), atomically: NotFound for an unknown unit,
+        Conflict for a unit holding an open order or named twice. `respond` moves the
+        incident on in the same command."""
+        ...
+
+    async def orders(self, incident_id: str) -> list[Order]:
+        """Every order of an incident, oldest first."""
+        ...
+
+    async def order(self, order_id: str) -> Order:
+        """One order, or NotFound."""
+        ...
+
+    async def reassign(self, order_id: str, unit: str, actor: str, client: str | None,
+                       now: datetime) -> Order:
+        """Cancel an open order and issue its task to `unit`, with the same time to
+        acknowledge; Conflict when the order is done or cancelled or the unit is busy."""
+        ...
+
+    async def busy_units(self) -> set[str]:
+        """Every unit holding an open order."""
+        ...
+
+    async def unit_kind(self, unit: str) -> str | None:
+        """The kind of a unit as it last reported it; None when unknown."""
+        ...
+
+    async def unit_points(self, online_since: datetime) -> list[UnitPoint]:
+        """Units seen since `online_since`; unavailable if out of service or busy."""
+        ...
+
+    async def unit_changes(self, online_since: datetime, changed_since: datetime | None
+                           ) -> UnitChanges:
+        """Units seen since `online_since` whose record changed after `changed_since` (all
+        when None); `available` from their own status only."""
+        ...
+
+    async def latest_wind(self, lat: float, lon: float, radius_m: float, since: datetime
+                          ) -> tuple[float, float, str, datetime] | None:
+        """The nearest station's latest wind since `since` within `radius_m`: (from degrees,
+        m/s, sensor, time), or None."""
+        ...
+
+    async def daily_rows(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        """Incidents reported in [start, end), oldest first: id, type, level, status, lat,
+        lon, reported_at, verified_at, first_on_scene_at."""
+        ...
