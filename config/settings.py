@@ -60,6 +60,21 @@ class IngestSettings(BaseModel):
     coalesced (a busy unit reports several times a second; the map needs the latest)."""
 
 
+class FeedWatchSettings(BaseModel):
+    """Which agencies' feeds the wall, the desk and the health report watch, and how long a
+    feed may be silent before they say so."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    stale_s: float = Field(default=60.0, ge=5, le=3600)
+    """An agency whose newest message is older than this is silent: the pages stop saying
+    LIVE and name it. Not below 5 s: ingest reports every second and the pages hear every
+    3 s, so a shorter threshold would flicker."""
+    agencies: tuple[str, ...] | None = None
+    """Agencies expected to publish; unset: every agency of `agencies` (the topic namespace,
+    which the MQTT accounts are checked against). Empty: no feed is watched."""
+
+
 class AuthSettings(BaseModel):
     """Dashboard authentication: the secret key, sessions and lock-out."""
 
@@ -222,6 +237,8 @@ class Settings(BaseSettings):
     stored in the database; the same on every ingest and dashboard worker."""
     embedded: EmbeddedPorts = EmbeddedPorts()
     ingest: IngestSettings = IngestSettings()
+    feeds: FeedWatchSettings = FeedWatchSettings()
+    """Feeds watched for silence (SITROOM_FEEDS__STALE_S, SITROOM_FEEDS__AGENCIES)."""
     auth: AuthSettings = AuthSettings()
     """Dashboard sign-in: the secret key, sessions, lock-out."""
     video: VideoSettings = VideoSettings()
@@ -243,6 +260,19 @@ class Settings(BaseSettings):
         if settings_cls.model_config.get("toml_file") is not None:
             sources.append(TomlConfigSettingsSource(settings_cls))
         return tuple(sources)
+
+    @model_validator(mode="after")
+    def _watched_agencies(self) -> Settings:
+        unknown = set(self.feeds.agencies or ()) - set(self.agencies)
+        if unknown:
+            raise ValueError(f"feeds.agencies names {sorted(unknown)}, which are not among the"
+                             f" agencies {list(self.agencies)}")
+        return self
+
+    @property
+    def watched_agencies(self) -> tuple[str, ...]:
+        """The agencies whose feeds are expected (see FeedWatchSettings.agencies)."""
+        return self.agencies if self.feeds.agencies is None else self.feeds.agencies
 
     @property
     def public_mqtt_url(self) -> str | None:

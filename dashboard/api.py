@@ -1,7 +1,7 @@
 """The `health` blueprint: the health report, the dead letters and the API's description.
 
 The health report pings PostgreSQL and Redis and reads the ingest workers' heartbeats from the
-live state.
+live state, and from them which agencies' feeds are silent (dashboard.feed_watch).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from flask import Blueprint, Response, request
 
 from config.settings import Settings
 from dashboard.auth import Action, require
+from dashboard.feed_watch import INGEST_COMPONENT, FeedWatch
 from dashboard.jsonapi import json_response, no_store_json
 from dashboard.openapi import openapi_document
 from dashboard.portal import AsyncBridge
@@ -28,9 +29,6 @@ from incidents.store import StoreError
 
 CHECK_TIMEOUT_S = 3.0
 """Longest wait for one dependency in the health check."""
-
-INGEST_COMPONENT = "ingest:"
-"""Heartbeat name prefix of the ingest workers (`ingest:{client_id}`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,15 +114,18 @@ def broker_drops_check(workers: Mapping[str, Mapping[str, Any]] | None,
 
 def health_report(settings: Settings, cache: Check, database: Check,
                   workers: Mapping[str, Mapping[str, Any]] | None,
-                  now: float | None = None, failed_tasks: Mapping[str, str] | None = None
-                  ) -> tuple[dict[str, Any], int]:
-    """The health document and its HTTP status: 503 when the dashboard cannot work."""
+                  now: float | None = None, failed_tasks: Mapping[str, str] | None = None,
+                  feeds: FeedWatch | None = None) -> tuple[dict[str, Any], int]:
+    """The health document and its HTTP status: 503 when the dashboard cannot work; degraded
+    (200) while ingest, the broker or an agency's feed is missing."""
+    now = time.time() if now is None else now
     broker = broker_check(workers)
-    drops = broker_drops_check(workers, time.time() if now is None else now)
+    drops = broker_drops_check(workers, now)
     ingest = ingest_summary(workers)
+    feed_section = (feeds or FeedWatch.from_settings(settings)).health(workers, now)
     if not (cache.ok and database.ok and drops.ok):
         status = "down"
-    elif not (broker.ok and ingest["ok"]) or failed_tasks:
+    elif not (broker.ok and ingest["ok"] and feed_section["ok"]) or failed_tasks:
         status = "degraded"
     else:
         status = "ok"
@@ -140,6 +141,7 @@ def health_report(settings: Settings, cache: Check, database: Check,
                      "detail": database.detail},
         "cache": {"url": redact_url(settings.redis_url), "ok": cache.ok, "detail": cache.detail},
         "ingest": ingest,
+        "feeds": feed_section,
         # A background task that died (a bug: outages are survived) stops its work, e.g.
         # the unit index stops following positions, until the dashboard restarts.
         "tasks": {"ok": not failed_tasks, "failed": dict(failed_tasks or {})},
@@ -211,12 +213,13 @@ def dead_letter_doc(stored: StoredDeadLetter) -> dict[str, Any]:
 def health_blueprint(bridge: AsyncBridge, settings: Settings) -> Blueprint:
     """/api/health, /api/deadletters and /api/openapi.json."""
     api = Blueprint("health", __name__)
+    feeds = FeedWatch.from_settings(settings)
 
     @api.get("/api/health")
     def health() -> Response:
         cache, database, workers = bridge.call(_probe, bridge)
         report, status = health_report(settings, cache, database, workers,
-                                       failed_tasks=bridge.failed_tasks())
+                                       failed_tasks=bridge.failed_tasks(), feeds=feeds)
         return no_store_json(report, status)
 
     @api.get("/api/deadletters")

@@ -6,8 +6,9 @@ Messages (SSE `event:` names, JSON `data:`; rows as in incidents.live_wire):
   after any resync; the browser replaces its state with it.
 - `units` `{v, u}`: units that moved; `incidents` `{v, i, r}`: incidents opened or changed,
   and the ids of those closed.
-- `heartbeat` `{v, t, w, live}` every few seconds: the version, the server's time (epoch ms),
-  the worker, and whether the worker is following Redis right now.
+- `heartbeat` `{v, t, w, live, feeds}` every few seconds: the version, the server's time
+  (epoch ms), the worker, whether the worker is following Redis right now, and which
+  agencies' feeds are silent (FeedsBeat).
 - `signedout` `{}`: the session ended; the page goes to the sign-in form.
 """
 
@@ -67,7 +68,31 @@ class IncidentsMessage(msgspec.Struct, frozen=True, kw_only=True):
     """Ids of incidents closed."""
 
 
-class HeartbeatMessage(msgspec.Struct, frozen=True, kw_only=True):
+class SilentFeed(msgspec.Struct, frozen=True, kw_only=True):
+    """An agency whose feed is not arriving."""
+
+    a: str
+    """Agency code."""
+    zh: str
+    """Its short name in Chinese (the taxonomy's)."""
+    en: str
+    """Its short name in English."""
+    age: int | None
+    """Whole seconds since its newest message; None when it was never heard."""
+
+
+class FeedsBeat(msgspec.Struct, frozen=True, kw_only=True):
+    """Whether the agencies' feeds are arriving (dashboard.feed_watch)."""
+
+    stale_s: float
+    """The threshold: silent longer than this is stale."""
+    ingest: bool
+    """False when no ingest worker reports: then every feed is stale."""
+    silent: list[SilentFeed]
+    """The stale feeds, in the configured order; empty while every feed arrives."""
+
+
+class HeartbeatMessage(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """Proof of life, so the page can tell fresh data from stale."""
 
     v: int
@@ -78,6 +103,8 @@ class HeartbeatMessage(msgspec.Struct, frozen=True, kw_only=True):
     """The worker that sent it."""
     live: bool
     """False while the worker cannot follow Redis (the data may be stale)."""
+    feeds: FeedsBeat | None = None
+    """The feeds' state; absent when the worker could not read it (or watches none)."""
 
 
 _encoder = msgspec.json.Encoder()
@@ -155,10 +182,12 @@ class Mirror:
             self._frame = (self.version, sse_frame(EventName.SNAPSHOT, message))
         return self._frame[1]
 
-    def heartbeat_frame(self, now_s: float, live: bool) -> bytes:
+    def heartbeat_frame(self, now_s: float, live: bool, feeds: FeedsBeat | None = None
+                        ) -> bytes:
         """The `heartbeat` event."""
         return sse_frame(EventName.HEARTBEAT, HeartbeatMessage(
-            v=self.version, t=int(now_s * 1000), w=self.worker, live=live and self.synced))
+            v=self.version, t=int(now_s * 1000), w=self.worker, live=live and self.synced,
+            feeds=feeds))
 
 
 class Stream:

@@ -12,8 +12,9 @@ back. Nothing here reads PostgreSQL, and nothing polls: Redis pushes every chang
 
 redis-py's pub/sub does not reconnect by itself: a lost channel ends `watch`, and the hub
 follows again after a jittered backoff, beginning with a new snapshot that it sends to every
-browser (a resync). A heartbeat every few seconds tells browsers the version, the server time
-and whether the worker is following Redis; it also compares the mirror with Redis's version
+browser (a resync). A heartbeat every few seconds tells browsers the version, the server time,
+whether the worker is following Redis and which agencies' feeds are silent (read from the
+ingest heartbeats, dashboard.feed_watch); it also compares the mirror with Redis's version
 counter and resyncs a mirror left behind by a change that never arrived.
 """
 
@@ -39,6 +40,7 @@ from config.settings import Settings
 from dashboard.auth import Action, require
 from dashboard.auth.flask_guard import SESSION_COOKIE, AuthGate
 from dashboard.auth.sessions import SessionUnavailable
+from dashboard.feed_watch import INGEST_COMPONENT, FeedWatch
 from dashboard.geojson import (
     AGENCY_COLOURS,
     OTHER_COLOUR,
@@ -47,7 +49,7 @@ from dashboard.geojson import (
     units_collection,
 )
 from dashboard.jsonapi import no_store_json
-from dashboard.live_frames import EventName, Fanout, Mirror, Stream, sse_frame
+from dashboard.live_frames import EventName, Fanout, FeedsBeat, Mirror, Stream, sse_frame
 from dashboard.portal import AsyncBridge
 from incidents.lang import Lang
 from incidents.live import LiveState, LiveUnavailable
@@ -82,7 +84,8 @@ class LiveHub:
 
     def __init__(self, bridge: AsyncBridge, online_s: int, *, heartbeat_s: float = HEARTBEAT_S,
                  queue_frames: int = QUEUE_FRAMES, max_streams: int = STREAMS_PER_WORKER,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, feeds: FeedWatch | None = None
+                 ) -> None:
         self._bridge = bridge
         self._live: LiveState = bridge.live
         self._heartbeat_s = heartbeat_s
@@ -96,6 +99,9 @@ class LiveHub:
         self._reachable = False
         self._resync = False
         self._seen_version: int | None = None
+        self._feeds = feeds
+        self._feeds_beat: FeedsBeat | None = None
+        """What the last heartbeat said about the feeds (a new browser hears it at once)."""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._start_lock = threading.Lock()
@@ -166,7 +172,8 @@ class LiveHub:
             return False
         if self._mirror.synced:  # else the first snapshot reaches it when it arrives
             stream.push(self._mirror.snapshot_frame())
-            stream.push(self._mirror.heartbeat_frame(self._clock(), self._live_now()))
+            stream.push(self._mirror.heartbeat_frame(self._clock(), self._live_now(),
+                                                     self._feeds_beat))
         return True
 
     def _live_now(self) -> bool:
@@ -198,7 +205,20 @@ class LiveHub:
         while True:
             await asyncio.sleep(self._heartbeat_s)
             await self._check_version()
-            self._fanout.publish(self._mirror.heartbeat_frame(self._clock(), self._live_now()))
+            self._feeds_beat = await self._read_feeds()
+            self._fanout.publish(self._mirror.heartbeat_frame(self._clock(), self._live_now(),
+                                                              self._feeds_beat))
+
+    async def _read_feeds(self) -> FeedsBeat | None:
+        """The feeds' state now, or None when no feed is watched or Redis does not answer
+        (the page then shows the data as stale anyway: the heartbeat says not live)."""
+        if self._feeds is None or not self._feeds.expected:
+            return None
+        try:
+            workers = await self._live.statuses(INGEST_COMPONENT)
+        except LiveUnavailable:
+            return None
+        return self._feeds.beat(workers, self._clock())
 
     async def _check_version(self) -> None:
         """Resync when the mirror has not reached, by now, the version Redis had one beat
@@ -268,6 +288,8 @@ class LiveIds:
     """Tile value "open incidents"."""
     level_kpis: dict[str, str] = field(default_factory=dict)
     """Tile values "open incidents of level X", by level."""
+    feeds: str | None = None
+    """The warning that names the agencies whose feeds are silent (hidden while all arrive)."""
 
 
 def live_config(element_id: str, settings: Settings, page: str, ids: LiveIds,
@@ -282,7 +304,7 @@ def live_config(element_id: str, settings: Settings, page: str, ids: LiveIds,
         "svg_max": SVG_MAX_UNITS,
         "bounds": bounds,
         "ids": {"map": ids.map, "badge": ids.badge, "units": ids.units_kpi,
-                "total": ids.total_kpi, "levels": ids.level_kpis},
+                "total": ids.total_kpi, "levels": ids.level_kpis, "feeds": ids.feeds},
         "agencies": dict(AGENCY_COLOURS),
         "other": OTHER_COLOUR,
         "unit_types": {kind: agency_colour("", kind) for kind in ("ambulance",)},
@@ -301,7 +323,7 @@ def live_blueprint(bridge: AsyncBridge, settings: Settings) -> Blueprint:
 
     The worker's hub is kept in the app's extensions under EXTENSION (close_app closes it).
     """
-    hub = LiveHub(bridge, settings.unit_online_s)
+    hub = LiveHub(bridge, settings.unit_online_s, feeds=FeedWatch.from_settings(settings))
     live = Blueprint("live", __name__)
 
     def keep_hub(state: BlueprintSetupState) -> None:

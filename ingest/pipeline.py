@@ -29,24 +29,34 @@ log = logging.getLogger(__name__)
 
 
 class Decoder:
-    """Turns received bytes into domain messages or dead letters (ingest.codecs)."""
+    """Turns received bytes into domain messages or dead letters (ingest.codecs), noting in
+    `heard` when each agency's newest message that decoded arrived."""
 
-    def __init__(self, scheme: TopicScheme, max_bytes: int, crs: CrsPolicy | None) -> None:
+    def __init__(self, scheme: TopicScheme, max_bytes: int, crs: CrsPolicy | None,
+                 heard: dict[str, float] | None = None) -> None:
         self._scheme = scheme
         self._max_bytes = max_bytes
         self._crs = crs
+        self.heard: dict[str, float] = {} if heard is None else heard
+        """Agency → newest receive time (Unix seconds), for the heartbeat."""
 
     def __call__(self, batch: Sequence[Received]) -> tuple[list[Inbound], list[DeadLetter]]:
         """A batch's messages and dead letters, in arrival order; our own output skipped."""
         inbound: list[Inbound] = []
         dead: list[DeadLetter] = []
-        scheme, max_bytes, crs = self._scheme, self._max_bytes, self._crs
+        scheme, max_bytes, crs, heard = self._scheme, self._max_bytes, self._crs, self.heard
         for raw in batch:
             if scheme.is_own_output(raw.topic):
                 continue  # our own receipts and orders echo back through the wildcard
             received_at = datetime.fromtimestamp(raw.received_at, UTC)
             decoded = decode(scheme, raw.topic, raw.payload, received_at, max_bytes, crs)
-            (inbound if isinstance(decoded, Inbound) else dead).append(decoded)  # type: ignore[arg-type]
+            if isinstance(decoded, Inbound):
+                inbound.append(decoded)
+                # One dict store a message (decision 58: this loop is the hot path); batches
+                # arrive in order, so the last store of an agency is its newest.
+                heard[decoded.envelope.agency] = raw.received_at
+            else:
+                dead.append(decoded)
         return inbound, dead
 
 

@@ -52,7 +52,8 @@ class IngestService:
         """The live writer (units and Redis)."""
         self.pipeline = CommitPipeline(
             source, store, self.rules, self.updater,
-            Decoder(scheme, cfg.max_payload_bytes, crs), scheme, self.stats, clock,
+            Decoder(scheme, cfg.max_payload_bytes, crs, self.stats.heard), scheme,
+            self.stats, clock,
             batch_max=cfg.batch_max, gather_s=cfg.batch_delay_ms / 1000,
             commits_in_flight=cfg.commits_in_flight)
         """Commits, acknowledges and receipts what the source delivers."""

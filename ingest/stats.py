@@ -6,6 +6,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from incidents.feedwatch import FEEDS_KEY
 from ingest.source import SourceStats
 
 
@@ -29,6 +30,9 @@ class IngestStats:
     """When the last batch committed (Unix seconds)."""
     lag_ms: deque[float] = field(default_factory=lambda: deque(maxlen=512))
     """Arrival of each batch's first message to its commit, for the last batches."""
+    heard: dict[str, float] = field(default_factory=dict)
+    """Per agency, when its newest message that decoded arrived (Unix seconds): the wall
+    and the health report tell silent feeds by it (incidents.feedwatch)."""
 
     def as_dict(self, source: SourceStats, backlog: int, connected: bool,
                 at: float) -> dict[str, Any]:
@@ -44,5 +48,6 @@ class IngestStats:
             "broker_dropped_rising_at": source.broker_dropped_rising_at,
             "lag_p50_ms": lags[len(lags) // 2] if lags else None,
             "lag_max_ms": lags[-1] if lags else None,
+            FEEDS_KEY: dict(self.heard),  # a copy: the decoder goes on writing it
             "at": at,
         }

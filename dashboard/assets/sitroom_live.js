@@ -7,13 +7,17 @@
  * directly — no Dash round trip per update — batching redraws per animation frame. Up to
  * `svg_max` units are SVG circles; above that they share one canvas, which stays smooth with
  * 10,000 moving units. KPI tiles and the LIVE badge named in the config are kept current.
+ * LIVE means the stream is live AND every watched agency's feed arrives: the heartbeat names
+ * the silent ones (dashboard/feed_watch.py), the badge says so and the config's `feeds`
+ * element names them (Chinese names, English on ?lang=en).
  *
  * The map object comes from a Leaflet init hook (every L.Map registers itself by its
  * container's id, which is the dash-leaflet component id), so nothing reaches into React.
  *
  * Other scripts use window.sitroomLive: on(event, fn) with events "snapshot", "units",
  * "incidents" ({changed: [[row, previousRow|null]], removed: [row]}), "heartbeat", "status"
- * ({status: "connecting"|"live"|"stale", lastLiveAt}) and "drawn" ({units: [row], at}); and
+ * ({status: "connecting"|"live"|"silent"|"stale", lastLiveAt}) and "drawn" ({units: [row],
+ * at}); and
  * state(), serverNow(), map(), isOnline(row), kpis(), pulse(id, ms).
  *
  * Feed text (unit ids, titles) only ever goes into textContent, never into HTML.
@@ -52,6 +56,7 @@
     live: false,
     lastLiveBeat: 0,     // client clock: last heartbeat (or snapshot) that said "live"
     lastLiveAt: null,    // server clock of that heartbeat, epoch ms
+    feeds: null,         // the last heartbeat's: {stale_s, ingest, silent: [{a, zh, en, age}]}
     firstDrawnAt: null,  // performance.now() when units (or an empty snapshot) were first drawn
     snapshots: 0,
   };
@@ -86,10 +91,15 @@
     return (now === undefined ? serverNow() : now) - row[U.TS] <= state.onlineS * 1000;
   }
 
+  function silentFeeds() {
+    return (state.feeds && state.feeds.silent) || [];
+  }
+
   function currentStatus() {
     var staleMs = (config ? config.stale_s : 10) * 1000;
     if (state.lastLiveBeat && state.live && Date.now() - state.lastLiveBeat <= staleMs) {
-      return "live";
+      // The stream is live; the data is only if the agencies' feeds arrive too.
+      return silentFeeds().length ? "silent" : "live";
     }
     if (!state.lastLiveBeat && Date.now() - startedAt <= staleMs) {
       return "connecting";
@@ -105,6 +115,7 @@
 
   var BADGES = {
     live: ["● 实时 LIVE", "shell-live live-ok"],
+    silent: ["● 数据源中断 FEEDS SILENT", "shell-live live-down"],
     stale: ["● 数据中断 OFFLINE", "shell-live live-down"],
     connecting: ["● 连接中 CONNECTING", "shell-live live-wait"],
   };
@@ -118,6 +129,7 @@
       if (badge.className !== look[1]) { badge.className = look[1]; }
       badge.title = "最后更新 last update " + hhmmss(state.lastLiveAt);
     }
+    showFeeds(status);
     if (status !== lastStatus) {
       lastStatus = status;
       emit("status", { status: status, lastLiveAt: state.lastLiveAt });
@@ -127,6 +139,42 @@
     if (source && source.readyState === 1 && state.lastBeatAny &&
         Date.now() - state.lastBeatAny > 2 * staleMs) {
       reconnect("silent stream");
+    }
+  }
+
+  function english() {
+    return /(^|[?&])lang=en/i.test(window.location.search);
+  }
+
+  /** "消防救援（73 秒）" or "Fire and rescue (73 s)": a silent agency in the page's language. */
+  function feedText(feed, en) {
+    if (en) {
+      return feed.en + (feed.age === null ? " (never heard)" : " (" + feed.age + " s)");
+    }
+    return feed.zh + (feed.age === null ? "（从未收到）" : "（" + feed.age + " 秒）");
+  }
+
+  /** The config's `feeds` element names the silent agencies while the stream is live (when
+   * it is not, the page says the whole picture is stale, and nobody knows about the feeds). */
+  function showFeeds(status) {
+    var box = config && config.ids.feeds && document.getElementById(config.ids.feeds);
+    if (!box) { return; }
+    var quiet = status === "silent" ? silentFeeds() : [];
+    var hide = quiet.length === 0;
+    if (box.hidden !== hide) { box.hidden = hide; }
+    if (hide) { return; }
+    var en = english();
+    var names = quiet.map(function (f) { return feedText(f, en); }).join(en ? ", " : "、");
+    if (!state.feeds.ingest) {
+      names += en ? " · ingest is not reporting" : " · 接入服务无心跳";
+    }
+    var text = "数据源中断 FEEDS SILENT" + (en ? ": " : "：") + names;
+    if (box.textContent !== text) {
+      box.textContent = text;
+      box.setAttribute("data-silent", quiet.map(function (f) { return f.a; }).join(" "));
+      // The desk's header may cut the text short: the tooltip has all of it.
+      box.title = text + " — 超过 " + state.feeds.stale_s + " 秒无消息 · silent for over " +
+        state.feeds.stale_s + " s";
     }
   }
 
@@ -222,6 +270,7 @@
   function onHeartbeat(msg) {
     state.offsetMs = msg.t - Date.now();
     state.lastBeatAny = Date.now();
+    state.feeds = msg.feeds || null;
     if (msg.live) {
       markLive();
       state.lastLiveAt = msg.t;
@@ -539,6 +588,7 @@
     kpis: kpis,
     pulse: pulse,
     status: currentStatus,
+    silentFeeds: silentFeeds,
     map: function () { return view ? view.map : null; },
     fields: { unit: U, incident: I },
     levelRank: LEVEL_RANK,

@@ -24,7 +24,7 @@ import pytest
 from playwright.async_api import Page, expect
 from pydantic import SecretStr
 
-from config.settings import Settings
+from config.settings import FeedWatchSettings, Settings
 from config.video import VideoSettings
 from dashboard.auth import Role
 from incidents.command import Actor, NewIncident
@@ -100,8 +100,10 @@ def publish_city(field: Publisher, root: str) -> dict[str, str]:
 
 @pytest.fixture
 def desk(settings: Settings) -> Iterator[Served]:
-    """The dashboard with sign-in, on the test's settings."""
-    with served_dashboard(with_auth(settings)) as served:
+    """The dashboard with sign-in, on the test's settings, watching no feed (most agencies
+    publish nothing here; silent feeds on the desk: tests/fault/test_feeds_silent.py)."""
+    quiet = settings.model_copy(update={"feeds": FeedWatchSettings(agencies=())})
+    with served_dashboard(with_auth(quiet)) as served:
         yield served
 
 

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 import pytest
 from playwright.async_api import expect
 
-from config.settings import Settings
+from config.settings import FeedWatchSettings, Settings
 from dashboard.auth import Role
 from dashboard.geojson import AGENCY_COLOURS
 from incidents.live import LiveState
@@ -54,7 +54,9 @@ WATCH_UNITS_JS = """() => {
 @pytest.fixture
 def dashboard_url(settings: Settings) -> Iterator[str]:
     """The real dashboard app, served on a free loopback port for the test's settings."""
-    with served_dashboard(with_auth(settings)) as url:
+    # LIVE before anything is published: no feed is watched here (test_feeds_silent.py).
+    quiet = settings.model_copy(update={"feeds": FeedWatchSettings(agencies=())})
+    with served_dashboard(with_auth(quiet)) as url:
         yield url + "/"
 
 

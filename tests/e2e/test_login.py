@@ -13,7 +13,7 @@ import dash
 import pytest
 from playwright.async_api import Page, async_playwright, expect
 
-from config.settings import Settings
+from config.settings import FeedWatchSettings, Settings
 from dashboard.auth import Action, Role, requires
 from incidents.live import LiveState
 from tests.support.auth import (
@@ -46,8 +46,10 @@ def _leader_only_route(app: dash.Dash) -> None:
 def dashboard(database_url: str, redis_server: str, redis_prefix: str,
               live: LiveState) -> Iterator[Served]:
     """The dashboard with auth, plus one leader-only page; `live` cleans its Redis keys."""
+    # No ingest runs here, so no feed is watched: LIVE is the stream alone.
     settings = with_auth(Settings(database_url=database_url, redis_url=redis_server,
-                                  redis_prefix=redis_prefix))
+                                  redis_prefix=redis_prefix,
+                                  feeds=FeedWatchSettings(agencies=())))
     with served_dashboard(settings, _leader_only_route) as served:
         yield served
 

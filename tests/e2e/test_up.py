@@ -128,6 +128,9 @@ def up_env(var_dir: Path, ports: Ports) -> dict[str, str]:
         "SITROOM_EMBEDDED__REDIS": str(ports.redis),
         "SITROOM_DASHBOARD_PORT": str(ports.dashboard),
         "SITROOM_VIDEO__PORT": str(ports.video),
+        # Healthy without feeds: this run has none until the test publishes (silent feeds
+        # degrade health: tests/fault/test_feeds_silent.py).
+        "SITROOM_FEEDS__AGENCIES": "[]",
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
     })
     return env

@@ -26,7 +26,7 @@ from playwright.async_api import Page, expect
 from shapely.geometry import Point, shape
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from config.settings import Settings
+from config.settings import FeedWatchSettings, Settings
 from dashboard.app import create_app
 from dashboard.auth import Role
 from dashboard.server import close_app
@@ -173,8 +173,11 @@ class RestartableDashboard:
 @pytest.fixture
 def wall_settings(database_url: str, redis_server: str, redis_prefix: str,
                   tmp_path: Path) -> Settings:
+    # No ingest runs here, so no feed is watched: LIVE is the stream alone (silent feeds on
+    # the wall: tests/fault/test_feeds_silent.py).
     return with_auth(Settings(database_url=database_url, redis_url=redis_server,
-                              redis_prefix=redis_prefix, var_dir=tmp_path))
+                              redis_prefix=redis_prefix, var_dir=tmp_path,
+                              feeds=FeedWatchSettings(agencies=())))
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ from typing import Any
 
 import pytest
 
-from config.settings import IngestSettings, Settings
+from config.settings import FeedWatchSettings, IngestSettings, Settings
 from incidents.model import Kind, Position
 from incidents.store import Store, ensure_database
 from incidents.store.layers import LayerStore
@@ -156,6 +156,9 @@ async def system(tmp_path: Path, redis_server: str, redis_prefix: str,
             mqtt_url=mosquitto.url, mqtt_protocol=mosquitto.protocol,
             topic_root=f"t{uuid.uuid4().hex[:8]}/v1", var_dir=tmp_path,
             dashboard_port=free_port(),
+            # Health is "ok" only with every watched feed arriving; this test's units come
+            # and go in rounds, and silent feeds have their own test (test_feeds_silent.py).
+            feeds=FeedWatchSettings(agencies=()),
             ingest=IngestSettings(client_id=f"ingest-{uuid.uuid4().hex[:6]}",
                                   session_expiry_s=600, heartbeat_s=0.5))
         logs = tmp_path / "logs"

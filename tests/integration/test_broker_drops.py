@@ -11,7 +11,7 @@ import pytest
 from paho.mqtt.client import Client
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
-from config.settings import IngestSettings, Settings
+from config.settings import FeedWatchSettings, IngestSettings, Settings
 from dashboard.api import Check, health_report
 from incidents.live import LiveState
 from incidents.store import Store
@@ -52,8 +52,9 @@ async def test_broker_drops_turn_the_health_page_red(
     settings = Settings(
         database_url=database_url, redis_url=redis_server, mqtt_url=url, mqtt_protocol="5",
         redis_prefix=f"t{uuid.uuid4().hex[:6]}:", topic_root=f"t{uuid.uuid4().hex[:6]}/v1",
-        var_dir=tmp_path, ingest=IngestSettings(client_id=f"ingest-{uuid.uuid4().hex[:6]}",
-                                                session_expiry_s=60, heartbeat_s=0.2),
+        var_dir=tmp_path, feeds=FeedWatchSettings(agencies=()),  # no feed here: only drops
+        ingest=IngestSettings(client_id=f"ingest-{uuid.uuid4().hex[:6]}",
+                              session_expiry_s=60, heartbeat_s=0.2),
     )
     live = LiveState.from_url(redis_server, settings.redis_prefix)
     name = f"ingest:{settings.ingest.client_id}"

@@ -28,6 +28,9 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "SITROOM_INGEST__SESSION_EXPIRY_S": str(settings.ingest.session_expiry_s),
         "SITROOM_DASHBOARD_PORT": str(settings.dashboard_port),
         "SITROOM_AGENCIES": json.dumps(list(settings.agencies)),
+        "SITROOM_FEEDS__STALE_S": str(settings.feeds.stale_s),
+        "SITROOM_FEEDS__AGENCIES": (None if settings.feeds.agencies is None
+                                    else json.dumps(list(settings.feeds.agencies))),
         "SITROOM_JOURNAL_KEY": (settings.journal_key.get_secret_value()
                                 if settings.journal_key else TEST_JOURNAL_KEY),
         "SITROOM_AUTH__SECRET_KEY": (settings.auth.secret_key.get_secret_value()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from config.settings import DEFAULT_AGENCIES, Settings, load_settings
+from config.settings import DEFAULT_AGENCIES, FeedWatchSettings, Settings, load_settings
 
 
 @pytest.fixture(autouse=True)
@@ -209,3 +209,23 @@ def test_each_file_gets_its_own_settings(tmp_path: Path) -> None:
     assert load_settings(second).topic_root == "b/v1"
     assert load_settings().topic_root == "sitroom/v1"
     assert isinstance(load_settings(first), Settings)
+
+
+def test_feeds_are_watched_for_a_minute_by_default_within_bounds(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load_settings()
+    assert (settings.feeds.stale_s, settings.watched_agencies) == (60.0, DEFAULT_AGENCIES)
+    monkeypatch.setenv("SITROOM_FEEDS__STALE_S", "5")
+    monkeypatch.setenv("SITROOM_FEEDS__AGENCIES", '["fire", "police"]')
+    settings = load_settings()
+    assert (settings.feeds.stale_s, settings.watched_agencies) == (5.0, ("fire", "police"))
+    for bad in ("4.9", "3601"):
+        monkeypatch.setenv("SITROOM_FEEDS__STALE_S", bad)
+        with pytest.raises(ValidationError, match="stale_s"):
+            load_settings()
+
+
+def test_a_watched_agency_must_be_one_of_the_agencies() -> None:
+    with pytest.raises(ValidationError, match=r"feeds.agencies names \['navy'\]"):
+        Settings(feeds=FeedWatchSettings(agencies=("police", "navy")))
+    assert Settings(feeds=FeedWatchSettings(agencies=())).watched_agencies == ()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
 
-from config.settings import Settings
+from config.settings import DEFAULT_AGENCIES, Settings
 from dashboard.api import Check, broker_check, health_report, ingest_summary, redact_url
+from dashboard.feed_watch import FeedWatch
+from incidents.clock import ManualClock
 
 OK = Check(True, "ping ok")
 DOWN = Check(False, "connection refused")
@@ -23,10 +26,13 @@ def settings(**overrides: Any) -> Settings:
     return Settings(**(base | overrides))
 
 
-def worker(connected: bool, lag: float | None = 3.0, backlog: int = 0) -> dict[str, Any]:
+def worker(connected: bool, lag: float | None = 3.0, backlog: int = 0,
+           feeds: dict[str, float] | None = None) -> dict[str, Any]:
+    """An ingest heartbeat; unless told otherwise every agency was heard just now."""
+    heard = {agency: time.time() for agency in DEFAULT_AGENCIES} if feeds is None else feeds
     return {"broker_connected": connected, "lag_p50_ms": lag, "lag_max_ms": lag,
             "backlog": backlog, "committed": 10, "dead_letters": 1,
-            "broker": "mqtt://ingest@10.0.0.5:1883"}
+            "broker": "mqtt://ingest@10.0.0.5:1883", "feeds": heard}
 
 
 @pytest.mark.parametrize(("url", "safe"), [
@@ -100,3 +106,61 @@ def test_broker_is_up_when_any_worker_is_connected() -> None:
     assert broker_check({"ingest:a": worker(False), "ingest:b": worker(True)}) == Check(
         True, "1 of 2 ingest worker(s) connected")
     assert broker_check(None).ok is False
+
+
+def test_a_silent_agency_degrades_health_and_is_named() -> None:
+    clock = ManualClock()
+    now = clock.time()
+    heard = {agency: now - 5 for agency in DEFAULT_AGENCIES} | {"fire": now - 75}
+    report, status = health_report(settings(), OK, OK, {"ingest:a": worker(True, feeds=heard)},
+                                   now=now)
+    assert (report["status"], status) == ("degraded", 200)
+    feeds = report["feeds"]
+    assert (feeds["ok"], feeds["silent"], feeds["stale_s"]) == (False, ["fire"], 60.0)
+    assert feeds["detail"] == "silent for over 60 s: fire (75 s)"
+    police, fire = feeds["agencies"][:2]
+    assert police == {"agency": "police", "name": "公安", "name_en": "Public security",
+                      "seconds": 5.0, "last_at": now - 5, "stale": False}
+    assert (fire["agency"], fire["seconds"], fire["stale"]) == ("fire", 75.0, True)
+    # It speaks again: healthy.
+    heard["fire"] = now - 1
+    report, _ = health_report(settings(), OK, OK, {"ingest:a": worker(True, feeds=heard)},
+                              now=now)
+    assert (report["status"], report["feeds"]["silent"]) == ("ok", [])
+
+
+def test_the_newest_time_of_several_workers_counts_and_never_heard_is_silent() -> None:
+    now = ManualClock().time()
+    workers = {"ingest:a": worker(True, feeds={"police": now - 200, "fire": now - 2}),
+               "ingest:b": worker(True, feeds={"police": now - 3})}
+    report, _ = health_report(settings(agencies=("police", "fire", "water")), OK, OK, workers,
+                              now=now)
+    assert report["feeds"]["silent"] == ["water"]
+    assert report["feeds"]["detail"] == "silent for over 60 s: water (never heard)"
+    assert [a["seconds"] for a in report["feeds"]["agencies"]] == [3.0, 2.0, None]
+
+
+def test_without_ingest_every_watched_feed_is_silent() -> None:
+    report, _ = health_report(settings(feeds={"agencies": ["police", "fire"]}), OK, OK, {})
+    assert report["feeds"]["silent"] == ["police", "fire"]
+    assert report["feeds"]["detail"] == "no ingest heartbeat: no feed is known to arrive"
+
+
+def test_watching_no_feed_leaves_health_to_the_rest() -> None:
+    report, _ = health_report(settings(feeds={"agencies": []}), OK, OK,
+                              {"ingest:a": worker(True, feeds={})})
+    assert (report["status"], report["feeds"]["ok"]) == ("ok", True)
+
+
+def test_the_pages_hear_the_silent_agencies_by_their_short_names() -> None:
+    now = ManualClock().time()
+    watch = FeedWatch.from_settings(settings(agencies=("police", "health"),
+                                             feeds={"stale_s": 5}))
+    beat = watch.beat({"ingest:a": worker(True, feeds={"police": now - 4.5,
+                                                       "health": now - 9.7})}, now)
+    assert (beat.stale_s, beat.ingest) == (5.0, True)
+    assert [(f.a, f.zh, f.en, f.age) for f in beat.silent] == [
+        ("health", "卫生健康", "Health", 9)]
+    nobody = watch.beat({}, now)
+    assert nobody.ingest is False
+    assert [(f.a, f.age) for f in nobody.silent] == [("police", None), ("health", None)]

@@ -57,7 +57,7 @@ def test_the_live_configuration_names_elements_of_the_page() -> None:
     config = json.loads(getattr(element, "data-config"))
     assert config["stream"] == "/live/stream" and config["online_s"] == 120
     named = [config["ids"]["map"], config["ids"]["badge"], config["ids"]["units"],
-             config["ids"]["total"], *config["ids"]["levels"].values()]
+             config["ids"]["total"], config["ids"]["feeds"], *config["ids"]["levels"].values()]
     assert set(named) <= ids
     assert set(config["ids"]["levels"]) == {level.value for level in Level}
     assert config["levels"]["II"]["colour"] == Level.II.colour

@@ -48,9 +48,11 @@ def test_the_desk_lays_out_the_situation_pages_live_parts(server: Flask) -> None
         g.setdefault("sitroom_user", signed_in(Role.LEADER))  # what the auth gate sets
         page = desk.layout(SETTINGS, TAXONOMY, Districts(), Lang.ZH, False)
     ids = {str(c.id) for c in walk(page) if getattr(c, "id", None)}
-    # The situation page's map, KPI tiles, badge, clock and live configuration …
-    assert {situation.MAP_ID, situation.LIVE_ID, situation.CLOCK_ID, situation.CONFIG_ID,
-            situation.KPI_UNITS_ID, situation.TICK_ID} <= ids
+    # The situation page's map, KPI tiles, badge, silent feeds, clock and live configuration …
+    assert {situation.MAP_ID, situation.LIVE_ID, situation.FEEDS_ID, situation.CLOCK_ID,
+            situation.CONFIG_ID, situation.KPI_UNITS_ID, situation.TICK_ID} <= ids
+    header = next(c for c in walk(page) if "desk-header" in str(getattr(c, "className", "")))
+    assert situation.FEEDS_ID in {getattr(c, "id", None) for c in walk(header)}
     # … with the desk's list, panel, dialog and the ring of the selected incident.
     assert {"desk-list", "desk-panel", "desk-head", "desk-dialog", "desk-focus",
             "desk-act-verify", "desk-act-dispatch", "desk-lvl-I", "desk-note"} <= ids

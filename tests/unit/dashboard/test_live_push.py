@@ -13,7 +13,9 @@ from dashboard.live_frames import (
     RETRY_FRAME,
     EventName,
     Fanout,
+    FeedsBeat,
     Mirror,
+    SilentFeed,
     Stream,
     parse_sse,
     sse_frame,
@@ -101,6 +103,20 @@ def test_nothing_is_live_before_the_first_snapshot() -> None:
     assert not mirror.synced
     (heartbeat,) = frames_of(mirror.heartbeat_frame(1000.0, live=True))
     assert heartbeat == ("heartbeat", {"v": 0, "t": 1_000_000, "w": "w1", "live": False})
+
+
+def test_the_heartbeat_names_the_silent_feeds_when_told_them() -> None:
+    mirror = Mirror("w1", online_s=300)
+    mirror.load(snapshot())
+    feeds = FeedsBeat(stale_s=5.0, ingest=True,
+                      silent=[SilentFeed(a="fire", zh="消防救援", en="Fire and rescue", age=7),
+                              SilentFeed(a="water", zh="水利", en="Water resources", age=None)])
+    (heartbeat,) = frames_of(mirror.heartbeat_frame(1000.0, live=True, feeds=feeds))
+    assert heartbeat[1]["live"] is True
+    assert heartbeat[1]["feeds"] == {
+        "stale_s": 5.0, "ingest": True,
+        "silent": [{"a": "fire", "zh": "消防救援", "en": "Fire and rescue", "age": 7},
+                   {"a": "water", "zh": "水利", "en": "Water resources", "age": None}]}
 
 
 def test_snapshot_then_deltas_update_the_mirror_and_produce_their_frames() -> None:

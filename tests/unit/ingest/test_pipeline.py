@@ -212,6 +212,25 @@ async def test_the_heartbeat_reports_the_counters_and_rebuilds_a_lost_live_state
         assert list(ingest.live.units) == ["car-7"]
 
 
+async def test_the_heartbeat_says_when_each_agency_was_last_heard() -> None:
+    async with running() as ingest:
+        ingest.source.deliver(f"{ROOT}/police/position/car-7", position_json("p1"))
+        ingest.clock.advance(30)
+        ingest.source.deliver(f"{ROOT}/fire/position/xt-119-01",
+                              position_json("f1", unit="xt-119-01"))
+        # A message that does not decode is no sign of a working feed.
+        ingest.source.deliver(f"{ROOT}/water/position/pump-1", b"{not json")
+        await eventually(lambda: ingest.live.statuses.get("ingest:unit", {}),
+                         lambda s: s.get("committed") == 2 and s.get("dead_letters") == 1)
+        status = ingest.live.statuses["ingest:unit"]
+        assert status["feeds"] == {"police": START.timestamp(),
+                                   "fire": START.timestamp() + 30}
+        ingest.clock.advance(5)
+        ingest.source.deliver(f"{ROOT}/police/position/car-7", position_json("p2", seconds=35))
+        await eventually(lambda: ingest.live.statuses["ingest:unit"]["feeds"]["police"],
+                         lambda at: at == START.timestamp() + 35)
+
+
 async def test_a_bug_in_a_commit_stops_ingest_loudly() -> None:
     class Broken(MemoryFeedStore):
         async def write_batch(self, inbound: Sequence[Inbound], dead: Sequence[DeadLetter],
