@@ -14,6 +14,7 @@ from enum import StrEnum
 import msgspec
 
 from incidents.errors import Conflict
+from incidents.journal import Event
 from incidents.lang import Bilingual, Lang, checked, pick
 from incidents.model import IncidentStatus, Level
 
@@ -120,6 +121,16 @@ class Outcome(msgspec.Struct, frozen=True, kw_only=True):
     """The journal's action code."""
     data: dict[str, str]
     """Event details for the journal (from/to status and level, resolution …)."""
+
+
+def merge_events(target_id: str, absorbed_id: str, kept: Outcome, gone: Outcome, actor: str,
+                 client: str | None) -> list[Event]:
+    """The two journal events of a merge: the kept incident names the absorbed one, and back."""
+    return [
+        Event(target_id, actor, kept.action.value, {**kept.data, "absorbed": absorbed_id}, client),
+        Event(absorbed_id, actor, gone.action.value, {**gone.data, "merged_into": target_id},
+              client),
+    ]
 
 
 # Forward moves: which status each action leads to, and the statuses it may start from.

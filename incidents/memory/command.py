@@ -24,7 +24,7 @@ from incidents.clock import Clock, SystemClock
 from incidents.dispatch import FINAL, OrderState, after_ack
 from incidents.errors import Conflict, StoreUnavailable, not_found
 from incidents.journal import Event
-from incidents.lifecycle import Outcome, State
+from incidents.lifecycle import Outcome, State, merge_events
 from incidents.model import AckState, Availability, Incident, IncidentStatus, Level
 from incidents.orders import Order, new_order, reassigned
 from incidents.plans import Requirement
@@ -201,12 +201,7 @@ class MemoryCommandStore:
             if order.incident_id == absorbed_id and order.state not in FINAL:
                 self._t.orders[order.id] = msgspec.structs.replace(order,
                                                                    incident_id=target_id)
-        self._append([
-            Event(target_id, actor, kept.action.value, {**kept.data, "absorbed": absorbed_id},
-                  client),
-            Event(absorbed_id, actor, gone.action.value, {**gone.data,
-                                                          "merged_into": target_id}, client),
-        ])
+        self._append(merge_events(target_id, absorbed_id, kept, gone, actor, client))
         return new_target, new_absorbed
 
     async def note(self, incident_id: str, text: str, actor: str, client: str | None) -> None:

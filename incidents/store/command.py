@@ -21,7 +21,7 @@ from incidents.dispatch import OrderState
 from incidents.errors import Conflict
 from incidents.errors import not_found as _not_found
 from incidents.journal import Event, JournalKeyError
-from incidents.lifecycle import Outcome, State
+from incidents.lifecycle import Outcome, State, merge_events
 from incidents.model import Incident, IncidentStatus, Level
 from incidents.orders import Order
 from incidents.orders import new_order as _new_order
@@ -141,12 +141,8 @@ class CommandStore:
                 "UPDATE dispatch_orders SET incident_id = $1 WHERE incident_id = $2"
                 " AND state NOT IN ('done', 'rejected', 'cancelled')",
                 uuid.UUID(target_id), uuid.UUID(absorbed_id))
-            await self._append(conn, [
-                Event(target_id, actor, kept.action.value, {**kept.data, "absorbed": absorbed_id},
-                      client),
-                Event(absorbed_id, actor, gone.action.value, {**gone.data,
-                                                              "merged_into": target_id}, client),
-            ])
+            await self._append(conn, merge_events(target_id, absorbed_id, kept, gone, actor,
+                                                  client))
         return new_target, new_absorbed
 
     async def note(self, incident_id: str, text: str, actor: str, client: str | None) -> None:
