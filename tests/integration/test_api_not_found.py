@@ -76,4 +76,4 @@ async def test_known_routes_and_pages_are_untouched(app: dash.Dash, database_url
     assert client.get("/api/openapi.json", headers=token).status_code == 200
     assert client.get("/api/units", headers=token).status_code == 200
     # Outside /api the catch-all still belongs to Dash (sign-in redirect for a page).
-    assert client.get("/desk").status_code == 302
+    assert client.get("/map").status_code == 302
