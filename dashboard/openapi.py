@@ -323,14 +323,17 @@ def openapi_document() -> dict[str, Any]:
     }
 
 
-_GEOJSON: Final = {"type": "object", "description": "A GeoJSON FeatureCollection (WGS-84)",
-                   "required": ["type", "features"],
-                   "properties": {"type": {"const": "FeatureCollection"},
-                                  "features": {"type": "array", "items": {"type": "object"}}}}
-_LANG = {"name": "lang", "in": "query", "schema": {"type": "string", "enum": ["zh", "en"]}}
-_KINDS = [{"name": name, "in": "query", "schema": {"type": "string"},
-           "description": f"comma-separated feature kinds to {what}"}
-          for name, what in (("kind", "keep"), ("exclude_kind", "leave out"))]
+_GEOJSON: Final[dict[str, Any]] = {
+    "type": "object", "description": "A GeoJSON FeatureCollection (WGS-84)",
+    "required": ["type", "features"],
+    "properties": {"type": {"const": "FeatureCollection"},
+                   "features": {"type": "array", "items": {"type": "object"}}}}
+_LANG: Final[dict[str, Any]] = {"name": "lang", "in": "query",
+                                "schema": {"type": "string", "enum": ["zh", "en"]}}
+_KINDS: Final[list[dict[str, Any]]] = [
+    {"name": name, "in": "query", "schema": {"type": "string"},
+     "description": f"comma-separated feature kinds to {what}"}
+    for name, what in (("kind", "keep"), ("exclude_kind", "leave out"))]
 
 
 def _int_param(name: str, low: int, high: int) -> dict[str, Any]:

@@ -30,6 +30,8 @@ _SEPARATOR: Final = re.compile("[\t\n\x0b\x0c\r\x1c-\x1f\x85]+")
 _NOT_FREE_TEXT: Final = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 """Every control character but tab and LF."""
 _LINE_END: Final = re.compile("\r\n?")
+_PLAIN_SPACE: Final = " \t\n\r"
+"""Whitespace that is not content (Python's str.strip would also drop \x1c-\x1f and \x85)."""
 
 S = TypeVar("S", bound=msgspec.Struct)
 
@@ -70,8 +72,10 @@ def clean_field(name: str, text: str) -> str:
 
 
 def emptied(raw: str | None, name: str) -> bool:
-    """Whether `raw` had visible content that cleaning the field `name` would remove."""
-    return bool(raw and raw.strip()) and not clean_field(name, raw or "").strip()
+    """Whether `raw` had more than plain whitespace and cleaning the field `name` blanks it."""
+    if not raw or not raw.strip(_PLAIN_SPACE):
+        return False  # blank to begin with: the caller's own "missing or empty" applies
+    return not clean_field(name, raw).strip()
 
 
 def clean_struct(message: S) -> S:

@@ -49,7 +49,7 @@ async def test_a_report_with_control_characters_is_stored_and_titled_clean(
     assert row is not None
     assert (row["text"], row["reporter"]) == ("居民楼起火\n三楼[0m有人", "119-座席 4")
     assert incident.title == title
-    assert title.endswith("：居民楼起火 三楼[0m有人")  # the rules prefix the type's name
+    assert title.endswith("居民楼起火 三楼[0m有人")  # the rules prefix the type's name
     assert not any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in title)
     assert (letter.letter.reason, letter.letter.message_id) == ("empty_text", empty_id)
     assert "text" in letter.letter.detail

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from xml.etree.ElementTree import Element, SubElement, tostring
 from xml.sax.saxutils import escape
 
 import msgspec
@@ -28,7 +29,6 @@ from tests.support.codecs import (
     position_dict,
     report_dict,
 )
-from tests.unit.ingest.test_cot_codec import POINT, event
 
 CAP = Path(__file__).resolve().parents[2] / "fixtures" / "cap" / "cma_rainstorm_red.xml"
 CAP_TOPIC = SCHEME.feed("weather", Kind.CAP, "cma")
@@ -145,13 +145,14 @@ def test_a_blank_text_without_controls_is_still_accepted() -> None:
 # --- CAP ------------------------------------------------------------------------------------
 
 def cap_with(**elements: str) -> bytes:
-    """The rainstorm alert with the first `<name>` of each element replaced by `text`."""
+    """The rainstorm alert with the text of the first element of each name replaced."""
     document = CAP.read_text(encoding="utf-8")
     for name, text in elements.items():
         escaped = escape(text, {"\r": "&#13;"})
-        document, count = re.subn(f"<{name}>[^<]*</{name}>", f"<{name}>{escaped}</{name}>",
-                                  document, count=1)
-        assert count == 1, name
+        found = re.search(f"<{name}>[^<]*</{name}>", document)
+        assert found is not None, name
+        document = (document[:found.start()] + f"<{name}>{escaped}</{name}>"
+                    + document[found.end():])
     return document.encode("utf-8")
 
 
@@ -192,6 +193,23 @@ def test_cap_empty_text_is_a_dead_letter_through_decode() -> None:
 
 
 # --- CoT ------------------------------------------------------------------------------------
+
+POINT = {"lat": "30.5", "lon": "104.25", "hae": "500.0", "ce": "7.5", "le": "9999999.0"}
+
+
+def event(cot_type: str = "a-f-G-U-C", *, uid: str = "UNIT-1", point: dict[str, str],
+          detail: list[tuple[str, dict[str, str], str | None]] | None = None) -> bytes:
+    """A CoT event built with ElementTree, so that any attribute value is escaped."""
+    time = "2026-11-26T09:30:00.000Z"
+    root = Element("event", {"version": "2.0", "type": cot_type, "how": "m-g", "uid": uid,
+                             "time": time, "start": time, "stale": time})
+    SubElement(root, "point", point)
+    parent = SubElement(root, "detail")
+    for tag, attributes, text in detail or []:
+        SubElement(parent, tag, attributes).text = text
+    document: bytes = tostring(root, encoding="utf-8")
+    return document
+
 
 @FAST
 @given(callsign=XML_TEXT, group=XML_TEXT)
