@@ -24,6 +24,7 @@ from dashboard.command_schema import (
     Transition,
 )
 from dashboard.map_inside import InsideRequest, InsideResult
+from dashboard.report_api import FIRST_DAY, LAST_DAY
 from incidents.command import DecisionSupport, DispatchPlan
 from incidents.model import Incident
 from incidents.orders import Order
@@ -393,7 +394,8 @@ def _more_paths() -> dict[str, dict[str, Any]]:
             _document("200", "the summary: HTML, PDF or (format=json) JSON", "text/html",
                       "application/pdf", "application/json", json=_ref(DailySummary)),
             _errors("400"), params=[{"name": "day", "in": "query",
-                                     "schema": {"type": "string", "format": "date"}},
+                                     "schema": {"type": "string", "format": "date"},
+                                     "description": f"{FIRST_DAY} … {LAST_DAY}; default today"},
                                     _format_param("html", "pdf", "json"), _LANG])},
         "/api/cap": {"get": _op("The most recent CAP alerts received, with their state",
                                 _answer("200", _ref(CapAlerts), "alerts"), _errors())},
