@@ -160,7 +160,7 @@ def _is_api(rule: str) -> bool:
 def _api_methods(path: str) -> list[str]:
     """The methods some API route serves `path` with (Dash's catch-all does not count)."""
     adapter = current_app.url_map.bind_to_environ(request.environ)
-    allowed = []
+    allowed: list[str] = []
     for method in _METHODS:
         try:
             rule, _ = adapter.match(path, method=method, return_rule=True)
