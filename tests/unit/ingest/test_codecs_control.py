@@ -116,6 +116,29 @@ def test_no_decoded_position_text_holds_a_control_character(
         assert result.message.callsign is None  # emptied optional field: absent
 
 
+def other_kinds(text: str) -> list[tuple[Kind, dict[str, object]]]:
+    """A message of every other JSON kind, each text field holding `text`."""
+    head = {"id": "m-1", "ts": "2025-03-14T02:15:07Z"}
+    where = {"lat": 37.0, "lon": 114.5}
+    return [
+        (Kind.OBSERVATION, {**head, **where, "sensor": "aws-1", "quantity": "rainfall",
+                            "value": 1.5, "unit": "m" + text[:15], "station": text}),
+        (Kind.ALARM, {**head, **where, "device": "smoke-1", "type": "smoke", "text": text}),
+        (Kind.STATUS, {**head, "unit": "car-1", "availability": "available", "note": text}),
+        (Kind.ACK, {**head, "order": "o-1", "unit": "car-1", "state": "done", "note": text}),
+    ]
+
+
+@FAST
+@given(text=TEXT)
+def test_no_decoded_text_of_any_other_kind_holds_a_control_character(text: str) -> None:
+    for kind, message in other_kinds(text):
+        topic = SCHEME.feed("weather", kind, "gw")
+        result = decode(SCHEME, topic, as_bytes(message), RECEIVED_AT, MAX_BYTES)
+        assert isinstance(result, Inbound), (kind, result)  # the text fields are optional
+        assert_clean(result.message)
+
+
 def test_report_whose_text_is_only_control_characters_is_an_empty_text_dead_letter() -> None:
     payload = as_bytes(report_dict(text="\x01\x02\x1b\x7f"))
     result = decode(SCHEME, REPORT_TOPIC, payload, RECEIVED_AT, MAX_BYTES)
