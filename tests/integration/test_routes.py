@@ -71,7 +71,8 @@ def test_every_api_route_served_is_documented_or_declared_internal(app: dash.Das
     assert not set(INTERNAL_ROUTES) & {path for path, _ in documented_api()}
 
 
-def test_the_description_names_the_report_conference_and_stream_routes() -> None:
+def test_the_description_names_the_report_conference_and_stream_routes(app: dash.Dash) -> None:
+    assert ("/api/incidents/{incident_id}/conference", "POST") in served_api(app)
     paths = openapi_document()["paths"]
     assert set(paths["/api/incidents/{incident_id}/sitrep"]) == {"get", "post"}
     assert "post" in paths["/api/incidents/{incident_id}/conference"]
