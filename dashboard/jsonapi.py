@@ -1,6 +1,7 @@
 """JSON API plumbing shared by the dashboard's API modules: bodies decoded and validated once,
 query arguments checked, errors answered as `Problem` documents in both languages (the
-`errors` blueprint answers them for every route of the app)."""
+`errors` blueprint answers them for every route of the app, and answers an /api path no API
+route serves with a JSON 404 or 405 instead of Dash's page)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import msgspec
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, current_app, request
+from werkzeug.exceptions import HTTPException
 
 from dashboard.command_schema import Problem
 from incidents.errors import CommandRefused
@@ -16,6 +18,11 @@ from incidents.journal import JournalKeyError
 from incidents.store import StoreUnavailable
 
 T = TypeVar("T")
+
+API_PREFIX = "/api/"
+"""Paths under it are the JSON API: never answered by Dash's catch-all page route."""
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+"""Methods tried when telling a wrong method (405) from a path nobody serves (404)."""
 
 _encoder = msgspec.json.Encoder()
 
@@ -32,10 +39,11 @@ def json_response(body: object, status: int = 200) -> Response:
     return Response(_encoder.encode(body), status=status, mimetype="application/json")
 
 
-def no_store_json(doc: Any, status: int = 200, mimetype: str = "application/json") -> Response:
+def no_store_json(doc: Any, status: int = 200, mimetype: str = "application/json",
+                  headers: dict[str, str] | None = None) -> Response:
     """`doc` as JSON that no cache keeps (live and operational answers)."""
     return Response(_encoder.encode(doc), status=status, mimetype=mimetype,
-                    headers={"Cache-Control": "no-store"})
+                    headers={"Cache-Control": "no-store"} | (headers or {}))
 
 
 def problem_response(status: int, problem: Problem) -> Response:
@@ -112,9 +120,52 @@ def errors_blueprint() -> Blueprint:
                                      hint="retry in a few seconds; /api/health shows what is"
                                           " down"))
 
+    # Runs after the sign-in guard (which puts itself first): a caller without a session or
+    # token gets 401 for every /api path, so only signed-in callers learn which paths exist.
+    errors.before_app_request(unrouted_api)
+
     @errors.app_errorhandler(JournalKeyError)
     def no_key(exc: JournalKeyError) -> Response:
         return problem_response(503, Problem(error=str(exc),
                                              error_zh="未配置日志密钥，无法记录操作"))
 
     return errors
+
+
+def unrouted_api() -> Response | None:
+    """A JSON 404 (or 405) for an /api path no API route serves with this method, else None."""
+    path = request.path
+    rule = request.url_rule
+    if not path.startswith(API_PREFIX) or (rule is not None and _is_api(rule.rule)):
+        return None
+    allowed = _api_methods(path)
+    if allowed:
+        shown = ", ".join(allowed)
+        return no_store_json(
+            {"error": "method_not_allowed", "detail": f"{path} answers {shown}, not"
+             f" {request.method}",
+             "hint": f"请改用 {shown} 方法；接口说明见 /api/openapi.json"
+                     f" / use {shown}; the API is described at /api/openapi.json"},
+            405, headers={"Allow": shown})
+    return no_store_json(
+        {"error": "not_found", "detail": f"no API route serves {request.method} {path}",
+         "hint": "该接口不存在，请核对路径；接口说明见 /api/openapi.json"
+                 " / no such API path; the API is described at /api/openapi.json"}, 404)
+
+
+def _is_api(rule: str) -> bool:
+    return rule.startswith(API_PREFIX)
+
+
+def _api_methods(path: str) -> list[str]:
+    """The methods some API route serves `path` with (Dash's catch-all does not count)."""
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    allowed: list[str] = []
+    for method in _METHODS:
+        try:
+            rule, _ = adapter.match(path, method=method, return_rule=True)
+        except HTTPException:  # no route, another method, or a redirect: not served this way
+            continue
+        if _is_api(rule.rule):
+            allowed.append(method)
+    return allowed

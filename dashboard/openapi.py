@@ -1,10 +1,16 @@
-"""The OpenAPI 3.1 description of the command API, built from the same msgspec types the
-routes decode and encode, so the description cannot drift from the code."""
+"""The OpenAPI 3.1 description of the dashboard's API, built from the same msgspec types the
+routes decode and encode, so the description cannot drift from the code.
+
+Every /api route is described here except those in `INTERNAL_ROUTES`;
+tests/integration/test_routes.py compares the two both ways.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 
@@ -17,9 +23,18 @@ from dashboard.command_schema import (
     Reassign,
     Transition,
 )
+from dashboard.map_inside import InsideRequest, InsideResult
+from dashboard.report_api import FIRST_DAY, LAST_DAY
 from incidents.command import DecisionSupport, DispatchPlan
 from incidents.model import Incident
 from incidents.orders import Order
+from incidents.reports.daily import DailySummary
+
+INTERNAL_ROUTES: Final[Mapping[str, str]] = {
+    "/api/wall/summary": "the wall screen's own figures: their shape follows that screen and"
+                         " changes with it, so no other client should depend on it",
+}
+"""/api routes left out of the description on purpose, each with the reason."""
 
 
 class TimelineEntry(msgspec.Struct, frozen=True, kw_only=True):
@@ -55,8 +70,132 @@ class Ok(msgspec.Struct, frozen=True, kw_only=True):
     """True."""
 
 
+class NearStream(msgspec.Struct, frozen=True, kw_only=True):
+    """A live video stream near an incident."""
+
+    id: str
+    """Stream id."""
+    title: str
+    """What to call it."""
+    kind: str
+    """field, camera or conference."""
+    state: str
+    """live or interrupted."""
+    distance_m: int
+    """Distance from the incident, metres."""
+
+
+class IncidentVideo(msgspec.Struct, frozen=True, kw_only=True):
+    """The streams nearest an incident, nearest first, and a page that plays them."""
+
+    streams: list[NearStream]
+    """Up to `limit` streams within `radius_m`."""
+    url: str | None
+    """The video page playing them (with a token for this user); none without streams."""
+
+
+class ConferenceRoom(msgspec.Struct, frozen=True, kw_only=True):
+    """A video conference (视频会商) opened for an incident."""
+
+    room: str
+    """Room id on the video server."""
+    url: str
+    """The room's page, with a token for this user."""
+
+
+class CapAlertRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A CAP alert received, with its state."""
+
+    id: str
+    """Store id: cap:{sender}:{identifier}."""
+    sender: str
+    """CAP sender."""
+    identifier: str
+    """CAP identifier."""
+    sent: datetime
+    """When the sender sent it."""
+    status: str
+    """Actual, Exercise, System, Test or Draft."""
+    msg_type: str
+    """Alert, Update, Cancel, Ack or Error."""
+    level: str | None
+    """Incident level it maps to (I–IV), if any."""
+    headline: str | None
+    """Headline of the info block shown."""
+    event: str | None
+    """Event of the info block shown."""
+    superseded_by: str | None
+    """The update that replaced it."""
+    cancelled_by: str | None
+    """The cancel that withdrew it."""
+    incident_id: str | None
+    """The incident it opened or updated."""
+
+
+class CapAlerts(msgspec.Struct, frozen=True, kw_only=True):
+    """The most recent CAP alerts received."""
+
+    alerts: list[CapAlertRow]
+    """Newest first."""
+
+
+class LayerRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A stored map layer."""
+
+    name: str
+    """Layer name, unique."""
+    kind: str
+    """facilities, cameras, roads, districts …"""
+    source_crs: str
+    """CRS of the imported file; stored geometry is WGS-84."""
+    feature_count: int
+    """Number of features."""
+    imported_at: datetime
+    """When it was (last) imported."""
+    attribution: str
+    """Source and licence of the data."""
+    synthetic: bool
+    """True for invented demo data."""
+    url: str
+    """Where to get it as GeoJSON."""
+
+
+class DeadLetterRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A message ingest refused, with why."""
+
+    id: int
+    """Row id."""
+    received_at: str
+    """When ingest received it (RFC 3339)."""
+    topic: str
+    """MQTT topic."""
+    reason: str
+    """Reason code (docs/feeds.md lists them)."""
+    detail: str
+    """What is wrong."""
+    message_id: str | None
+    """The message id, when one could be read."""
+    size: int
+    """Payload size, bytes."""
+    payload_text: str | None
+    """The payload as text, when it is UTF-8."""
+    payload_base64: str | None
+    """The payload in base64, when it is not."""
+    replayed_at: str | None
+    """When it was replayed into ingest, if it was."""
+
+
+class DeadLetters(msgspec.Struct, frozen=True, kw_only=True):
+    """Dead letters, newest first."""
+
+    dead_letters: list[DeadLetterRow]
+    """At most `limit`."""
+
+
 _TYPES: list[Any] = [CreateIncident, Transition, Note, Merge, Dispatch, Reassign, Problem,
-                     Incident, Order, DispatchPlan, DecisionSupport, TimelineEntry, Merged, Ok]
+                     Incident, Order, DispatchPlan, DecisionSupport, TimelineEntry, Merged, Ok,
+                     NearStream, IncidentVideo, ConferenceRoom, CapAlerts, LayerRow,
+                     DeadLetters, DailySummary, InsideRequest, InsideResult]
 
 
 def _ref(kind: Any) -> dict[str, Any]:
@@ -71,9 +210,17 @@ def _answer(status: str, schema: dict[str, Any], what: str) -> dict[str, Any]:
     return {status: {"description": what, "content": {"application/json": {"schema": schema}}}}
 
 
+def _document(status: str, what: str, *mimetypes: str,
+              json: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An answer that is a document (HTML, PDF, CAP XML), or JSON of the schema `json`."""
+    return {status: {"description": what, "content": {
+        mimetype: {"schema": json if mimetype == "application/json" and json
+                   else {"type": "string"}} for mimetype in mimetypes}}}
+
+
 def _errors(*codes: str) -> dict[str, Any]:
     what = {"400": "malformed request", "401": "not signed in", "403": "role may not do this",
-            "404": "no such incident, order, unit or plan",
+            "404": "no such incident, order, unit, plan, layer or alert",
             "409": "refused by the incident's or order's state",
             "422": "inconsistent command", "503": "database or journal key unavailable"}
     out: dict[str, Any] = {}
@@ -101,6 +248,7 @@ def openapi_document() -> dict[str, Any]:
     """The OpenAPI 3.1 document of the command API."""
     (_, components) = msgspec.json.schema_components(
         _TYPES, ref_template="#/components/schemas/{name}")
+    components["GeoJSON"] = _GEOJSON
     array = {"type": "array", "items": _ref(Incident)}
     list_params = [
         {"name": "status", "in": "query", "schema": {"type": "string"},
@@ -157,14 +305,133 @@ def openapi_document() -> dict[str, Any]:
             params=[_ID, {"name": "radius_m", "in": "query",
                           "schema": {"type": "integer", "minimum": 100, "maximum": 50000}}])},
     }
+    for path, operations in _more_paths().items():
+        paths.setdefault(path, {}).update(operations)
     return {
         "openapi": "3.1.0",
         "info": {"title": "sitroom command API", "version": "1",
-                 "description": "Incidents and dispatch for the emergency command centre"
-                                " (应急指挥中心). Errors carry `error` (en) and `error_zh`."},
+                 "description": "Incidents, dispatch, the live picture, maps, reports and video"
+                                " for the emergency command centre (应急指挥中心). Errors carry"
+                                " `error` (en or a code) and `error_zh` or a bilingual `hint`;"
+                                " an /api path no route serves answers 404 `not_found`, a"
+                                " wrong method 405 `method_not_allowed`, and a caller not"
+                                " signed in gets 401 first, whatever the path."},
         "servers": [{"url": "/"}],
         "paths": paths,
         "components": {"schemas": components,
                        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         "security": [{"bearer": []}],
+    }
+
+
+_GEOJSON: Final[dict[str, Any]] = {
+    "type": "object", "description": "A GeoJSON FeatureCollection (WGS-84)",
+    "required": ["type", "features"],
+    "properties": {"type": {"const": "FeatureCollection"},
+                   "features": {"type": "array", "items": {"type": "object"}}}}
+_LANG: Final[dict[str, Any]] = {"name": "lang", "in": "query",
+                                "schema": {"type": "string", "enum": ["zh", "en"]}}
+_KINDS: Final[list[dict[str, Any]]] = [
+    {"name": name, "in": "query", "schema": {"type": "string"},
+     "description": f"comma-separated feature kinds to {what}"}
+    for name, what in (("kind", "keep"), ("exclude_kind", "leave out"))]
+
+
+def _int_param(name: str, low: int, high: int) -> dict[str, Any]:
+    return {"name": name, "in": "query", "schema": {"type": "integer", "minimum": low,
+                                                    "maximum": high}}
+
+
+def _format_param(*formats: str) -> dict[str, Any]:
+    return {"name": "format", "in": "query",
+            "schema": {"type": "string", "enum": list(formats), "default": formats[0]}}
+
+
+def _geojson(what: str) -> dict[str, Any]:
+    return {"200": {"description": what, "content": {
+        mime: {"schema": _ref_named("GeoJSON")}
+        for mime in ("application/geo+json", "application/json")}}}
+
+
+def _ref_named(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _more_paths() -> dict[str, dict[str, Any]]:
+    """The live picture, operations, reports, maps and video routes."""
+    sitrep = [_ID, _format_param("html", "pdf"), _LANG]
+    return {
+        "/api/units": {"get": _op("The last known fix of every unit",
+                                  _geojson("units as points"), _errors())},
+        "/api/incidents": {"get": _op("The open incidents (the live picture)",
+                                      _geojson("incidents as points"), _errors())},
+        "/api/health": {"get": _op(
+            "Health of the database, the cache, ingest and the workers (only the status word"
+            " when read without signing in and auth.public_health is on)",
+            _answer("200", {"type": "object", "required": ["status"]}, "up or degraded"),
+            _answer("503", {"type": "object", "required": ["status"]}, "down"))},
+        "/api/deadletters": {"get": _op(
+            "Messages ingest refused, newest first", _answer("200", _ref(DeadLetters), "found"),
+            _errors("400"), params=[_int_param("limit", 1, 1000),
+                                    {"name": "reason", "in": "query",
+                                     "schema": {"type": "string"}}])},
+        "/api/openapi.json": {"get": _op(
+            "This description", _answer("200", {"type": "object"}, "OpenAPI 3.1"), _errors())},
+        "/api/incidents/{incident_id}/sitrep": {
+            "get": _op("The situation report as it would be issued now (not journaled)",
+                       _document("200", "the report", "text/html", "application/pdf"),
+                       _errors("400", "404"), params=sitrep),
+            "post": _op("Issue the next situation report (journaled with its number)",
+                        _document("201", "the report issued", "text/html", "application/pdf"),
+                        _errors("400", "404"), params=sitrep)},
+        "/api/incidents/{incident_id}/cap": {"get": _op(
+            "A CAP 1.2 alert (zh-CN and en-US) about the incident",
+            _document("200", "the alert", "application/cap+xml"), _errors("400", "404"),
+            params=[_ID, {"name": "msg_type", "in": "query",
+                          "schema": {"type": "string", "enum": ["Alert"]}}])},
+        "/api/reports/daily": {"get": _op(
+            "The daily summary: incidents by type, level and district; response times",
+            _document("200", "the summary: HTML, PDF or (format=json) JSON", "text/html",
+                      "application/pdf", "application/json", json=_ref(DailySummary)),
+            _errors("400"), params=[{"name": "day", "in": "query",
+                                     "schema": {"type": "string", "format": "date"},
+                                     "description": f"{FIRST_DAY} … {LAST_DAY}; default today"},
+                                    _format_param("html", "pdf", "json"), _LANG])},
+        "/api/cap": {"get": _op("The most recent CAP alerts received, with their state",
+                                _answer("200", _ref(CapAlerts), "alerts"), _errors())},
+        "/api/cap/{alert_id}": {"get": _op(
+            "One received CAP alert, exported back as CAP 1.2 XML",
+            _document("200", "the alert", "application/cap+xml"), _errors("404"),
+            params=[{"name": "alert_id", "in": "path", "required": True,
+                     "schema": {"type": "string"}, "description": "may contain '/'"}])},
+        "/api/layers": {"get": _op(
+            "The stored map layers", _answer("200", {"type": "array", "items": _ref(LayerRow)},
+                                             "layers"), _errors())},
+        "/api/layers/{name}.geojson": {"get": _op(
+            "One stored layer as GeoJSON", _geojson("the layer"), _errors("404"),
+            params=[{"name": "name", "in": "path", "required": True,
+                     "schema": {"type": "string"}}, *_KINDS])},
+        "/api/layers/by-kind/{layer_kind}.geojson": {"get": _op(
+            "Every stored layer of one kind as one collection", _geojson("the layers"),
+            _errors("400"), params=[{"name": "layer_kind", "in": "path", "required": True,
+                                     "schema": {"type": "string"}}, *_KINDS])},
+        "/api/hotspots": {"get": _op(
+            "H3 hexagons counting the incidents reported in the last `hours`",
+            _geojson("hexagons"), _errors("400"),
+            params=[_int_param("hours", 1, 24 * 31), _int_param("resolution", 5, 10)])},
+        "/api/analysis/inside": {"post": _op(
+            "Facilities, population, units and incidents inside a drawn polygon or circle",
+            _answer("200", _ref(InsideResult), "what is inside"), _errors("400"),
+            body=InsideRequest)},
+        "/api/streams": {"get": _op("Every live video stream with a position",
+                                    _geojson("streams as points"), _errors())},
+        "/api/incidents/{incident_id}/video": {"get": _op(
+            "The streams nearest the incident and a page that plays them",
+            _answer("200", _ref(IncidentVideo), "streams"), _errors("400", "404"),
+            params=[_ID, _int_param("radius_m", 100, 50_000), _int_param("limit", 1, 16),
+                    _LANG])},
+        "/api/incidents/{incident_id}/conference": {"post": _op(
+            "Open a video conference (视频会商) for the incident (journaled)",
+            _answer("201", _ref(ConferenceRoom), "where to join"), _errors("404"),
+            params=[_ID, _LANG])},
     }

@@ -22,6 +22,10 @@ from incidents.store import StoreError
 
 CAP_SENDER = "ecc@xingtai.sitroom"
 """Sender of the CAP alerts the command centre issues."""
+FIRST_DAY = date(2000, 1, 1)
+"""Earliest day a daily report can be asked for."""
+LAST_DAY = date(2099, 12, 31)
+"""Latest day a daily report can be asked for."""
 
 
 def _lang() -> Lang:
@@ -115,6 +119,9 @@ def reports_blueprint(bridge: AsyncBridge, access: CommandAccess,
             day = date.fromisoformat(raw) if raw else datetime.now(LOCAL_TZ).date()
         except ValueError:
             raise BadRequest("day must be YYYY-MM-DD", "day 须为 YYYY-MM-DD") from None
+        if not FIRST_DAY <= day <= LAST_DAY:  # far dates overflow the day's time range
+            raise BadRequest(f"day must be between {FIRST_DAY} and {LAST_DAY}",
+                             f"day 须在 {FIRST_DAY} 至 {LAST_DAY} 之间")
 
         briefs = briefing()
 

@@ -55,6 +55,7 @@ from incidents.cap_text import (
     write_ring,
     write_time,
 )
+from incidents.cleantext import EmptyText, clean_field, emptied
 from incidents.xmlsafe import XmlError, XmlReason, parse_xml, split_tag
 
 MAX_CAP_BYTES = 256 * 1024
@@ -70,6 +71,7 @@ class CapReason(StrEnum):
     MALFORMED_XML = "malformed_xml"
     TOO_LARGE = "too_large"
     INVALID_CAP = "invalid_cap"
+    EMPTY_TEXT = "empty_text"
 
 
 class CapError(ValueError):
@@ -110,6 +112,9 @@ def parse_cap(payload: bytes, max_bytes: int = MAX_CAP_BYTES) -> CapAlert:
         raise CapError(_XML_REASONS[exc.reason], exc.detail) from exc
     try:
         return _alert(root)
+    except EmptyText as exc:
+        raise CapError(CapReason.EMPTY_TEXT, exc.detail, _salvage(root, "identifier"),
+                       _salvage(root, "sender")) from exc
     except Invalid as exc:
         raise CapError(CapReason.INVALID_CAP, str(exc), _salvage(root, "identifier"),
                        _salvage(root, "sender")) from exc
@@ -143,6 +148,9 @@ class _Fields:
         """The text of the element `name`, which must appear once with content."""
         value = self.text(name)
         if value is None:
+            found = self._children.get(name)
+            if found and emptied(found[0].text, name):
+                raise EmptyText(f"{self.path}/{name}")
             raise Invalid(f"{self.path}/{name}", "required element is missing or empty")
         return value
 
@@ -161,7 +169,8 @@ class _Fields:
 def _leaf_text(path: str, element: ET.Element) -> str | None:
     if len(element):
         raise Invalid(path, "must hold text, not elements")
-    text = (element.text or "").strip(_XML_SPACE)
+    # Control characters out (XML 1.0 still carries DEL and C1): every CAP text passes here.
+    text = clean_field(split_tag(element.tag)[1], element.text or "").strip(_XML_SPACE)
     return text or None
 
 

@@ -12,6 +12,7 @@ import msgspec
 
 from incidents.cap import CapAlertMessage, alert_level, cap_message_id, references_ids
 from incidents.cap_xml import CapError, parse_cap
+from incidents.cleantext import EmptyText, clean_struct
 from incidents.model import (
     Ack,
     Alarm,
@@ -46,6 +47,7 @@ class Reason(StrEnum):
     INVALID_CAP = "invalid_cap"
     INVALID_COT = "invalid_cot"
     UNSUPPORTED_COT = "unsupported_cot"
+    EMPTY_TEXT = "empty_text"
 
 
 class DecodeError(ValueError):
@@ -123,7 +125,10 @@ def decode_payload(kind: Kind, payload: bytes, max_bytes: int) -> FieldMessage |
         # msgspec raises UnicodeDecodeError for non-UTF-8 strings (e.g. GBK from old
         # gateways) and RecursionError for absurd nesting: both are malformed input.
         raise DecodeError(Reason.MALFORMED_JSON, f"{type(exc).__name__}: {exc}") from exc
-    return message
+    try:
+        return clean_struct(message)  # control characters out of every text field
+    except EmptyText as exc:
+        raise DecodeError(Reason.EMPTY_TEXT, exc.detail, message.id) from exc
 
 
 ToWgs84 = Callable[[str, float, float], tuple[float, float]]

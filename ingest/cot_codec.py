@@ -18,6 +18,7 @@ from xml.etree.ElementTree import Element, SubElement, tostring
 
 import msgspec
 
+from incidents.cleantext import EmptyText, clean_line, clean_struct, emptied
 from incidents.model import Alarm, AlarmState, Position
 from incidents.xmlsafe import XmlError, parse_xml
 
@@ -57,7 +58,7 @@ _TIME = re.compile(
 )
 _NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_T = TypeVar("_T")
+_T = TypeVar("_T", bound=msgspec.Struct)
 _MILLISECOND = timedelta(milliseconds=1)
 
 
@@ -69,6 +70,7 @@ class CotReason(StrEnum):
     TOO_LARGE = "too_large"
     INVALID_COT = "invalid_cot"
     UNSUPPORTED_COT = "unsupported_cot"
+    EMPTY_TEXT = "empty_text"
 
 
 class CotError(ValueError):
@@ -235,7 +237,11 @@ def _alarm(root: Element, cot_type: str) -> Alarm:
 
 def _identity(root: Element) -> tuple[str, datetime, str]:
     """The event's uid, time and message id, or CotError."""
-    uid = root.get("uid", "")
+    raw_uid = root.get("uid", "")
+    if emptied(raw_uid, "uid"):
+        raise CotError(CotReason.EMPTY_TEXT,
+                       "uid is empty once its control characters are removed")
+    uid = clean_line(raw_uid)  # a uid with controls is the same device as the one without
     if not uid.strip():
         raise CotError(CotReason.INVALID_COT, "event has no uid")
     time_text = root.get("time")
@@ -328,9 +334,11 @@ def _number(text: str | None) -> float | None:
 
 def _convert(fields: dict[str, Any], cls: type[_T], message_id: str) -> _T:
     try:
-        return msgspec.convert(fields, cls)
+        return clean_struct(msgspec.convert(fields, cls))  # controls out of every text field
     except msgspec.ValidationError as exc:
         raise CotError(CotReason.INVALID_COT, str(exc), message_id) from exc
+    except EmptyText as exc:
+        raise CotError(CotReason.EMPTY_TEXT, exc.detail, message_id) from exc
 
 
 def _to_bytes(event: Element) -> bytes:

@@ -50,6 +50,10 @@ _REASONS = {
                         " `alert/info[1]/urgency`)",
     Reason.INVALID_COT: "a CoT event without uid, time or a valid point",
     Reason.UNSUPPORTED_COT: "a CoT event type sitroom does not ingest (chat, pings …)",
+    Reason.EMPTY_TEXT: "a required text field holds only control characters (the detail names"
+                       " it); control characters are removed from every text field, and"
+                       " only `text`, `note`, `description` and `instruction` keep tabs and"
+                       " line breaks",
 }
 
 

@@ -19,25 +19,16 @@ from types import FrameType
 
 from config.settings import Settings
 from incidents.dispatch import DispatchOrderMessage
-from incidents.model import Ack, Kind, Level, Position, Report
+from incidents.model import Ack, Kind, Position
 from ingest.field_client import FieldClient, new_id
+from ingest.rules.config import RuleSet, load_rules
+from ingest.sim_events import REPORTS, EventReports
 from ingest.sim_units import FLEETS, Fleet, Hub, Response, SimUnit, load_hubs, make_units
 from ingest.sim_weather import demo_stations
 
-__all__ = ["FLEETS", "REPORTS", "Simulator", "make_report", "run_simulator"]
+__all__ = ["FLEETS", "REPORTS", "Simulator", "run_simulator"]
 
 log = logging.getLogger(__name__)
-
-# (type, receiving agency, what a caller says): the Chinese text is what the call-taker types.
-REPORTS = (
-    ("fire", "fire", "{place}居民楼起火，有浓烟，疑似有人被困"),
-    ("traffic_accident", "police", "{place}路口两车相撞，有人员受伤"),
-    ("chemical_leak", "safety", "{place}化工企业储罐阀门泄漏，有刺激性气味"),
-    ("flood", "water", "{place}低洼路段积水深约40厘米，车辆涉水熄火"),
-    ("crowd", "police", "{place}商业广场人员聚集，秩序混乱"),
-    ("medical", "health", "{place}一名老人晕倒，需要急救"),
-)
-
 
 WEATHER_EVERY_S = 60.0
 """How often the simulated weather stations report."""
@@ -48,36 +39,26 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def make_report(hubs: list[Hub], rng: random.Random,
-                now: datetime | None = None) -> tuple[str, Report]:
-    """A plausible caller's report near a hub, with the agency that receives it."""
-    kind, agency, text_zh = rng.choice(REPORTS)
-    hub = rng.choices(hubs, [h.weight for h in hubs])[0]
-    lat = hub.lat + rng.uniform(-0.02, 0.02)
-    lon = hub.lon + rng.uniform(-0.02, 0.02)
-    level = rng.choices([Level.IV, Level.III, Level.II, Level.I], [60, 28, 10, 2])[0]
-    return agency, Report(id=new_id(), ts=now or utc_now(), type=kind, lat=round(lat, 6),
-                          lon=round(lon, 6), text=text_zh.format(place=hub.name), level=level,
-                          reporter="simulator")
-
-
 class Simulator:
     """Steps the fleet on a clock and publishes fixes, callers' reports and order progress.
 
     Orders arrive on paho's threads and wait in a queue; only the thread that calls `tick`
-    (or `run`) touches the units, so a seeded run makes the same choices every time.
+    (or `run`) touches the units, so a seeded run makes the same choices every time. Callers'
+    reports follow `rules` (default: the shipped rules): see ingest.sim_events.
     """
 
     def __init__(self, units: Sequence[SimUnit], hubs: list[Hub],
                  clients: Mapping[str, FieldClient], rng: random.Random, *, rate: float,
                  report_every: float | None, clock: Callable[[], float] = time.monotonic,
-                 wall_clock: Callable[[], datetime] = utc_now) -> None:
+                 wall_clock: Callable[[], datetime] = utc_now,
+                 rules: RuleSet | None = None) -> None:
         missing = {u.fleet.agency for u in units} - set(clients)
         if missing:
             raise ValueError(f"no field client for agencies {sorted(missing)}")
         self.units = {u.unit: u for u in units}
         """The simulated units by id."""
-        self._hubs = hubs
+        self._callers = (EventReports(hubs, rules or load_rules(), rng, new_id=new_id)
+                         if report_every else None)
         self._clients = clients
         self._rng = rng
         self._rate = rate
@@ -130,11 +111,12 @@ class Simulator:
             self._clients["weather"].send_many(
                 Kind.OBSERVATION, [o for s in self._stations for o in s.observations(now)])
             self._next_weather = now_s + WEATHER_EVERY_S
-        if self._report_every and now_s >= self._next_report:
-            agency, report = make_report(self._hubs, self._rng, now)
-            if agency in self._clients:
+        if self._callers is not None and now_s >= self._next_report:
+            made = self._callers.next_report(now)
+            if made is not None and made[0] in self._clients:
+                agency, report = made
                 self._clients[agency].send(Kind.REPORT, report)
-                log.info("report %s: %s", report.type, report.text)
+                log.info("report %s (%s): %s", report.type, report.level, report.text)
             self._next_report = self._draw_next_report(now_s)
 
     def run(self, stop: threading.Event, tick_s: float, duration: float | None = None) -> None:
@@ -210,7 +192,8 @@ def run_simulator(settings: Settings, *, units: int, rate: float, duration: floa
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     tick = max(0.05, min(1.0, 1.0 / rate)) if rate > 0 else 1.0
-    simulator = Simulator(fleet, hubs, clients, rng, rate=rate, report_every=report_every)
+    simulator = Simulator(fleet, hubs, clients, rng, rate=rate, report_every=report_every,
+                          rules=load_rules(settings.rules_file))
     simulator.follow_orders()
     log.info("simulating %d units at %.2f fixes/s each; they answer dispatch orders",
              len(fleet), rate)

@@ -11,7 +11,7 @@ import pytest
 
 from config.settings import Settings
 from dashboard.app import create_app
-from dashboard.openapi import openapi_document
+from dashboard.openapi import INTERNAL_ROUTES, openapi_document
 from dashboard.server import close_app
 
 pytestmark = [pytest.mark.integration,
@@ -43,10 +43,39 @@ def test_every_route_of_ours_comes_from_an_area_blueprint(app: dash.Dash) -> Non
     assert set(server.blueprints) >= AREAS
 
 
+def served_api(app: dash.Dash) -> set[tuple[str, str]]:
+    """(path as OpenAPI writes it, method) of every /api route the server serves."""
+    return {(re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule), method)
+            for rule in app.server.url_map.iter_rules() if rule.rule.startswith("/api/")
+            for method in rule.methods or () if method not in ("HEAD", "OPTIONS")}
+
+
+def documented_api() -> set[tuple[str, str]]:
+    """(path, method) of every operation /api/openapi.json describes."""
+    return {(path, method.upper()) for path, operations in openapi_document()["paths"].items()
+            for method in operations}
+
+
 def test_the_documented_api_is_served(app: dash.Dash) -> None:
-    served = {(rule.rule, method) for rule in app.server.url_map.iter_rules()
-              for method in rule.methods or ()}
-    documented = {(re.sub(r"\{(\w+)\}", r"<\1>", path), method.upper())
-                  for path, operations in openapi_document()["paths"].items()
-                  for method in operations}
-    assert documented and documented <= served, documented - served
+    documented = documented_api()
+    assert documented and documented <= served_api(app), documented - served_api(app)
+
+
+def test_every_api_route_served_is_documented_or_declared_internal(app: dash.Dash) -> None:
+    undocumented = {(path, method) for path, method in served_api(app) - documented_api()
+                    if path not in INTERNAL_ROUTES}
+    assert not undocumented, f"describe these in dashboard/openapi.py: {sorted(undocumented)}"
+    assert all(reason.strip() for reason in INTERNAL_ROUTES.values())
+    # An internal route that is no longer served would hide a typo in the allow-list.
+    assert set(INTERNAL_ROUTES) <= {path for path, _ in served_api(app)}
+    assert not set(INTERNAL_ROUTES) & {path for path, _ in documented_api()}
+
+
+def test_the_description_names_the_report_conference_and_stream_routes(app: dash.Dash) -> None:
+    assert ("/api/incidents/{incident_id}/conference", "POST") in served_api(app)
+    paths = openapi_document()["paths"]
+    assert set(paths["/api/incidents/{incident_id}/sitrep"]) == {"get", "post"}
+    assert "post" in paths["/api/incidents/{incident_id}/conference"]
+    assert "get" in paths["/api/streams"] and "get" in paths["/api/incidents/{incident_id}/video"]
+    schemas = openapi_document()["components"]["schemas"]
+    assert {"ConferenceRoom", "IncidentVideo", "DailySummary", "InsideRequest"} <= set(schemas)

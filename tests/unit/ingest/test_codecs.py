@@ -247,7 +247,7 @@ def test_reason_codes() -> None:
     assert {r.value for r in Reason} == {
         "bad_topic", "unknown_agency", "unknown_kind", "unsupported_kind",
         "too_large", "malformed_json", "invalid", "agency_mismatch", "xml_forbidden",
-        "malformed_xml", "invalid_cap", "invalid_cot", "unsupported_cot",
+        "malformed_xml", "invalid_cap", "invalid_cot", "unsupported_cot", "empty_text",
     }
 
 

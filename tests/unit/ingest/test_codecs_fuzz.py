@@ -128,7 +128,8 @@ POSITIONS = st.builds(
     speed=optional(st.floats(0, 500)),
     heading=optional(st.floats(0, 360, exclude_max=True)),
     accuracy=optional(st.floats(min_value=0, allow_infinity=False)),
-    unit_type=st.none() | st.text(max_size=32),
+    # Control characters are removed at the edge (test_codecs_control): they do not round-trip.
+    unit_type=st.none() | st.text(st.characters(exclude_categories=("Cs", "Cc")), max_size=32),
 )
 
 
