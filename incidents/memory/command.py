@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,6 +24,7 @@ from incidents.dispatch import FINAL, OrderState, after_ack
 from incidents.errors import Conflict, StoreUnavailable, not_found
 from incidents.journal import Event
 from incidents.lifecycle import Outcome, State, merge_events
+from incidents.memory.switch import OutageSwitch
 from incidents.model import AckState, Availability, Incident, IncidentStatus, Level
 from incidents.orders import Order, new_order, reassigned
 from incidents.plans import Requirement
@@ -88,7 +88,7 @@ class _Tables:
     acks: list[tuple[str, AckState, datetime]] = field(default_factory=list)
 
 
-class MemoryCommandStore:
+class MemoryCommandStore(OutageSwitch):
     """Incidents, journal, orders and units in memory; `outage()` makes it unavailable.
 
     `distance_m` measures radii: `incidents/` does not import `maps/`, so the caller passes
@@ -100,18 +100,9 @@ class MemoryCommandStore:
         self._distance_m = distance_m
         self._clock = clock or SystemClock()
         self._t = _Tables()
-        self._down = False
 
     # --- test and simulation controls -----------------------------------------------------
 
-    @contextmanager
-    def outage(self) -> Iterator[None]:
-        """Within the block every call raises StoreUnavailable, as with PostgreSQL gone."""
-        self._down = True
-        try:
-            yield
-        finally:
-            self._down = False
 
     def record_fix(self, unit: str, agency: str, lat: float, lon: float, ts: datetime,
                    unit_type: str | None = None) -> None:

@@ -8,17 +8,17 @@ injected clock. `outage()` makes every call raise LiveUnavailable, as with Redis
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
 from incidents.clock import Clock, SystemClock
 from incidents.errors import LiveUnavailable
 from incidents.live_wire import LiveDelta, LiveSnapshot, incident_row, unit_row
+from incidents.memory.switch import OutageSwitch
 from incidents.model import Incident, IncidentStatus, UnitState
 
 
-class MemoryLiveState:
+class MemoryLiveState(OutageSwitch):
     """Units and open incidents in dicts, versioned, with a change feed per watcher."""
 
     def __init__(self, clock: Clock | None = None) -> None:
@@ -28,16 +28,7 @@ class MemoryLiveState:
         self._version = 0
         self._statuses: dict[str, tuple[float, dict[str, Any]]] = {}
         self._watchers: set[asyncio.Queue[LiveDelta]] = set()
-        self._down = False
 
-    @contextmanager
-    def outage(self) -> Iterator[None]:
-        """Within the block every call raises LiveUnavailable."""
-        self._down = True
-        try:
-            yield
-        finally:
-            self._down = False
 
     async def ping(self) -> None:
         """Return when reachable, else raise LiveUnavailable."""
