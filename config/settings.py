@@ -75,6 +75,19 @@ class FeedWatchSettings(BaseModel):
     which the MQTT accounts are checked against). Empty: no feed is watched."""
 
 
+class JournalSettings(BaseModel):
+    """Where the journal's head is anchored outside the database, and how often."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    anchor_file: Path | None = None
+    """File the signed heads are appended to; unset: `var_dir`/journal-anchors.jsonl (the
+    demo). In production put it on the backup site's storage, away from the database host:
+    an anchor beside the data it protects is restored or wiped with it."""
+    anchor_every_s: float = Field(default=300.0, ge=10, le=3600)
+    """How often `sitroom up` anchors the head (a rollback to a copy older than this shows)."""
+
+
 class AuthSettings(BaseModel):
     """Dashboard authentication: the secret key, sessions and lock-out."""
 
@@ -235,6 +248,8 @@ class Settings(BaseSettings):
     journal_key: SecretStr | None = None
     """HMAC key of the incident journal (SITROOM_JOURNAL_KEY): from the environment, never
     stored in the database; the same on every ingest and dashboard worker."""
+    journal: JournalSettings = JournalSettings()
+    """Anchors of the journal head (SITROOM_JOURNAL__ANCHOR_FILE, …ANCHOR_EVERY_S)."""
     embedded: EmbeddedPorts = EmbeddedPorts()
     ingest: IngestSettings = IngestSettings()
     feeds: FeedWatchSettings = FeedWatchSettings()
@@ -245,6 +260,11 @@ class Settings(BaseSettings):
     """Video server (WHIP/WHEP relay, conference rooms); env SITROOM_VIDEO__*."""
     map: MapSettings = MapSettings()
     """The basemap: local tiles file, internal tile services (see docs/maps.md)."""
+
+    @property
+    def anchor_file(self) -> Path:
+        """Where the journal's anchors are kept."""
+        return self.journal.anchor_file or self.var_dir / "journal-anchors.jsonl"
 
     @classmethod
     def settings_customise_sources(
