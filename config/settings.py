@@ -239,6 +239,10 @@ class Settings(BaseSettings):
     dashboard_host: str = "127.0.0.1"
     dashboard_port: int = 8050
     dashboard_threads: int = 8
+    dashboard_max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=64 * 1024,
+                                          le=256 * 1024 * 1024)
+    """Largest request body the dashboard accepts, on every route and Dash callback alike;
+    a larger one is answered 413 from its headers, before the body is read."""
     """Worker threads of the dashboard's WSGI server."""
     dashboard_workers: int = Field(default=1, ge=1, le=64)
     """Dashboard worker processes sharing dashboard_port (SO_REUSEPORT); each follows the
