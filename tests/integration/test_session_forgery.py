@@ -60,7 +60,7 @@ async def test_a_genuine_record_moved_to_another_id_or_edited_grants_nothing(
     signed_in = await service.login("zhaolei", TEST_PASSWORD, "-")
     assert signed_in.session_id is not None
     genuine = await redis.get(service.sessions.key(signed_in.session_id))
-    assert genuine is not None
+    assert isinstance(genuine, bytes)
     other = new_session_id()
     await redis.set(service.sessions.key(other), genuine)
     edited = genuine.replace(b'"role":"operator"', b'"role":"admin"')
