@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Any, Literal, cast
 
@@ -101,9 +102,30 @@ class AuthSettings(BaseModel):
     session_max_hours: float = Field(default=12, gt=0, le=7 * 24)
     """A session ends this long after sign-in, however busy."""
     max_failed_logins: int = Field(default=5, ge=1, le=100)
-    """Consecutive wrong passwords after which the account is locked."""
+    """Consecutive wrong passwords from outside `trusted_networks` after which the account is
+    locked to sign-ins from outside them."""
     lockout_minutes: float = Field(default=15, gt=0, le=24 * 60)
-    """How long a locked account stays locked."""
+    """How long a locked account stays locked; also how long an address's wrong passwords
+    are remembered."""
+    trusted_networks: tuple[str, ...] = ()
+    """The command centre's own addresses or networks (`10.10.0.0/16`): sign-ins from them
+    are not held by an account lock that failures from elsewhere set, so a leader under
+    attack can still sign in at the desk. Per-address back-off still applies to them."""
+    address_free_failures: int = Field(default=5, ge=1, le=100)
+    """Wrong passwords from one address before each further attempt from it must wait."""
+    address_max_wait_s: float = Field(default=900, ge=1, le=24 * 3600)
+    """Longest wait between attempts from one address (the wait doubles from 1 s)."""
+    password_checks: int = Field(default=2, ge=1, le=64)
+    """Password checks (Argon2, ~0.1 s of a core each) one dashboard process runs at once."""
+    password_queue: int = Field(default=16, ge=0, le=1024)
+    """Sign-ins that may wait for a check; beyond that they are answered "busy" at once."""
+
+    @field_validator("trusted_networks")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for network in value:
+            ipaddress.ip_network(network, strict=False)  # ValueError names the bad entry
+        return value
     min_password_length: int = Field(default=10, ge=8, le=128)
     """Shortest password `sitroom user add/passwd` accepts."""
     cookie_secure: bool = False

@@ -77,6 +77,17 @@ def locked_text(locked_until: datetime, now: datetime, timezone: str) -> Text:
                 f" (in about {minutes} min), or ask an administrator to unlock it.")
 
 
+def throttled_text(retry_at: datetime, timezone: str) -> Text:
+    """The back-off message: when the next attempt from here will be heard."""
+    at = retry_at.astimezone(ZoneInfo(timezone)).strftime("%H:%M:%S")
+    return Text(f"登录尝试过于频繁，请于 {at} 后再试。",
+                f"Too many sign-in attempts from here: try again after {at}.")
+
+
+BUSY = Text("系统正忙于核验登录，请数秒后再试。",
+            "The server is busy checking sign-ins: try again in a few seconds.")
+
+
 def install_auth(server: Flask, bridge: AsyncBridge, settings: Settings, secret: bytes,
                  passwords: Passwords | None = None, clock: Clock = utc_now) -> AuthGate:
     """Guard every route of `server`; returns the gate, which `auth_blueprint` serves.
@@ -178,9 +189,14 @@ class _Routes:
                         client)
             return self._form(lang, next_path, Message(BAD_CREDENTIALS), 401, username)
         result = self._gate.bridge.call(self._gate.service.login, username, password, client)
-        if result.status is LoginStatus.LOCKED and result.locked_until is not None:
-            response = self._form(lang, next_path, Message(locked_text(
-                result.locked_until, self._clock(), self._auth.timezone)), 429, username)
+        waiting = (LoginStatus.LOCKED, LoginStatus.THROTTLED, LoginStatus.BUSY)
+        if result.status in waiting and result.locked_until is not None:
+            text = (locked_text(result.locked_until, self._clock(), self._auth.timezone)
+                    if result.status is LoginStatus.LOCKED else BUSY
+                    if result.status is LoginStatus.BUSY else
+                    throttled_text(result.locked_until, self._auth.timezone))
+            response = self._form(lang, next_path, Message(text),
+                                  503 if result.status is LoginStatus.BUSY else 429, username)
             wait_s = (result.locked_until - self._clock()).total_seconds()
             response.headers["Retry-After"] = str(max(1, math.ceil(wait_s)))
             return response

@@ -21,6 +21,7 @@ from dashboard.auth.keys import check_secret, derive_key
 from dashboard.auth.passwords import Passwords, Verified
 from dashboard.auth.roles import AuthMethod, Role, User
 from dashboard.auth.sessions import Clock, Session, SessionStore
+from dashboard.auth.throttle import Busy, Throttle, trusted
 from dashboard.auth.tokens import digest_matches, parse_api_token
 from incidents.accounts import StoredUser
 from incidents.store import StoreUnavailable
@@ -58,7 +59,13 @@ class LoginStatus(StrEnum):
     OK = "ok"
     BAD_CREDENTIALS = "bad_credentials"
     LOCKED = "locked"
+    """The account is locked to sign-ins from outside the trusted networks."""
     DISABLED = "disabled"
+    THROTTLED = "throttled"
+    """Turned away before any password was checked: too many failures from this address, or
+    another check of the account is running."""
+    BUSY = "busy"
+    """Too many password checks are running or waiting in this process."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +79,7 @@ class LoginResult:
     session_id: str | None = None
     """The new session's id for the cookie (OK only)."""
     locked_until: datetime | None = None
-    """When a locked account opens again (LOCKED only)."""
+    """When a locked account opens again (LOCKED), or when to try again (THROTTLED, BUSY)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +129,12 @@ class AuthService:
 
     def __init__(self, users: LazyUsers, sessions: SessionStore, passwords: Passwords,
                  settings: AuthSettings, clock: Clock = utc_now) -> None:
+        self._throttle = Throttle(
+            sessions.client, sessions.prefix, clock,
+            free_failures=settings.address_free_failures,
+            max_wait_s=settings.address_max_wait_s,
+            window=timedelta(minutes=settings.lockout_minutes),
+            checks=settings.password_checks, queue=settings.password_queue)
         self._users = users
         self._sessions = sessions
         self._passwords = passwords
@@ -156,25 +169,54 @@ class AuthService:
             await self._users.close()
 
     async def _verify(self, password: str, stored_hash: str | None) -> Verified:
-        return await asyncio.to_thread(self._passwords.verify, password, stored_hash)
+        async with self._throttle.password_slot():  # Busy when the queue is full
+            return await asyncio.to_thread(self._passwords.verify, password, stored_hash)
 
     async def login(self, username: str, password: str, client: str) -> LoginResult:
         """Check a password; on success start a session. Every outcome is logged."""
         name = normalize_username(username)
         now = self._clock()
+        wait = await self._throttle.address_wait(client)
+        if wait is not None:
+            log.warning("sign-in throttled: %s tries again too soon (wait until %s)", client,
+                        wait.until.isoformat())
+            return LoginResult(LoginStatus.THROTTLED, locked_until=wait.until)
+        inside = trusted(client, self._settings.trusted_networks)
+        try:
+            async with self._throttle.account_check(name, "trusted" if inside else "outside"
+                                                    ) as ours:
+                if not ours:
+                    log.warning("sign-in throttled: %r is being checked already (from %s)",
+                                name[:64], client)
+                    return LoginResult(LoginStatus.THROTTLED,
+                                       locked_until=now + timedelta(seconds=1))
+                return await self._check(name, password, client, inside, now)
+        except Busy:
+            log.warning("sign-in refused: password checks are saturated (from %s)", client)
+            return LoginResult(LoginStatus.BUSY, locked_until=now + timedelta(seconds=5))
+
+    async def _check(self, name: str, password: str, client: str, inside: bool,
+                     now: datetime) -> LoginResult:
         users = await self._users.get()
         record = await users.user(name) if valid_username(name) else None
         if record is None:
-            await self._verify(password, None)
+            await self._verify(password, None)  # the same time as a real check
+            await self._throttle.address_failed(client)
             log.warning("sign-in failed: unknown user %r from %s", name[:64], client)
             return LoginResult(LoginStatus.BAD_CREDENTIALS)
-        if record.locked_until is not None and record.locked_until > now:
-            await self._verify(password, None)  # same time as a real check; no guess counts
+        if not inside and record.locked_until is not None and record.locked_until > now:
+            # No password check: a locked account costs an attacker's address nothing to ask
+            # about, and costs the server no Argon2.
             log.warning("sign-in refused: %s is locked until %s (from %s)", name,
                         record.locked_until.isoformat(), client)
             return LoginResult(LoginStatus.LOCKED, locked_until=record.locked_until)
         verified = await self._verify(password, record.password_hash)
         if not verified.ok:
+            await self._throttle.address_failed(client)
+            if inside:  # the desk's own mistakes never lock the account for everyone
+                log.warning("sign-in failed: wrong password for %s from %s (trusted network)",
+                            name, client)
+                return LoginResult(LoginStatus.BAD_CREDENTIALS)
             failed = await users.record_failure(
                 name, now, self._settings.max_failed_logins,
                 timedelta(minutes=self._settings.lockout_minutes))
@@ -188,10 +230,12 @@ class AuthService:
         if record.disabled:
             log.warning("sign-in refused: %s is disabled (from %s)", name, client)
             return LoginResult(LoginStatus.DISABLED)
+        await self._throttle.address_succeeded(client)
         await users.record_success(name, now, verified.new_hash)
         user = user_of(record)
         session_id, _ = await self._sessions.create(user)
-        log.info("sign-in: %s (%s) from %s", name, user.role, client)
+        log.info("sign-in: %s (%s) from %s%s", name, user.role, client,
+                 " (trusted network)" if inside else "")
         return LoginResult(LoginStatus.OK, user=user, session_id=session_id)
 
     async def session_user(self, session_id: str) -> tuple[User, Session] | None:

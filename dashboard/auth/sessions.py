@@ -116,6 +116,16 @@ class SessionStore:
         """Close the connection pool."""
         await self._redis.aclose()
 
+    @property
+    def client(self) -> aioredis.Redis:
+        """The Redis client (sign-in throttling keeps its counts beside the sessions)."""
+        return self._redis
+
+    @property
+    def prefix(self) -> str:
+        """The key prefix."""
+        return self._prefix
+
     def key(self, session_id: str) -> str:
         """The Redis key of a session: the id itself is never stored."""
         return f"{self._prefix}session:{session_digest(session_id)}"
