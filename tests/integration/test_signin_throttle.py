@@ -96,7 +96,8 @@ async def test_a_leader_locked_out_from_outside_signs_in_at_the_desk(
     # A typo at the desk does not lock anyone out either.
     typo = await service.login("wangwei", "wrong-password-1", DESK)
     assert typo.status is LoginStatus.BAD_CREDENTIALS
-    assert trusted("::ffff:10.10.0.9", ("10.10.0.0/16",)) and not trusted(OUTSIDE, ("10.10.0.0/16",))
+    assert trusted("::ffff:10.10.0.9", ("10.10.0.0/16",))
+    assert not trusted(OUTSIDE, ("10.10.0.0/16",))
 
 
 async def test_strangers_cannot_queue_up_password_checks(opened: Any) -> None:
