@@ -92,6 +92,16 @@ class VideoSettings(BaseModel):
     """Most participants in one conference room."""
     max_file_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     """Largest file a participant may send to a room."""
+    max_sessions: int = Field(default=256, ge=1, le=10_000)
+    """WebRTC sessions (publishers, viewers, participants) open at once; beyond: 503."""
+    max_rooms: int = Field(default=64, ge=1, le=10_000)
+    """Conference rooms open at once; beyond: 503."""
+    room_empty_ttl_s: float = Field(default=1800.0, ge=10)
+    """A room nobody has been in for this long (and not recording) is closed and freed."""
+    max_recording_s: float = Field(default=4 * 3600.0, ge=60)
+    """A recording running this long is stopped (its files are kept and reported)."""
+    recordings_min_free_bytes: int = Field(default=1024 ** 3, ge=0)
+    """Recordings stop when the disk under recordings_dir has less free space than this."""
     video_bitrate: int = Field(default=1_000_000, ge=100_000, le=8_000_000)
     """Target bit rate of each stream's shared VP8 encoder, in bits per second."""
     keyframe_interval_s: float = Field(default=10.0, gt=0)

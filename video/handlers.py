@@ -23,7 +23,7 @@ from incidents.video_tokens import (
     may_watch,
 )
 from video.cameras import CameraSpec, add_camera, remove_camera
-from video.hub import Conflict, NotFound
+from video.hub import Conflict, Full, NotFound
 from video.peers import Session, SessionKind, browser_ice_servers
 from video.registry import StreamInfo, StreamKind, nearest
 from video.sdp import Purpose, SdpError, SdpProblem, parse_offer, valid_id
@@ -118,6 +118,8 @@ async def whip_publish(request: web.Request) -> web.Response:
             title=request.query.get("title", "")[:100], lat=lat, lon=lon)
     except SdpError as exc:
         _sdp_failed(exc)
+    except Full as exc:
+        fail(web.HTTPServiceUnavailable, "full", str(exc), {"Retry-After": "30"})
     except Conflict as exc:
         fail(web.HTTPConflict, "conflict", str(exc))
     return _created(answer, f"/whip/{stream_id}/{session.id}")
@@ -140,6 +142,8 @@ async def whep_view(request: web.Request) -> web.Response:
         fail(web.HTTPNotFound, "no_stream", str(exc))
     except SdpError as exc:
         _sdp_failed(exc)
+    except Full as exc:
+        fail(web.HTTPServiceUnavailable, "full", str(exc), {"Retry-After": "30"})
     except Conflict as exc:
         fail(web.HTTPConflict, "conflict", str(exc))
     return _created(answer, f"/whep/{stream_id}/{session.id}")
@@ -191,6 +195,8 @@ async def join_room(request: web.Request) -> web.Response:
             room_id, offer, name=claims.sub, role=str(claims.role))
     except NotFound as exc:
         fail(web.HTTPNotFound, "no_room", str(exc))
+    except Full as exc:
+        fail(web.HTTPServiceUnavailable, "full", str(exc), {"Retry-After": "30"})
     except Conflict as exc:
         fail(web.HTTPConflict, "conflict", str(exc))
     except SdpError as exc:
@@ -254,7 +260,10 @@ async def create_room(request: web.Request) -> web.Response:
     claims = claims_of(request)
     require(may_manage_rooms(claims), "only leaders, operators and admins open rooms")
     body = _decode(await request.read(), RoomRequest)
-    room = request.app[HUB].create_room(body.incident_id, body.title, claims.sub)
+    try:
+        room = request.app[HUB].create_room(body.incident_id, body.title, claims.sub)
+    except Full as exc:
+        fail(web.HTTPServiceUnavailable, "full", str(exc), {"Retry-After": "30"})
     return json_response(room.info(), 201, {"Location": f"/room/{room.id}"})
 
 
@@ -286,7 +295,10 @@ async def recording(request: web.Request) -> web.Response:
     body = _decode(await request.read(), RecordingRequest)
     hub = request.app[HUB]
     if body.action == "start":
-        await hub.start_recording(room_id)
+        try:
+            await hub.start_recording(room_id)
+        except Full as exc:
+            fail(web.HTTPServiceUnavailable, "full", str(exc), {"Retry-After": "60"})
         return json_response({"recording": True, "files": []})
     files = await hub.stop_recording(room_id)
     return json_response({"recording": False, "files": [
@@ -303,6 +315,8 @@ async def cameras_add(request: web.Request) -> web.Response:
         await add_camera(request.app[HUB], spec)
     except ValueError as exc:
         fail(web.HTTPBadRequest, "bad_camera", str(exc))
+    except Full as exc:
+        fail(web.HTTPServiceUnavailable, "full", str(exc), {"Retry-After": "30"})
     except Conflict as exc:
         fail(web.HTTPConflict, "conflict", str(exc))
     return json_response({"id": spec.id, "stream": f"/whep/{spec.id}"}, 201)

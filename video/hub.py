@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import shutil
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
@@ -48,6 +49,10 @@ class NotFound(LookupError):
 
 class Conflict(RuntimeError):
     """The request clashes with what exists (a full room, a stream id of another kind)."""
+
+
+class Full(Conflict):
+    """A server-wide limit is reached (sessions, rooms): try again later (503)."""
 
 
 class Closable(Protocol):
@@ -109,7 +114,36 @@ class VideoHub:
                         and now - info.updated_at > self.settings.interrupted_ttl_s):
                     await self.registry.apply(info.id, StreamEvent.STOPPED)
                     await self._collect(info.id)
+            await self.bound_rooms(now)
             await asyncio.sleep(self.settings.maintenance_s)
+
+    async def bound_rooms(self, now: float) -> None:
+        """Stop recordings that ran too long or would fill the disk; free rooms left empty."""
+        low_disk = self._disk_low()
+        for room_id, recording in list(self._recordings.items()):
+            too_long = (now - recording.started_at.timestamp()
+                        >= self.settings.max_recording_s)
+            if too_long or low_disk:
+                why = "video.max_recording_s" if too_long else "video.recordings_min_free_bytes"
+                log.warning("recording of room %s stopped: %s reached", room_id, why)
+                self._deliver(self.rooms[room_id], [self.rooms[room_id].notice(
+                    {"type": "recording_stopped", "reason": why})])
+                await self.stop_recording(room_id)
+        for room in list(self.rooms.values()):
+            if room.participants or room.recording:
+                room.empty_since = None
+            elif room.empty_since is None:
+                room.empty_since = now
+            elif now - room.empty_since >= self.settings.room_empty_ttl_s:
+                log.info("room %s (%s) closed: empty for %.0f s", room.id, room.title,
+                         now - room.empty_since)
+                del self.rooms[room.id]
+
+    def _disk_low(self) -> bool:
+        folder = Path(self.settings.recordings_dir)
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent  # not created until the first recording
+        return shutil.disk_usage(folder).free < self.settings.recordings_min_free_bytes
 
     # --- sources ---------------------------------------------------------------------
 
@@ -180,6 +214,9 @@ class VideoHub:
                      room_id: str | None = None) -> Session:
         if self.closed:
             raise Conflict("the video server is shutting down")
+        if len(self.sessions) >= self.settings.max_sessions:
+            raise Full(f"视频服务器会话已满 / the video server has {len(self.sessions)} sessions"
+                       f" open (video.max_sessions): close a player or try again later")
         session = Session(new_session_id(), kind, stream_id, owner,
                           RTCPeerConnection(configuration=self._config), room_id)
         self.sessions[session.id] = session
@@ -271,6 +308,9 @@ class VideoHub:
 
     def create_room(self, incident_id: str, title: str, created_by: str) -> Room:
         """A new conference room for an incident."""
+        if len(self.rooms) >= self.settings.max_rooms:
+            raise Full(f"会商室数量已达上限 / {len(self.rooms)} conference rooms are open"
+                       " (video.max_rooms): close one that is no longer used")
         room_id = secrets.token_urlsafe(8).replace("-", "x").replace("_", "y")
         room = Room(room_id, incident_id, title, created_by, self._clock(),
                     self.settings.max_file_bytes)
@@ -345,6 +385,9 @@ class VideoHub:
         """Record every participant of the room (and those who join later)."""
         room = self.room(room_id)
         if room_id not in self._recordings:
+            if self._disk_low():
+                raise Full("录像磁盘空间不足 / less free disk than video.recordings_min_free_bytes"
+                           f" under {self.settings.recordings_dir}: free space, then record")
             recording = RoomRecording(room_id, Path(self.settings.recordings_dir))
             for participant in room.participants.values():
                 relay = self.relays.get(participant.stream_id)

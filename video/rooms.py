@@ -201,6 +201,8 @@ class Room:
     log: list[dict[str, Any]] = field(default_factory=list)
     """Chat lines, annotations and shared-file notices, oldest first."""
     recording: bool = False
+    empty_since: float | None = None
+    """Since when nobody is in the room (the hub frees it after video.room_empty_ttl_s)."""
     _seq: int = 0
 
     def info(self) -> dict[str, Any]:
