@@ -231,6 +231,13 @@ class Settings(BaseSettings):
     cot_tcp_allow: tuple[str, ...] = ()
     """Networks TAK devices may connect from (e.g. 10.20.0.0/16); empty: any, and then the
     input relies on cot_tcp_host being the TAK devices' own network."""
+    cot_tcp_max_clients: int = Field(default=256, ge=1, le=10_000)
+    """TAK connections open at once; more are refused (and counted) at connect."""
+    cot_tcp_max_per_address: int = Field(default=8, ge=1, le=10_000)
+    """TAK connections open at once from one address (one device, or one NAT'd station)."""
+    cot_tcp_idle_s: float = Field(default=300.0, ge=5, le=24 * 3600)
+    """A TAK connection that sends nothing (not even a ping) this long is closed; TAK
+    clients ping every 15–60 s."""
     cot_tls_cert: Path | None = None
     """Server certificate (PEM) for CoT over TLS (TAK's streaming TLS, usually port 8089)."""
     cot_tls_key: Path | None = None

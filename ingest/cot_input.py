@@ -34,7 +34,10 @@ class CotInput:
         self.server = CotTcpServer(settings.cot_tcp_host, settings.cot_tcp_port,
                                    FieldClientSink(self._client), self._dead_letter,
                                    tls=tls_context(settings),
-                                   allow=[ip_network(n) for n in settings.cot_tcp_allow])
+                                   allow=[ip_network(n) for n in settings.cot_tcp_allow],
+                                   max_clients=settings.cot_tcp_max_clients,
+                                   max_per_address=settings.cot_tcp_max_per_address,
+                                   idle_s=settings.cot_tcp_idle_s)
 
     async def run(self) -> None:
         """Serve until cancelled; then close every TAK connection and the field client."""

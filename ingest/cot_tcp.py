@@ -147,7 +147,9 @@ class CotTcpStats:
     pings: int = 0
     """Keepalive pings answered (and client pongs ignored)."""
     refused: int = 0
-    """Connections refused because too many clients were connected."""
+    """Connections refused: not allowed, or too many (in all, or from one address)."""
+    idle: int = 0
+    """Connections closed because they sent nothing for the idle time."""
 
 
 class CotTcpServer:
@@ -162,6 +164,8 @@ class CotTcpServer:
         *,
         max_event_bytes: int = MAX_EVENT_BYTES,
         max_clients: int = 256,
+        max_per_address: int = 8,
+        idle_s: float = 300.0,
         close_timeout_s: float = 5.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         tls: ssl.SSLContext | None = None,
@@ -175,6 +179,8 @@ class CotTcpServer:
         self._on_error = on_error
         self._max_event_bytes = max_event_bytes
         self._max_clients = max_clients
+        self._max_per_address = max_per_address
+        self._idle_s = idle_s
         self._close_timeout_s = close_timeout_s
         self._clock = clock
         self._server: asyncio.Server | None = None
@@ -250,6 +256,14 @@ class CotTcpServer:
                         len(self._clients))
             await _close_writer(writer)
             return
+        host = _peer_host(writer)
+        same = sum(_peer_host(other) == host for other in self._clients.values())
+        if same >= self._max_per_address:
+            self.stats.refused += 1
+            log.warning("CoT TCP input: refusing %s, %d connections from it already"
+                        " (cot_tcp_max_per_address)", peer, same)
+            await _close_writer(writer)
+            return
         task = asyncio.current_task()
         assert task is not None  # a client callback always runs in a task
         self._clients[task] = writer
@@ -279,7 +293,12 @@ class CotTcpServer:
         framer = CotFramer(self._max_event_bytes)
         while True:
             try:
-                data = await reader.read(_READ_SIZE)
+                data = await asyncio.wait_for(reader.read(_READ_SIZE), self._idle_s)
+            except TimeoutError:
+                self.stats.idle += 1
+                log.warning("CoT TCP client %s: nothing for %.0f s (cot_tcp_idle_s); closing",
+                            peer, self._idle_s)
+                break
             except ConnectionError as exc:
                 log.warning("CoT TCP client %s: connection lost: %s", peer, exc)
                 break
@@ -340,6 +359,11 @@ async def _send_pong(writer: asyncio.StreamWriter, now: datetime) -> None:
     writer.write(serialize_pong(now))
     with contextlib.suppress(ConnectionError):
         await writer.drain()
+
+
+def _peer_host(writer: asyncio.StreamWriter) -> str:
+    address = writer.get_extra_info("peername")
+    return str(address[0]) if isinstance(address, tuple) and address else "?"
 
 
 def _peer_name(writer: asyncio.StreamWriter) -> str:

@@ -323,6 +323,33 @@ async def test_clients_over_the_limit_are_refused(received: Received) -> None:
 
 
 @integration
+async def test_one_address_cannot_take_every_connection(received: Received) -> None:
+    async with CotTcpServer("127.0.0.1", 0, received.on_message, received.on_error,
+                            max_per_address=2) as server:
+        kept = [await Client.open(server.port) for _ in range(2)]
+        for client in kept:
+            await client.send(ATAK)
+        await received.wait(messages=2)
+        third = await Client.open(server.port)
+        await third.wait_closed_by_server()
+        assert server.stats.refused == 1 and server.clients == 2
+        for client in (*kept, third):
+            await client.close()
+
+
+@integration
+async def test_a_silent_connection_is_closed_after_the_idle_time(
+        received: Received, caplog: pytest.LogCaptureFixture) -> None:
+    async with CotTcpServer("127.0.0.1", 0, received.on_message, received.on_error,
+                            idle_s=0.5) as server:
+        quiet = await Client.open(server.port)
+        await quiet.wait_closed_by_server()
+        assert server.stats.idle == 1 and server.clients == 0
+        assert "(cot_tcp_idle_s); closing" in caplog.text
+        await quiet.close()
+
+
+@integration
 async def test_a_failing_sink_drops_the_connection_loudly(
         received: Received, caplog: pytest.LogCaptureFixture) -> None:
     async def broken(kind: Kind, message: Position | Alarm) -> None:
