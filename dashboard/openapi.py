@@ -26,8 +26,8 @@ from dashboard.command_schema import (
 from dashboard.map_inside import InsideRequest, InsideResult
 from dashboard.report_api import FIRST_DAY, LAST_DAY
 from incidents.command import DecisionSupport, DispatchPlan
-from incidents.model import Incident
 from incidents.coverage import Cover
+from incidents.model import Incident
 from incidents.orders import Order
 from incidents.reports.daily import DailySummary
 
@@ -194,7 +194,8 @@ class DeadLetters(msgspec.Struct, frozen=True, kw_only=True):
 
 
 _TYPES: list[Any] = [CreateIncident, Transition, Note, Merge, Dispatch, Reassign, Problem,
-                     Incident, Order, Cover, DispatchPlan, DecisionSupport, TimelineEntry, Merged, Ok,
+                     Incident, Order, Cover, DispatchPlan, DecisionSupport, TimelineEntry,
+                     Merged, Ok,
                      NearStream, IncidentVideo, ConferenceRoom, CapAlerts, LayerRow,
                      DeadLetters, DailySummary, InsideRequest, InsideResult]
 

@@ -23,9 +23,8 @@ from incidents.errors import not_found as _not_found
 from incidents.journal import Event, JournalKeyError
 from incidents.lifecycle import Outcome, State, merge_events
 from incidents.model import Incident, IncidentStatus, Level
-from incidents.orders import Order
+from incidents.orders import Order, override_data
 from incidents.orders import new_order as _new_order
-from incidents.orders import override_data
 from incidents.plans import Requirement
 from incidents.spatial import UnitChanges, UnitPoint
 from incidents.store.incident_sql import INCIDENT_COLUMNS, incident_from_row, insert_incident
