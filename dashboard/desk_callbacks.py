@@ -15,7 +15,7 @@ from typing import Any
 
 import dash_leaflet as dl
 from dash import ALL as EVERY
-from dash import ClientsideFunction, Dash, Input, Output, State, ctx, html, no_update
+from dash import MATCH, ClientsideFunction, Dash, Input, Output, State, ctx, html, no_update
 from flask import request
 
 from config.video import VideoSettings
@@ -342,6 +342,12 @@ def _actions(app: Dash, data: DeskData) -> None:
 def _dispatch(app: Dash, data: DeskData, taxonomy: Taxonomy) -> None:
     closed = "desk-dialog"
     partial_closed = "desk-dpartial"
+    slot = {"type": SLOT, "task": MATCH, "slot": MATCH}
+
+    # A slot's far / busy mark follows the unit chosen in it (assets/desk_dispatch.js).
+    app.clientside_callback(  # type: ignore[no-untyped-call]
+        ClientsideFunction("sitroomDispatch", "slotClass"), Output(slot, "className"),
+        Input(slot, "value"), State("desk-dialog-plan", "data"))
 
     @app.callback(Output("desk-dialog", "className"), Output("desk-dialog-title", "children"),
                   Output("desk-dialog-body", "children"), Output("desk-dialog-plan", "data"),

@@ -39,7 +39,7 @@ class Option:
     unit: str
     """Unit id."""
     label: str
-    """"xt-119-fe2 · 48.3 km · 约 72 分钟 · ⚠ 远" (the unit id first)."""
+    """"xt-119-fe2 · ⚠ 远 · 48.3 km · 约 73 分钟" (the unit id first, then the marks)."""
     far: bool
     """Beyond the warning distance or travel time."""
     busy: bool
@@ -123,12 +123,10 @@ def option(unit: str, metres: float, rules: DispatchSettings, lang: Lang,
            busy: bool = False) -> Option:
     """A unit as the dropdown offers it: distance, travel time, and the far and busy marks."""
     far = is_far(metres, rules)
-    parts = [unit, _distance(metres),
+    # The marks come right after the unit: a narrow slot cuts the end of its label off.
+    parts = [unit, *([LABELS("d_busy", lang)] if busy else []),
+             *(["⚠ " + LABELS("d_far", lang)] if far else []), _distance(metres),
              LABELS("d_minutes", lang).format(n=max(1, math.ceil(travel_min(metres, rules))))]
-    if far:
-        parts.append("⚠ " + LABELS("d_far", lang))
-    if busy:
-        parts.append(LABELS("d_busy", lang))
     return Option(unit=unit, label=" · ".join(parts), far=far, busy=busy)
 
 
@@ -171,7 +169,8 @@ def dialog_state(view: Dialog) -> dict[str, Any]:
     return {"incident": view.incident_id, "plan": view.plan_id,
             "tasks": {t.task_id: {"needed": t.needed, "name": t.name, "agency": t.agency_text,
                                   "kind": t.kind_text} for t in view.tasks},
-            "busy": sorted({o.unit for t in view.tasks for o in t.options if o.busy})}
+            "busy": sorted({o.unit for t in view.tasks for o in t.options if o.busy}),
+            "far": sorted({o.unit for t in view.tasks for o in t.options if o.far})}
 
 
 def shortfalls(state: Mapping[str, Any], chosen: Sequence[tuple[str, str]], lang: Lang
@@ -196,6 +195,13 @@ def busy_chosen(state: Mapping[str, Any], chosen: Sequence[tuple[str, str]]) -> 
     return [unit for _, unit in chosen if unit in busy]
 
 
+def slot_class(unit: str | None, far: Collection[str], busy: Collection[str]) -> str:
+    """A slot's class: marked far or busy by the unit in it (assets/desk.js does the same
+    when the leader changes it)."""
+    return ("desk-dslot" + (" desk-dslot-far" if unit in far else "")
+            + (" desk-dslot-busy" if unit in busy else ""))
+
+
 def assignments(ids: Sequence[Mapping[str, Any]], values: Sequence[str | None]
                 ) -> list[tuple[str, str]]:
     """(task id, unit) of every filled slot, in slot order; cleared slots are left out."""
@@ -215,7 +221,7 @@ def render_dialog(view: Dialog, lang: Lang) -> list[Any]:
         if task.missing:
             badges.append(html.Span(LABELS("d_short", lang).format(n=task.missing),
                                     className="desk-chip desk-chip-warn"))
-        if task.far:
+        if task.far:  # as proposed; the slots' own marks follow the leader's choices
             badges.append(html.Span(LABELS("d_far_n", lang).format(n=task.far),
                                     className="desk-chip desk-chip-far"))
         blocks.append(html.Section(className="desk-dtask", **data_attrs(task=task.task_id),
@@ -228,8 +234,7 @@ def render_dialog(view: Dialog, lang: Lang) -> list[Any]:
                 dcc.Dropdown(id={"type": SLOT, "task": task.task_id, "slot": n},
                              options=options, value=unit, clearable=True, searchable=True,
                              placeholder=LABELS("d_choose", lang),
-                             className="desk-dslot" + (" desk-dslot-far" if unit in far
-                                                       else ""))
+                             className=slot_class(unit, far, ()))
                 for n, unit in enumerate(task.proposed)]),
         ]))
     return [html.Div(LABELS("d_hint", lang), className="desk-sub"), *blocks]

@@ -135,7 +135,7 @@ LABELS = COMMON.extend({
     "d_dispatched": ("已下达 {n} 条调度指令", "{n} orders issued"),
     "d_nothing": ("未选择任何单位", "No unit chosen"),
     "d_far": ("远", "far"),
-    "d_far_n": ("{n} 个较远", "{n} far"),
+    "d_far_n": ("拟派 {n} 个较远", "{n} far proposed"),
     "d_minutes": ("约 {n} 分钟", "~{n} min"),
     "d_busy": ("执行任务中", "on an order"),
     "d_reason": ("选用执行任务中的单位时必填：原因", "Required when a unit on an order is"

@@ -102,9 +102,9 @@ async def test_a_partial_dispatch_is_confirmed_and_the_panel_says_what_is_short(
     attack = dialog.locator("[data-task='fire_attack']")
     # Three engines are proposed: the two near ones and the far one, marked with its distance.
     far = attack.locator(".desk-dslot", has_text="e-far")
-    await expect(far).to_contain_text("e-far · 39.9 km · 约 60 分钟 · ⚠ 远")
+    await expect(far).to_contain_text("e-far · ⚠ 远 · 39.9 km · 约 60 分钟")
     await expect(far).to_have_class(re.compile("desk-dslot-far"))
-    await expect(attack.locator(".desk-chip-far")).to_have_text("1 个较远")
+    await expect(attack.locator(".desk-chip-far")).to_have_text("拟派 1 个较远")
     await expect(attack.locator(".desk-dslot", has_text="e-near1")).not_to_contain_text("⚠")
     # Tasks nobody can fill say how many are short.
     await expect(dialog.locator("[data-task='casualty_care'] .desk-chip-warn")).to_have_text(
@@ -112,9 +112,13 @@ async def test_a_partial_dispatch_is_confirmed_and_the_panel_says_what_is_short(
 
     # Swap the far engine for the busy one: offered last, marked, refused without a reason.
     await far.click()
-    busy = page.get_by_role("option", name=re.compile(r"^e-busy · 300 m .*执行任务中"))
+    busy = page.get_by_role("option", name="e-busy · 执行任务中 · 300 m · 约 1 分钟")
     await busy.click()
-    await expect(attack.locator(".desk-dslot", has_text="e-busy")).to_have_count(1)
+    chosen = attack.locator(".desk-dslot", has_text="e-busy")
+    await expect(chosen).to_have_count(1)
+    # The slot's mark follows the choice: busy now, no longer far.
+    await expect(chosen).to_have_class(re.compile("desk-dslot-busy"))
+    await expect(chosen).not_to_have_class(re.compile("desk-dslot-far"))
     await page.click("#desk-dialog-confirm")
     await expect(page.locator("#desk-dialog-msg")).to_have_text(
         "所选单位 e-busy 正在执行任务：请填写选用原因", timeout=10_000)

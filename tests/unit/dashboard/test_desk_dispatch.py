@@ -16,6 +16,7 @@ from dashboard.desk_dispatch import (
     option,
     render_dialog,
     shortfalls,
+    slot_class,
     travel_min,
 )
 from dashboard.i18n import Lang
@@ -106,8 +107,8 @@ def test_far_units_are_marked_with_distance_and_travel_time() -> None:
     assert not is_far(13_000, rules)  # 13 km: 19.5 min at 40 km/h
     assert is_far(15_001, DispatchSettings(warn_travel_min=60))  # beyond the distance
     assert is_far(14_000, DispatchSettings(speed_kmh=20))  # 42 min: beyond the time
-    assert option("hz9", 48_300, rules, Lang.ZH).label == "hz9 · 48.3 km · 约 73 分钟 · ⚠ 远"
-    assert option("hz9", 48_300, rules, Lang.EN).label == "hz9 · 48.3 km · ~73 min · ⚠ far"
+    assert option("hz9", 48_300, rules, Lang.ZH).label == "hz9 · ⚠ 远 · 48.3 km · 约 73 分钟"
+    assert option("hz9", 48_300, rules, Lang.EN).label == "hz9 · ⚠ far · 48.3 km · ~73 min"
 
     points, plan = leak_dialog(Lang.ZH)
     (detection,) = dialog(plan, points, TAXONOMY, Lang.ZH, rules).tasks
@@ -116,7 +117,7 @@ def test_far_units_are_marked_with_distance_and_travel_time() -> None:
     assert detection.proposed == ("hz1", "hz9", None) and detection.far == 1
     body = str([c.to_plotly_json() for c in render_dialog(
         dialog(plan, points, TAXONOMY, Lang.ZH, rules), Lang.ZH)])
-    assert "1 个较远" in body and "desk-dslot desk-dslot-far" in body
+    assert "拟派 1 个较远" in body and "desk-dslot desk-dslot-far" in body
     # A wider warning distance and time: nothing is far any more.
     wide = DispatchSettings(warn_distance_km=60, warn_travel_min=90)
     (detection,) = dialog(plan, points, TAXONOMY, Lang.ZH, wide).tasks
@@ -128,12 +129,16 @@ def test_busy_units_come_last_marked_and_need_a_reason() -> None:
     view = dialog(plan, points, TAXONOMY, Lang.EN, busy={"hz3"})
     (detection,) = view.tasks
     assert [(o.unit, o.busy) for o in detection.options][-1] == ("hz3", True)
-    assert detection.options[-1].label == "hz3 · 500 m · ~1 min · on an order"
+    assert detection.options[-1].label == "hz3 · on an order · 500 m · ~1 min"
     # Unavailable but holding no order (out of service): not offered at all.
     (alone,) = dialog(plan, points, TAXONOMY, Lang.EN).tasks
     assert "hz3" not in {o.unit for o in alone.options}
     state = dialog_state(view)
     assert state["busy"] == ["hz3"] and state["tasks"]["detection"]["needed"] == 3
+    assert state["far"] == ["hz9"]
+    assert slot_class("hz3", state["far"], state["busy"]) == "desk-dslot desk-dslot-busy"
+    assert slot_class("hz9", state["far"], state["busy"]) == "desk-dslot desk-dslot-far"
+    assert slot_class(None, state["far"], state["busy"]) == "desk-dslot"
     assert busy_chosen(state, [("detection", "hz1"), ("detection", "hz3")]) == ["hz3"]
     assert busy_chosen(state, [("detection", "hz1")]) == []
 
