@@ -90,6 +90,19 @@ class DispatchSettings(BaseModel):
     estimated travel time (a rough figure: no road network is consulted)."""
 
 
+class JournalSettings(BaseModel):
+    """Where the journal's head is anchored outside the database, and how often."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    anchor_file: Path | None = None
+    """File the signed heads are appended to; unset: `var_dir`/journal-anchors.jsonl (the
+    demo). In production put it on the backup site's storage, away from the database host:
+    an anchor beside the data it protects is restored or wiped with it."""
+    anchor_every_s: float = Field(default=300.0, ge=10, le=3600)
+    """How often `sitroom up` anchors the head (a rollback to a copy older than this shows)."""
+
+
 class AuthSettings(BaseModel):
     """Dashboard authentication: the secret key, sessions and lock-out."""
 
@@ -241,6 +254,10 @@ class Settings(BaseSettings):
     dashboard_host: str = "127.0.0.1"
     dashboard_port: int = 8050
     dashboard_threads: int = 8
+    dashboard_max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=64 * 1024,
+                                          le=256 * 1024 * 1024)
+    """Largest request body the dashboard accepts, on every route and Dash callback alike;
+    a larger one is answered 413 from its headers, before the body is read."""
     """Worker threads of the dashboard's WSGI server."""
     dashboard_workers: int = Field(default=1, ge=1, le=64)
     """Dashboard worker processes sharing dashboard_port (SO_REUSEPORT); each follows the
@@ -250,6 +267,8 @@ class Settings(BaseSettings):
     journal_key: SecretStr | None = None
     """HMAC key of the incident journal (SITROOM_JOURNAL_KEY): from the environment, never
     stored in the database; the same on every ingest and dashboard worker."""
+    journal: JournalSettings = JournalSettings()
+    """Anchors of the journal head (SITROOM_JOURNAL__ANCHOR_FILE, …ANCHOR_EVERY_S)."""
     embedded: EmbeddedPorts = EmbeddedPorts()
     ingest: IngestSettings = IngestSettings()
     feeds: FeedWatchSettings = FeedWatchSettings()
@@ -263,6 +282,11 @@ class Settings(BaseSettings):
     """Video server (WHIP/WHEP relay, conference rooms); env SITROOM_VIDEO__*."""
     map: MapSettings = MapSettings()
     """The basemap: local tiles file, internal tile services (see docs/maps.md)."""
+
+    @property
+    def anchor_file(self) -> Path:
+        """Where the journal's anchors are kept."""
+        return self.journal.anchor_file or self.var_dir / "journal-anchors.jsonl"
 
     @classmethod
     def settings_customise_sources(

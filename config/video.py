@@ -43,8 +43,8 @@ class CameraSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     id: str
     """Stream id of the camera."""
     url: str
-    """rtsp://user:password@host/path, or a file path (tests, demos); credentials never reach
-    the logs."""
+    """rtsp://user:password@host/path (a host in video.camera_hosts), or a file under
+    video.camera_files (demos, training); credentials never reach the logs."""
     name: str = ""
     """Title shown on the map and in players."""
     lat: float | None = None
@@ -102,6 +102,12 @@ class VideoSettings(BaseModel):
     """How often stream positions follow their units and expired streams are ended."""
     cameras: Cameras = ()
     """Cameras pulled from start-up (more can be added at run time: POST /api/cameras)."""
+    camera_hosts: tuple[str, ...] = ()
+    """Hosts cameras may be pulled from over rtsp(s)/http(s): names, addresses or networks
+    (`10.20.0.0/16`). Empty: no network camera (the video server's own network is not
+    implied: FFmpeg would fetch whatever internal address it is given)."""
+    camera_files: Path | None = None
+    """Directory whose video files may serve as cameras (demos, training); unset: none."""
 
 
 def secret_bytes(settings: VideoSettings) -> bytes:

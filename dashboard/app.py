@@ -55,6 +55,9 @@ def create_app(settings: Settings, bridge: AsyncBridge | None = None) -> dash.Da
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
     app.server.secret_key = derive_key(secret, "flask")  # Flask's own session: unused, signed
+    # The same limit as the server's, for whatever WSGI server runs the app (a chunked body
+    # has no length up front: Werkzeug stops reading it here).
+    app.server.config["MAX_CONTENT_LENGTH"] = settings.dashboard_max_body_bytes
     register_pages(app, settings, bridge)
     app.layout = html.Div([dcc.Location(id=URL_ID), dash.page_container])
     register_routes(app.server, bridge, settings, secret)

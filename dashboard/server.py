@@ -132,7 +132,9 @@ def serve_one(settings: Settings, sock: socket.socket | None = None,
             prepare(app, bridge)
         where = ({"sockets": [sock]} if sock is not None else
                  {"host": settings.dashboard_host, "port": settings.dashboard_port})
+        # waitress's own default is 1 GiB; it answers 413 from the Content-Length header.
         server = create_server(app.server, threads=threads, ident="sitroom-dashboard",
+                               max_request_body_size=settings.dashboard_max_body_bytes,
                                **where)
         if threading.current_thread() is threading.main_thread():
             stop = _stopper(app)

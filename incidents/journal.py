@@ -101,9 +101,11 @@ def seal(key: bytes, prev_mac: bytes, seq: int, incident_id: str, at: datetime, 
                         client=client, data=data, prev_mac=prev_mac, mac=mac)
 
 
-def head_mac(key: bytes, seq: int, mac: bytes) -> bytes:
-    """MAC of the chain head (last seq and its MAC): removing rows at the end shows."""
-    return hmac.new(key, b"head:%d:" % seq + mac, hashlib.sha256).digest()
+def head_mac(key: bytes, start: int, seq: int, mac: bytes) -> bytes:
+    """MAC of the chain head: where the chain starts, its last seq and that row's MAC."""
+    # The start is covered so that moving it past every row (a "reset") needs the key too;
+    # with the start and the last seq fixed, so is the number of rows (seq - start, no gaps).
+    return hmac.new(key, b"head2:%d:%d:" % (start, seq) + mac, hashlib.sha256).digest()
 
 
 class Problem(StrEnum):
@@ -117,6 +119,12 @@ class Problem(StrEnum):
     """Sequence numbers are missing before this row (rows removed)."""
     TAIL_REMOVED = "tail_removed"
     """The chain head names rows that are gone, or its own MAC is wrong."""
+    RESET = "reset"
+    """The chain's start was moved: sealed rows lie before it, or the head is unsealed."""
+    ROLLED_BACK = "rolled_back"
+    """The journal is behind, or differs from, a head anchored outside the database."""
+    UNJOURNALED = "unjournaled"
+    """An incident exists without any journal row (its rows were removed)."""
 
 
 class Finding(msgspec.Struct, frozen=True, kw_only=True):
@@ -133,9 +141,11 @@ class Finding(msgspec.Struct, frozen=True, kw_only=True):
 class ChainCheck:
     """Checks a journal row by row as it streams in (a journal does not fit in memory)."""
 
-    def __init__(self, key: bytes, start: int = 0) -> None:
-        """`start` is the seq after which the chain begins (rows before it predate sealing)."""
-        self._key = key
+    def __init__(self, key: bytes, start: int = 0,
+                 anchor: tuple[int, bytes] | None = None) -> None:
+        """`start` is the seq after which the chain begins (rows before it predate sealing);
+        `anchor` a (seq, MAC) the chain once had, kept outside the database."""
+        self._key, self._start, self._anchor = key, start, anchor
         self._prev_mac, self._expected_seq, self.count = GENESIS, start + 1, 0
         self.findings: list[Finding] = []
         """What is wrong so far."""
@@ -156,18 +166,29 @@ class ChainCheck:
         if not hmac.compare_digest(row.prev_mac, self._prev_mac):
             self.findings.append(Finding(seq=row.seq, problem=Problem.CHAIN_BROKEN,
                                          detail="does not follow the previous row's MAC"))
+        if self._anchor is not None and row.seq == self._anchor[0] and not hmac.compare_digest(
+                row.mac, self._anchor[1]):
+            self.findings.append(Finding(
+                seq=row.seq, problem=Problem.ROLLED_BACK,
+                detail="differs from the anchored head: the journal was rewritten since"))
         self._prev_mac, self._expected_seq = row.mac, row.seq + 1
 
     def finish(self, head: tuple[int, bytes, bytes] | None) -> tuple[int, list[Finding]]:
         """Check the head (last seq, last mac, head mac); return (rows, findings)."""
         last_seq = self._expected_seq - 1
+        if self._anchor is not None and last_seq < self._anchor[0]:
+            self.findings.append(Finding(
+                seq=last_seq, problem=Problem.ROLLED_BACK,
+                detail=f"the journal ends at row {last_seq}, but row {self._anchor[0]} was"
+                       " anchored outside the database: restored from an older copy, or cut"))
         if head is None:
             if self.count:
                 self.findings.append(Finding(seq=last_seq, problem=Problem.TAIL_REMOVED,
                                              detail="rows exist but the chain head is missing"))
             return self.count, self.findings
         seq, mac, their_head_mac = head
-        if not hmac.compare_digest(head_mac(self._key, seq, mac), their_head_mac):
+        if not hmac.compare_digest(head_mac(self._key, self._start, seq, mac),
+                                   their_head_mac):
             self.findings.append(Finding(seq=seq, problem=Problem.TAIL_REMOVED,
                                          detail="the chain head's own MAC is wrong"))
         if seq != last_seq or not hmac.compare_digest(mac, self._prev_mac):
@@ -178,12 +199,14 @@ class ChainCheck:
 
 
 def verify(key: bytes, rows: Iterable[JournalEntry], head: tuple[int, bytes, bytes] | None,
-           start: int = 0) -> tuple[int, list[Finding]]:
+           start: int = 0, anchor: tuple[int, bytes] | None = None
+           ) -> tuple[int, list[Finding]]:
     """Check every row and the head (last seq, last mac, head mac); return (rows, findings).
 
-    `start` is the seq after which the chain begins (rows before it predate sealing).
+    `start` is the seq after which the chain begins (rows before it predate sealing);
+    `anchor` a (seq, MAC) of the chain kept outside the database.
     """
-    check = ChainCheck(key, start)
+    check = ChainCheck(key, start, anchor)
     for row in rows:
         check.add(row)
     return check.finish(head)

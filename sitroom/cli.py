@@ -102,8 +102,13 @@ def _parser() -> argparse.ArgumentParser:
     layers_sub.add_parser("list", help="list the stored layers")
     journal = sub.add_parser("journal", help="the tamper-evident incident journal")
     journal_sub = journal.add_subparsers(dest="action", required=True)
-    journal_sub.add_parser("verify", help="check every row's HMAC and the chain; exit 1 if"
-                           " any row was edited, inserted or removed")
+    journal_sub.add_parser("verify", help="check every row's HMAC, the chain and the last"
+                           " anchor; exit 1 if any row was edited, inserted or removed, the"
+                           " chain reset or the database rolled back")
+    anchor = journal_sub.add_parser("anchor", help="append the signed journal head to"
+                                    " journal.anchor_file (kept outside the database)")
+    anchor.add_argument("--every", type=float, metavar="SECONDS",
+                        help="keep anchoring at this interval until stopped")
     accounts = sub.add_parser("accounts", help="MQTT accounts: Mosquitto ACL, password hashes")
     accounts_sub = accounts.add_subparsers(dest="action", required=True)
     acl = accounts_sub.add_parser("acl", help="print the Mosquitto acl_file for mqtt_accounts")
@@ -178,9 +183,11 @@ def main(argv: list[str] | None = None) -> int:
         return _run_async(import_layer(settings, args.file, args.name, args.kind, args.crs,
                                        args.lat_column, args.lon_column))
     if command == "journal":
-        from sitroom.journal_cli import verify_journal
+        from sitroom.journal_cli import anchor_journal, verify_journal
 
         _require(settings, "database_url")
+        if args.action == "anchor":
+            return _run_async(anchor_journal(settings, journal_key(settings), args.every))
         return _run_async(verify_journal(settings, journal_key(settings)))
     if command == "accounts":
         return _accounts_command(settings, args.action, getattr(args, "out", None))

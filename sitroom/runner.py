@@ -87,6 +87,10 @@ def run_up(settings: Settings, config: Path | None, demo: tuple[int, float] | No
         ), ready_timeout_s=90)
         supervisor.start(embedded.ProcessSpec(
             name="video", argv=base + ["video"], env=env, port=settings.video.port))
+        # The journal's head, signed, outside the database: a restore of an older copy shows.
+        supervisor.start(embedded.ProcessSpec(
+            name="anchor", env=env, argv=base + ["journal", "anchor", "--every",
+                                                 str(settings.journal.anchor_every_s)]))
         sign_in = "  create an account: sitroom user add NAME --role leader\n"
         if demo is not None:
             from dashboard.auth.admin import demo_leader

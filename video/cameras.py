@@ -23,6 +23,7 @@ from aiortc.mediastreams import MediaStreamTrack
 from config.video import CameraSpec as CameraSpec  # the one camera model, defined with the settings
 from config.video import VideoSettings, secret_bytes
 from incidents.video_tokens import Role, issue
+from video.camera_sources import check_source
 from video.hub import Conflict, VideoHub
 from video.registry import PositionSource, StreamEvent, StreamKind
 from video.sdp import valid_id
@@ -43,12 +44,13 @@ def redacted(url: str) -> str:
     return urlunsplit((parts.scheme, "***@" + netloc, parts.path, "", ""))
 
 
-def check_spec(spec: CameraSpec) -> None:
-    """Raise ValueError when the spec cannot be used."""
+def check_spec(spec: CameraSpec, settings: VideoSettings) -> None:
+    """Raise ValueError when the spec cannot be used, or its source may not be pulled."""
     if not valid_id(spec.id):
         raise ValueError(f"invalid camera id {spec.id!r}")
     if not spec.url:
         raise ValueError("a camera needs a url")
+    check_source(spec.url, settings.camera_hosts, settings.camera_files)
     if (spec.lat is None) != (spec.lon is None):
         raise ValueError("give both lat and lon, or neither")
     if spec.lat is not None and spec.lon is not None and not (
@@ -137,7 +139,7 @@ class CameraSource:
 async def add_camera(hub: VideoHub, spec: CameraSpec,
                      backoff: Backoff | None = None) -> CameraSource:
     """Start pulling a camera into the hub as a stream of kind camera."""
-    check_spec(spec)
+    check_spec(spec, hub.settings)
     if spec.id in hub.cameras:
         raise Conflict(f"camera {spec.id} exists")
     info = hub.registry.get(spec.id)
@@ -160,7 +162,7 @@ async def remove_camera(hub: VideoHub, camera_id: str) -> bool:
 async def register_camera(settings: VideoSettings, spec: CameraSpec,
                           base_url: str | None = None) -> dict[str, object]:
     """For `sitroom camera add`: ask the running video server to pull a camera."""
-    check_spec(spec)
+    check_spec(spec, settings)
     token = issue(secret_bytes(settings), "cli", Role.ADMIN, 60)
     url = (base_url or f"http://{settings.host}:{settings.port}") + "/api/cameras"
     async with aiohttp.ClientSession() as client, client.post(

@@ -12,9 +12,9 @@ from pathlib import Path
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from config.video import VideoSettings, secret_bytes
+from config.video import VideoConfigError, VideoSettings, secret_bytes
 from video import handlers
-from video.cameras import add_camera
+from video.cameras import add_camera, check_spec
 from video.hub import OnRecording, VideoHub
 from video.pages import field_page, lang_of, room_page, watch_page
 from video.registry import StreamRegistry
@@ -82,8 +82,14 @@ def _routes(app: web.Application) -> None:
 def build_app(settings: VideoSettings, *, redis_url: str | None = None,
               redis_prefix: str = "sitroom:", on_recording: OnRecording | None = None
               ) -> web.Application:
-    """The video server's application; refuses a missing or default token secret."""
+    """The video server's application; refuses a missing or default token secret, and
+    cameras in the settings that may not be pulled."""
     secret = secret_bytes(settings)
+    for camera in settings.cameras:
+        try:
+            check_spec(camera, settings)
+        except ValueError as exc:
+            raise VideoConfigError(f"video.cameras: {camera.id}: {exc}") from exc
     app = web.Application(middlewares=[security_headers], client_max_size=256 * 1024)
     app[SETTINGS] = settings
     app[SECRET] = secret

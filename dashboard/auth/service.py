@@ -17,6 +17,7 @@ from enum import StrEnum
 import msgspec
 
 from config.settings import AuthSettings, Settings
+from dashboard.auth.keys import check_secret, derive_key
 from dashboard.auth.passwords import Passwords, Verified
 from dashboard.auth.roles import AuthMethod, Role, User
 from dashboard.auth.sessions import Clock, Session, SessionStore
@@ -137,7 +138,8 @@ class AuthService:
         sessions = SessionStore.from_url(
             settings.redis_url, settings.redis_prefix,
             idle=timedelta(minutes=auth.session_idle_minutes),
-            lifetime=timedelta(hours=auth.session_max_hours), clock=clock)
+            lifetime=timedelta(hours=auth.session_max_hours), clock=clock,
+            mac_key=derive_key(check_secret(auth.secret_key), "sessions"))
         return cls(LazyUsers(settings.database_url), sessions, passwords or Passwords(), auth,
                    clock)
 
@@ -198,7 +200,9 @@ class AuthService:
         if session is None:
             return None
         now = self._clock()
-        if now.timestamp() - session.checked_at >= RECHECK_EVERY.total_seconds():
+        since = now.timestamp() - session.checked_at
+        # A check "from the future" (a clock set back) is no check: read the account again.
+        if since >= RECHECK_EVERY.total_seconds() or since < 0:
             session = await self._recheck(session_id, session, now)
             if session is None:
                 return None

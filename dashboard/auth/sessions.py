@@ -7,10 +7,18 @@ injected clock; the Redis TTL only collects what nobody asks for again.
 
 Losing Redis signs everyone out and loses nothing else: sessions are not in PostgreSQL on
 purpose (they are short-lived and asked for on every request).
+
+Each record is stored as `MAC.JSON`, the MAC (HMAC-SHA256 with a key derived from the
+dashboard's secret) taken over the record's Redis key and its JSON: whoever can write to Redis
+but does not hold the secret cannot make a session (an admin, a far-future `checked_at`), nor
+move a genuine one to another id. A record that does not verify is deleted and grants nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import logging
 import math
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -21,6 +29,8 @@ from redis.exceptions import RedisError
 
 from dashboard.auth.roles import Role, User
 from dashboard.auth.tokens import new_nonce, new_session_id, session_digest
+
+log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 """Returns the current time (timezone-aware); injected so tests can move it."""
@@ -56,14 +66,39 @@ class Session(msgspec.Struct, frozen=True, kw_only=True):
 
 _decoder = msgspec.json.Decoder(Session)
 _encoder = msgspec.json.Encoder()
+_MAC_HEX = 64
+"""Length of the hex MAC in front of each record."""
+
+
+def seal(mac_key: bytes, key: str, session: Session) -> bytes:
+    """The record as stored under `key`: its MAC (bound to the key), a dot, its JSON."""
+    body = _encoder.encode(session)
+    mac = hmac.new(mac_key, key.encode() + b"\n" + body, hashlib.sha256).hexdigest()
+    return mac.encode() + b"." + body
+
+
+def unseal(mac_key: bytes, key: str, doc: bytes | str) -> Session | None:
+    """The session in a stored record, or None when its MAC or its JSON is wrong."""
+    mac, dot, body = (doc if isinstance(doc, bytes) else doc.encode()).partition(b".")
+    if not dot or len(mac) != _MAC_HEX:
+        return None
+    expected = hmac.new(mac_key, key.encode() + b"\n" + body, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected.encode(), mac):
+        return None
+    try:
+        return _decoder.decode(body)
+    except msgspec.DecodeError:
+        return None
 
 
 class SessionStore:
     """Creates, finds, slides and ends sessions in Redis."""
 
     def __init__(self, client: aioredis.Redis, prefix: str, idle: timedelta,
-                 lifetime: timedelta, clock: Clock) -> None:
+                 lifetime: timedelta, clock: Clock, mac_key: bytes) -> None:
+        """`mac_key` seals every record (derived from the dashboard's secret)."""
         self._redis = client
+        self._mac_key = mac_key
         self._prefix = prefix
         self._idle = idle.total_seconds()
         self._lifetime = lifetime.total_seconds()
@@ -71,11 +106,11 @@ class SessionStore:
 
     @classmethod
     def from_url(cls, url: str, prefix: str, idle: timedelta, lifetime: timedelta,
-                 clock: Clock) -> SessionStore:
+                 clock: Clock, mac_key: bytes) -> SessionStore:
         """Sessions on the Redis at `url` under `prefix` (connects lazily)."""
         client = aioredis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=3,
                                          health_check_interval=10)
-        return cls(client, prefix, idle, lifetime, clock)
+        return cls(client, prefix, idle, lifetime, clock, mac_key)
 
     async def close(self) -> None:
         """Close the connection pool."""
@@ -98,7 +133,7 @@ class SessionStore:
         key = self.key(session_id)
         try:
             async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.set(key, _encoder.encode(session), ex=self._ttl(session, now))
+                pipe.set(key, seal(self._mac_key, key, session), ex=self._ttl(session, now))
                 pipe.sadd(self._index(user.username), key)
                 pipe.expire(self._index(user.username), math.ceil(self._lifetime))
                 await pipe.execute()
@@ -115,9 +150,10 @@ class SessionStore:
             raise SessionUnavailable(f"cannot read the session: {exc}") from exc
         if doc is None:
             return None
-        try:
-            session = _decoder.decode(doc)
-        except msgspec.DecodeError:  # written by another version: sign in again, do not fail
+        session = unseal(self._mac_key, key, doc)
+        if session is None:
+            # Written by hand, by another version, or with another secret: it grants nothing.
+            log.warning("session record %s does not verify: deleted", key)
             await self._delete_key(key, "")
             return None
         now = self._clock().timestamp()
@@ -141,11 +177,8 @@ class SessionStore:
         except (RedisError, OSError) as exc:
             raise SessionUnavailable(f"cannot read the session: {exc}") from exc
         if doc is not None:
-            try:
-                username = _decoder.decode(doc).username
-            except msgspec.DecodeError:
-                username = ""
-            await self._delete_key(key, username)
+            session = unseal(self._mac_key, key, doc)
+            await self._delete_key(key, session.username if session else "")
 
     async def delete_user(self, username: str) -> int:
         """End every session of `username` (disabled, new password); returns how many."""
@@ -172,8 +205,8 @@ class SessionStore:
     async def _write(self, key: str, session: Session, now: float) -> None:
         try:
             # XX: a request still in flight must not bring back a session signed out meanwhile.
-            await self._redis.set(key, _encoder.encode(session), ex=self._ttl(session, now),
-                                  xx=True)
+            await self._redis.set(key, seal(self._mac_key, key, session),
+                                  ex=self._ttl(session, now), xx=True)
         except (RedisError, OSError) as exc:
             raise SessionUnavailable(f"cannot update the session: {exc}") from exc
 

@@ -46,6 +46,7 @@ class JournalWriter:
 
     def __init__(self, key: bytes) -> None:
         self._key = key
+        self._start: int | None = None  # the chain's start, which the head MAC covers
         self._last: tuple[int, bytes] | None = None
         # After the head was found moved (another writer is busy too), the next appends go
         # the locked way: 1, 2, 4 ... 64 of them, back to 1 once the one-statement way works.
@@ -65,9 +66,10 @@ class JournalWriter:
                 return entries
             self.moved()
         at = datetime.now(UTC)
-        head = await conn.fetchrow("SELECT seq, mac FROM journal_head FOR UPDATE")
+        head = await conn.fetchrow("SELECT seq, mac, chain_start FROM journal_head FOR UPDATE")
         if head is None:
             raise RuntimeError("journal_head is missing: run `sitroom migrate`")
+        self.chain_starts_at(int(head["chain_start"]))
         entries = self._seal(events, int(head["seq"]), bytes(head["mac"]), at)
         await conn.execute(_APPEND, *self._arguments(entries))
         self.appended(entries)
@@ -77,7 +79,7 @@ class JournalWriter:
                    ) -> tuple[list[JournalEntry], tuple[Any, ...]] | None:
         """The events sealed after the head this writer last wrote, with the parameters
         $1..$14 of AFTER_LAST_CTES; None before its first append."""
-        if self._last is None or not events:
+        if self._last is None or self._start is None or not events:
             return None
         if self._skip:
             self._skip -= 1
@@ -91,6 +93,10 @@ class JournalWriter:
         self._last = (entries[-1].seq, entries[-1].mac)
         if after_last:
             self._penalty = 1
+
+    def chain_starts_at(self, start: int) -> None:
+        """Tell the writer where the chain starts (read with the head: it never moves)."""
+        self._start = start
 
     def moved(self) -> None:
         """A statement with AFTER_LAST_CTES found the head moved and wrote nothing."""
@@ -111,12 +117,14 @@ class JournalWriter:
     def _arguments(self, entries: Sequence[JournalEntry]) -> tuple[Any, ...]:
         """$1..$12 of _APPEND: the rows' columns, then the new head and its MAC."""
         seq, mac = entries[-1].seq, entries[-1].mac
+        if self._start is None:
+            raise RuntimeError("the journal writer seals only after reading the chain head")
         return ([e.seq for e in entries], [uuid.UUID(e.incident_id) for e in entries],
                 [e.at for e in entries], [e.actor for e in entries],
                 [e.action for e in entries], [e.client for e in entries],
                 [json.dumps(e.data, ensure_ascii=False) for e in entries],
                 [e.prev_mac for e in entries], [e.mac for e in entries],
-                seq, mac, head_mac(self._key, seq, mac))
+                seq, mac, head_mac(self._key, self._start, seq, mac))
 
 
 async def chain_start(conn: asyncpg.Connection) -> int:
@@ -139,6 +147,22 @@ async def read_chain(conn: asyncpg.Connection, after: int) -> AsyncIterator[Jour
         if len(rows) < _READ_CHUNK:
             return
         after = rows[-1]["seq"]
+
+
+async def sealed_before_start(conn: asyncpg.Connection, start: int) -> int:
+    """How many rows at or before the chain's start carry a MAC (rows from before the chain
+    have none, so any such row means the start was moved past sealed rows)."""
+    return int(await conn.fetchval(
+        "SELECT count(*) FROM incident_events WHERE seq <= $1 AND mac IS NOT NULL", start))
+
+
+async def unjournaled(conn: asyncpg.Connection, limit: int) -> tuple[int, list[str]]:
+    """Incidents without any journal row: (how many, up to `limit` of their ids)."""
+    rows = await conn.fetch(
+        "SELECT id::text AS id, count(*) OVER () AS n FROM incidents i WHERE NOT EXISTS"
+        " (SELECT FROM incident_events e WHERE e.incident_id = i.id) ORDER BY id LIMIT $1",
+        limit)
+    return (int(rows[0]["n"]) if rows else 0), [r["id"] for r in rows]
 
 
 async def read_head(conn: asyncpg.Connection) -> tuple[int, bytes, bytes] | None:

@@ -15,13 +15,20 @@ import msgspec
 from incidents.cap import CapAlert
 from incidents.deadletters import StoredDeadLetter
 from incidents.feeds import BatchResult, Evaluate, UnitFix
-from incidents.journal import ChainCheck, Finding, JournalKeyError
+from incidents.journal import ChainCheck, Finding, JournalKeyError, Problem
 from incidents.model import DeadLetter, Inbound, Incident, Level, Position, UnitState
 from incidents.outcomes import KeyedIncident
 from incidents.store.batch import catch_up_units, upsert_units, write_batch
 from incidents.store.command import CommandStore
 from incidents.store.incident_sql import INCIDENT_COLUMNS, incident_from_row
-from incidents.store.journal_sql import JournalWriter, chain_start, read_chain, read_head
+from incidents.store.journal_sql import (
+    JournalWriter,
+    chain_start,
+    read_chain,
+    read_head,
+    sealed_before_start,
+    unjournaled,
+)
 from incidents.store.orders_sql import OrderOutbox
 from incidents.store.reports_at_once import plan_reports_at_once, write_reports_at_once
 from incidents.store.session import (
@@ -42,6 +49,10 @@ def migrations() -> list[tuple[str, str]]:
     folder = resources.files("incidents") / "migrations"
     found = sorted(p.name for p in folder.iterdir() if p.name.endswith(".sql"))
     return [(name.removesuffix(".sql"), (folder / name).read_text("utf-8")) for name in found]
+
+
+_NAMED = 10
+"""Incidents named in a finding before "and N more"."""
 
 
 class Store:
@@ -228,16 +239,39 @@ class Store:
                 " FROM cap_alerts ORDER BY sent DESC LIMIT $1", limit)
         return [dict(r.items()) for r in rows]
 
-    async def verify_journal(self, key: bytes) -> tuple[int, list[Finding], int]:
-        """Check the whole journal chain: (rows checked, findings, unsealed rows before it)."""
+    async def verify_journal(self, key: bytes, anchor: tuple[int, bytes] | None = None
+                             ) -> tuple[int, list[Finding], int]:
+        """Check the whole journal chain: (rows checked, findings, unsealed rows before it).
+
+        `anchor`: a (seq, MAC) of the chain kept outside the database; a journal behind it or
+        different at it was rolled back or rewritten.
+        """
         async with transaction(self._pool, isolation="repeatable_read") as conn:
             start = await chain_start(conn)
             head = await read_head(conn)
-            check = ChainCheck(key, start)
+            check = ChainCheck(key, start, anchor)
             async for row in read_chain(conn, start):  # streamed: a journal outgrows memory
                 check.add(row)
+            moved = await sealed_before_start(conn, start)
+            missing, some = await unjournaled(conn, _NAMED)
         checked, findings = check.finish(head)
+        if moved:
+            findings.insert(0, Finding(
+                seq=start, problem=Problem.RESET,
+                detail=f"{moved} sealed rows lie before the chain's start {start}: the start"
+                       " was moved to hide them"))
+        if missing:
+            more = f" and {missing - len(some)} more" if missing > len(some) else ""
+            findings.append(Finding(
+                seq=0, problem=Problem.UNJOURNALED,
+                detail=f"{missing} incidents have no journal row ({', '.join(some)}{more}):"
+                       " their rows were removed"))
         return checked, findings, start
+
+    async def journal_head(self) -> tuple[int, tuple[int, bytes, bytes] | None]:
+        """The chain's start and its head (last seq, its MAC, the head's MAC; None if unsealed)."""
+        async with connection(self._pool) as conn:
+            return await chain_start(conn), await read_head(conn)
 
     @property
     def commands(self) -> CommandStore:

@@ -296,6 +296,11 @@ def test_up_runs_ingests_restarts_and_stops_cleanly(sitroom_up: Up) -> None:
     assert car is not None
     assert ingest_pids(up.process.pid) == new, "the new ingest stays up"
 
+    # The journal's head is anchored outside the database by a child of its own.
+    anchoring = [p for p in process_tree(up.process.pid)
+                 if alive(p) and p.cmdline()[-3:-1] == ["anchor", "--every"]]
+    assert len(anchoring) == 1, "sitroom up anchors the journal"
+
     # Ctrl-C: the runner exits 0 and takes every child and every port with it.
     tree = process_tree(up.process.pid)
     assert {"postgres", "redis-server"} <= {p.name() for p in tree if alive(p)}, tree

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -132,26 +133,28 @@ async def test_removing_the_newest_rows_is_found(store: Store, database_url: str
     assert {f.problem for f in findings} == {Problem.TAIL_REMOVED}
 
 
-def run_verify(database_url: str, key: str = TEST_JOURNAL_KEY
-               ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SITROOM_DATABASE_URL": database_url, "SITROOM_JOURNAL_KEY": key}
-    return subprocess.run([sys.executable, "-m", "sitroom", "journal", "verify"], env=env,
+def run_journal(database_url: str, anchors: Path, action: str = "verify",
+                key: str = TEST_JOURNAL_KEY) -> subprocess.CompletedProcess[str]:
+    """`sitroom journal ACTION` as a child process, anchoring to the file `anchors`."""
+    env = {**os.environ, "SITROOM_DATABASE_URL": database_url, "SITROOM_JOURNAL_KEY": key,
+           "SITROOM_JOURNAL__ANCHOR_FILE": str(anchors)}
+    return subprocess.run([sys.executable, "-m", "sitroom", "journal", action], env=env,
                           capture_output=True, text=True, timeout=60, check=False)
 
 
 async def test_the_cli_says_intact_then_names_the_tampered_row(
-    store: Store, database_url: str
+    store: Store, database_url: str, tmp_path: Path
 ) -> None:
     await journal_with_rows(store)
-    intact = run_verify(database_url)
+    intact = run_journal(database_url, tmp_path / "anchors")
     assert intact.returncode == 0, intact.stderr
     assert "journal intact: 7 rows verified" in intact.stdout
     await tamper(database_url, "UPDATE incident_events SET actor = 'someone-else' WHERE seq = 2")
-    tampered = run_verify(database_url)
+    tampered = run_journal(database_url, tmp_path / "anchors")
     assert tampered.returncode == 1
     assert "seq 2: edited" in tampered.stderr and "日志被篡改" in tampered.stderr
 
 
-async def test_the_cli_refuses_a_weak_key(database_url: str) -> None:
-    weak = run_verify(database_url, key="secret")
+async def test_the_cli_refuses_a_weak_key(database_url: str, tmp_path: Path) -> None:
+    weak = run_journal(database_url, tmp_path / "anchors", key="secret")
     assert weak.returncode != 0 and "SITROOM_JOURNAL_KEY" in weak.stderr

@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 from av.video.frame import VideoFrame
 from pydantic import SecretStr
 
-from config.video import CameraSpec, VideoSettings
+from config.video import CameraSpec, VideoConfigError, VideoSettings
 from incidents.live import LiveState
 from incidents.model import UnitState
 from incidents.video_tokens import Role, issue
@@ -35,7 +35,8 @@ pytestmark = pytest.mark.integration
 def video_settings(tmp_path: Path) -> VideoSettings:
     """Settings with a fresh secret, a free port and quick maintenance."""
     return VideoSettings(token_secret=SecretStr(secrets.token_urlsafe(32)), port=0,
-                         recordings_dir=tmp_path / "recordings", maintenance_s=0.2)
+                         recordings_dir=tmp_path / "recordings", maintenance_s=0.2,
+                         camera_files=tmp_path)
 
 
 @pytest.fixture
@@ -196,3 +197,30 @@ async def test_cameras_in_the_settings_start_with_the_server(
                                 lambda i: i is not None and i.state is StreamState.LIVE)
         assert info is not None and (info.title, info.lat, info.kind) == ("院内", 37.0, "camera")
     assert started.hub.cameras == {}
+
+
+@pytest.mark.parametrize(("url", "says"), [
+    ("file:///etc/passwd", "is not under video.camera_files"),
+    ("http://127.0.0.1:6379/", "is not in video.camera_hosts"),
+    ("concat:/etc/passwd|/etc/hostname", "must be rtsp://"),
+])
+async def test_an_admin_cannot_point_a_camera_at_files_or_internal_services(
+        server: Running, http: aiohttp.ClientSession, video_settings: VideoSettings,
+        url: str, says: str) -> None:
+    admin = issue(key(video_settings), "root", Role.ADMIN, 600)
+    spec = {"id": "cam-evil", "url": url, "name": "x"}
+    async with http.post(server.base_url + "/api/cameras", json=spec,
+                         headers={"Authorization": f"Bearer {admin}"}) as response:
+        doc = await response.json()
+        assert response.status == 400 and doc["error"] == "bad_camera", doc
+        assert says in doc["message"], doc
+    assert server.hub.cameras == {} and server.hub.registry.get("cam-evil") is None
+
+
+async def test_a_refused_camera_in_the_settings_stops_the_server_with_why(
+        video_settings: VideoSettings) -> None:
+    settings = video_settings.model_copy(update={"cameras": (
+        CameraSpec(id="cam-lan", url="rtsp://10.9.9.9/live"),)})
+    with pytest.raises(VideoConfigError, match="cam-lan: .*10.9.9.9 is not in"):
+        async with running(settings, redis_url=None, redis_prefix="x:"):
+            pass

@@ -264,7 +264,8 @@ async def test_shutdown_closes_every_peer_task_and_camera(
 
     unit = token(video_settings, "car-4", Role.UNIT, publish=("car-4",))
     leader = token(video_settings, "li.wei", Role.LEADER, may_watch=True, rooms=("*",))
-    async with running(video_settings, redis_url=None, redis_prefix="x:") as started:
+    clips = video_settings.model_copy(update={"camera_files": tmp_path})
+    async with running(clips, redis_url=None, redis_prefix="x:") as started:
         hub = started.hub
         publisher = await publish(http, started.base_url, "car-4", unit, [PatternTrack()])
         viewer = await watch(http, started.base_url, "car-4", leader)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 import pytest
 
+from incidents.anchors import decode, encode, genuine, take
 from incidents.journal import (
     GENESIS,
     Event,
@@ -37,7 +38,7 @@ def chain(n: int) -> list[JournalEntry]:
 
 def head_of(rows: list[JournalEntry]) -> tuple[int, bytes, bytes]:
     last = rows[-1]
-    return last.seq, last.mac, head_mac(KEY, last.seq, last.mac)
+    return last.seq, last.mac, head_mac(KEY, 0, last.seq, last.mac)
 
 
 def problems(rows: list[JournalEntry], head: tuple[int, bytes, bytes] | None
@@ -102,6 +103,8 @@ def test_a_writer_that_found_the_head_moved_backs_off_the_one_statement_way() ->
     events = [Event(str(uuid.uuid4()), "leader", "note", {"text": "x"})]
     assert writer.after_last(events) is None  # no head known before the first append
     writer.appended(chain(3))
+    assert writer.after_last(events) is None  # nor where the chain starts, which its MAC covers
+    writer.chain_starts_at(0)
     first = writer.after_last(events)
     assert first is not None
     entries, arguments = first
@@ -118,3 +121,42 @@ def test_a_writer_that_found_the_head_moved_backs_off_the_one_statement_way() ->
     writer.moved()
     assert writer.after_last(events) is None
     assert writer.after_last(events) is not None
+
+
+def test_the_head_mac_covers_where_the_chain_starts() -> None:
+    rows = chain(3)
+    seq, mac, sealed = head_of(rows)
+    # The same head claiming a later start (rows 1..3 "predate the chain") is not genuine.
+    assert verify(KEY, [], (seq, mac, sealed), start=3)[1][0].problem is Problem.TAIL_REMOVED
+    assert head_mac(KEY, 3, seq, mac) != sealed
+
+
+def test_a_journal_behind_its_anchor_was_rolled_back() -> None:
+    rows = chain(5)
+    anchored = (5, rows[4].mac)
+    assert verify(KEY, rows, head_of(rows), anchor=anchored) == (5, [])
+    older = rows[:3]  # an older copy of the database: every MAC genuine, the head too
+    assert problems_at(older, head_of(older), anchored) == {Problem.ROLLED_BACK}
+
+
+def test_a_journal_rewritten_since_its_anchor_differs_there() -> None:
+    rows = chain(5)
+    anchored = (4, rows[3].mac)
+    other = chain(6)  # a chain sealed again from the start (with the key) after the anchor
+    other[3] = seal(KEY, other[2].mac, 4, "inc-1", rows[3].at, "leader", "note", None, {})
+    assert Problem.ROLLED_BACK in problems_at(other, head_of(other), anchored)
+
+
+def problems_at(rows: list[JournalEntry], head: tuple[int, bytes, bytes] | None,
+                anchor: tuple[int, bytes]) -> set[Problem]:
+    return {f.problem for f in verify(KEY, rows, head, anchor=anchor)[1]}
+
+
+def test_anchors_are_signed_and_refuse_edits() -> None:
+    rows = chain(2)
+    anchor = take(KEY, 0, 2, rows[1].mac, datetime(2026, 12, 7, 20, 0, tzinfo=UTC))
+    assert genuine(KEY, anchor)
+    assert decode(encode(anchor)) == anchor
+    assert not genuine(KEY, msgspec.structs.replace(anchor, seq=1))
+    assert not genuine(b"z" * 32, anchor)
+    assert decode(b'{"seq": 1') is None  # a line torn by a crash

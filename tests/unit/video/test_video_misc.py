@@ -92,7 +92,7 @@ def test_backoff_doubles_with_jitter_up_to_its_cap() -> None:
 ])
 def test_bad_camera_specs_are_refused(spec: CameraSpec) -> None:
     with pytest.raises(ValueError):
-        check_spec(spec)
+        check_spec(spec, VideoSettings(camera_hosts=("x",)))
 
 
 def test_settings_cameras_are_the_video_servers_camera_model() -> None:
