@@ -19,6 +19,7 @@ from dashboard.desk_dispatch import (
     slot_class,
     travel_min,
 )
+from dashboard.desk_panel import timeline
 from dashboard.i18n import Lang
 from incidents.command import DispatchPlan
 from incidents.dispatch import Proposal
@@ -153,3 +154,15 @@ def test_a_partial_dispatch_names_what_is_short_per_task() -> None:
         "Detection: 1 short (Fire and rescue · Hazmat unit)"]
     full = [("detection", u) for u in ("hz1", "hz9", "hz2")]
     assert shortfalls(state, full, Lang.ZH) == []
+
+
+def test_the_timeline_names_busy_units_sent_on_purpose() -> None:
+    event = {"at": NOW, "actor": "zhao", "action": "dispatch", "data": {
+        "orders": [{"order": "o1", "unit": "e-busy", "task": "fire_attack"}],
+        "busy_override": ["e-busy"], "reason": "最近的水罐车"}}
+    (zh,) = timeline([event], Lang.ZH)
+    assert zh.text == "调度：1 条指令；选用执行任务中的 e-busy（最近的水罐车）"
+    (en,) = timeline([event], Lang.EN)
+    assert en.text == "Dispatch: 1 orders; sent while on an order: e-busy (最近的水罐车)"
+    plain = {**event, "data": {"orders": []}}
+    assert timeline([plain], Lang.ZH)[0].text == "调度：0 条指令"
