@@ -76,6 +76,21 @@ class FeedWatchSettings(BaseModel):
     which the MQTT accounts are checked against). Empty: no feed is watched."""
 
 
+class DispatchSettings(BaseModel):
+    """What the dispatch dialog warns about: units far from the incident."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    warn_distance_km: float = Field(default=15.0, gt=0, le=1000)
+    """A unit farther than this (straight line) from the incident is marked far, with its
+    distance, in the dialog's options and proposed slots."""
+    warn_travel_min: float = Field(default=20.0, gt=0, le=24 * 60)
+    """A unit whose estimated travel time is longer than this is marked far too."""
+    speed_kmh: float = Field(default=40.0, ge=5, le=200)
+    """One average speed for every kind of unit, over the straight-line distance, for the
+    estimated travel time (a rough figure: no road network is consulted)."""
+
+
 class JournalSettings(BaseModel):
     """Where the journal's head is anchored outside the database, and how often."""
 
@@ -287,6 +302,9 @@ class Settings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     feeds: FeedWatchSettings = FeedWatchSettings()
     """Feeds watched for silence (SITROOM_FEEDS__STALE_S, SITROOM_FEEDS__AGENCIES)."""
+    dispatch: DispatchSettings = DispatchSettings()
+    """The dispatch dialog's far-unit marks (SITROOM_DISPATCH__WARN_DISTANCE_KM,
+    SITROOM_DISPATCH__WARN_TRAVEL_MIN, SITROOM_DISPATCH__SPEED_KMH)."""
     auth: AuthSettings = AuthSettings()
     """Dashboard sign-in: the secret key, sessions, lock-out."""
     video: VideoSettings = VideoSettings()

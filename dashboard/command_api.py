@@ -26,6 +26,7 @@ from dashboard.jsonapi import body, enum_args, int_arg, json_response, since_arg
 from dashboard.portal import AsyncBridge
 from incidents.briefing import Briefing
 from incidents.command import Actor, CommandService
+from incidents.errors import Invalid
 from incidents.model import IncidentStatus, Level
 from incidents.store import StoreUnavailable
 
@@ -151,7 +152,8 @@ def command_blueprint(access: CommandAccess, authorize: Authorize) -> Blueprint:
 
         async def call() -> Any:
             return await svc.dispatch(incident_id, actor, plan_id=req.plan,
-                                            assignments=pairs)
+                                      assignments=pairs, busy_ok=req.busy_ok,
+                                      reason=req.reason)
         return json_response(run(call), 201)
 
     @api.get("/api/incidents/<incident_id>/orders")
@@ -159,11 +161,24 @@ def command_blueprint(access: CommandAccess, authorize: Authorize) -> Blueprint:
         authorize("view")
         return json_response(run(service().orders, incident_id))
 
+    @api.get("/api/incidents/<incident_id>/orders/summary")
+    def orders_summary(incident_id: str) -> Response:
+        authorize("view")
+        return json_response(run(service().coverage, incident_id))
+
     @api.post("/api/orders/<order_id>/reassign")
     def reassign(order_id: str) -> Response:
         req = body(Reassign)
         actor = authorize("dispatch")
-        return json_response(run(service().reassign, order_id, actor, req.unit), 201)
+        if req.busy_ok and req.unit is None:
+            raise Invalid("选用正在执行任务的单位须指明单位", "busy_ok needs the unit it is for")
+        svc = service()
+
+        async def call() -> Any:
+            return await svc.reassign(order_id, actor, req.unit,
+                                      busy_ok=[req.unit] if req.busy_ok and req.unit else [],
+                                      reason=req.reason)
+        return json_response(run(call), 201)
 
     @api.get("/api/incidents/<incident_id>/support")
     def support(incident_id: str) -> Response:

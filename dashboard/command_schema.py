@@ -85,6 +85,10 @@ class Dispatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     """Plan id; default: the plan for the incident's type and level."""
     assignments: Annotated[list[Assignment], msgspec.Meta(max_length=500)] | None = None
     """The leader's confirmed or edited assignments; default: the proposal as it stands."""
+    busy_ok: Annotated[list[UnitId], msgspec.Meta(max_length=500)] = []
+    """Units to send although they hold an open order (picked on purpose); needs `reason`."""
+    reason: Text | None = None
+    """Why the units in `busy_ok` are sent, for the journal."""
 
 
 class Reassign(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -92,6 +96,10 @@ class Reassign(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 
     unit: UnitId | None = None
     """The new unit; default: the nearest available unit of the same agency and kind."""
+    busy_ok: bool = False
+    """Send `unit` although it holds an open order (picked on purpose); needs `reason`."""
+    reason: Text | None = None
+    """Why, for the journal."""
 
 
 class Problem(msgspec.Struct, frozen=True, kw_only=True):

@@ -291,7 +291,22 @@ def _dialog(lang: Lang) -> html.Div:
                 html.Div("", id="desk-dialog-title", className="desk-sub")]),
             html.Div(id="desk-dialog-body", className="desk-dialog-body"),
             html.Div("", id="desk-dialog-msg", className="desk-msg desk-msg-err"),
+            # The confirmation step of a partial dispatch: what stays short, send or go back.
+            html.Div(id="desk-dialog-partial", className="desk-dpartial", children=[
+                html.B(LABELS("d_partial_title", lang)),
+                html.Ul(id="desk-dialog-partial-list"),
+                html.Div(className="desk-dpartial-buttons", children=[
+                    html.Button(LABELS("d_partial_back", lang), id="desk-dialog-back",
+                                type="button", n_clicks=0, className="desk-btn"),
+                    html.Button(LABELS("d_partial_go", lang), id="desk-dialog-go",
+                                type="button", n_clicks=0,
+                                className="desk-btn desk-btn-strong"),
+                ]),
+            ]),
             html.Div(className="desk-dialog-foot", children=[
+                dcc.Input(id="desk-dialog-reason", type="text", value="", maxLength=2000,
+                          placeholder=LABELS("d_reason", lang), className="desk-dreason",
+                          debounce=False),
                 html.Button(LABELS("d_cancel", lang), id="desk-dialog-cancel", type="button",
                             n_clicks=0, className="desk-btn"),
                 html.Button(LABELS("d_confirm", lang), id="desk-dialog-confirm",

@@ -15,13 +15,22 @@ from typing import Any
 
 import dash_leaflet as dl
 from dash import ALL as EVERY
-from dash import ClientsideFunction, Dash, Input, Output, State, ctx, no_update
+from dash import MATCH, ClientsideFunction, Dash, Input, Output, State, ctx, html, no_update
 from flask import request
 
 from config.video import VideoSettings
 from dashboard.auth import Action, NotAllowed, NotAuthenticated, current_user, require
+from dashboard.desk_cover import cover_rows, cover_summary, render_cover
 from dashboard.desk_data import DeskData
-from dashboard.desk_dispatch import SLOT, assignments, dialog, render_dialog
+from dashboard.desk_dispatch import (
+    SLOT,
+    assignments,
+    busy_chosen,
+    dialog,
+    dialog_state,
+    render_dialog,
+    shortfalls,
+)
 from dashboard.desk_list import (
     ALL,
     ListFilter,
@@ -40,7 +49,6 @@ from dashboard.desk_panel import (
     header,
     level_action,
     order_views,
-    orders_summary,
     render_header,
     render_orders,
     render_timeline,
@@ -51,6 +59,7 @@ from dashboard.desk_text import LABELS, clock
 from dashboard.i18n import Lang
 from dashboard.video_links import watch_url
 from incidents.command import Actor
+from incidents.coverage import cover as plan_cover
 from incidents.errors import CommandRefused, Invalid
 from incidents.journal import JournalKeyError
 from incidents.lifecycle import Action as Move
@@ -218,13 +227,18 @@ def _panel(app: Dash, data: DeskData, taxonomy: Taxonomy, video: VideoSettings |
         incident = found.incident
         enabled = enabled_actions(incident.status, incident.level, may)
         api = f"/api/incidents/{incident.id}/sitrep?lang={lang.value}"
+        plan_id, requirements = data.service.requirements(incident)
+        cover = plan_cover(requirements, found.orders, plan_id)
+        summary = cover_summary(cover, lang, found.orders)
         return (
             "desk-panel",
             render_header(header(incident, data.districts.of(incident.lat, incident.lon),
-                                 taxonomy, lang, now, found.orders)),
+                                 taxonomy, lang, now, found.orders,
+                                 summary if found.orders or cover.needed else None)),
             render_timeline(timeline(found.timeline, lang)),
-            render_orders(order_views(found.orders, taxonomy, lang, now),
-                          orders_summary(found.orders, lang), may.dispatch, lang),
+            render_cover(summary, cover, cover_rows(cover, taxonomy, lang), lang)
+            + render_orders(order_views(found.orders, taxonomy, lang, now), "", may.dispatch,
+                            lang),
             render_reports(found.reports, taxonomy, lang),
             *[not enabled[name] for name in ACTIONS], *[not enabled[lv.value] for lv in Level],
             f"{api}&format=pdf", f"{api}&format=html", readonly,
@@ -327,57 +341,83 @@ def _actions(app: Dash, data: DeskData) -> None:
 
 def _dispatch(app: Dash, data: DeskData, taxonomy: Taxonomy) -> None:
     closed = "desk-dialog"
+    partial_closed = "desk-dpartial"
+    slot = {"type": SLOT, "task": MATCH, "slot": MATCH}
+
+    # A slot's far / busy mark follows the unit chosen in it (assets/desk_dispatch.js).
+    app.clientside_callback(  # type: ignore[no-untyped-call]
+        ClientsideFunction("sitroomDispatch", "slotClass"), Output(slot, "className"),
+        Input(slot, "value"), State("desk-dialog-plan", "data"))
 
     @app.callback(Output("desk-dialog", "className"), Output("desk-dialog-title", "children"),
                   Output("desk-dialog-body", "children"), Output("desk-dialog-plan", "data"),
                   Output("desk-dialog-msg", "children"),
+                  Output("desk-dialog-partial", "className"),
+                  Output("desk-dialog-partial-list", "children"),
+                  Output("desk-dialog-reason", "value"),
                   Output("desk-msg", "children", allow_duplicate=True),
                   Output("desk-msg", "className", allow_duplicate=True),
                   Output("desk-bump", "data", allow_duplicate=True),
                   Input("desk-act-dispatch", "n_clicks"), Input("desk-dialog-cancel", "n_clicks"),
-                  Input("desk-dialog-confirm", "n_clicks"), State("desk-selected", "data"),
+                  Input("desk-dialog-confirm", "n_clicks"), Input("desk-dialog-go", "n_clicks"),
+                  Input("desk-dialog-back", "n_clicks"), State("desk-selected", "data"),
                   State("desk-dialog-plan", "data"),
                   State({"type": SLOT, "task": EVERY, "slot": EVERY}, "value"),
                   State({"type": SLOT, "task": EVERY, "slot": EVERY}, "id"),
+                  State("desk-dialog-reason", "value"),
                   State("desk-bump", "data"), State("desk-lang", "data"),
                   prevent_initial_call=True)
-    def on_dialog(_open: Any, _cancel: Any, _confirm: Any, selected: str | None,
-                  plan: dict[str, Any] | None, values: list[str | None],
-                  ids: list[dict[str, Any]], bump: int | None,
+    def on_dialog(_open: Any, _cancel: Any, _confirm: Any, _go: Any, _back: Any,
+                  selected: str | None, plan: dict[str, Any] | None, values: list[str | None],
+                  ids: list[dict[str, Any]], reason: str | None, bump: int | None,
                   lang_value: str) -> tuple[Any, ...]:
         lang = Lang.of(lang_value)
         trigger = ctx.triggered_id
         keep = (no_update,) * 3
+        same = (no_update,) * 8
         if not clicked():
-            return (no_update,) * 5 + keep
+            return same + keep
+        hide: tuple[str, list[Any]] = (partial_closed, [])
         if trigger == "desk-dialog-cancel":
-            return (closed, no_update, [], None, "") + keep
+            return (closed, no_update, [], None, "", *hide, "") + keep
+        if trigger == "desk-dialog-back":
+            return (no_update,) * 5 + hide + (no_update,) + keep
         if trigger == "desk-act-dispatch":
             if not selected:
-                return (no_update,) * 5 + keep
+                return same + keep
             try:
-                proposal, points = data.proposal(selected)
+                proposal, points, busy = data.proposal(selected)
             except CommandRefused as exc:
                 text = exc.zh if lang is Lang.ZH else exc.en
-                return (no_update,) * 5 + (*Message(text, False).outputs(), no_update)
+                return same + (*Message(text, False).outputs(), no_update)
             except StoreUnavailable:
-                return (no_update,) * 5 + (*Message(LABELS("unavailable", lang), False).outputs(),
-                                           no_update)
-            view = dialog(proposal, points, taxonomy, lang)
+                return same + (*Message(LABELS("unavailable", lang), False).outputs(),
+                               no_update)
+            view = dialog(proposal, points, taxonomy, lang, data.dispatch_rules, busy)
             return (f"{closed} desk-dialog-open", view.title, render_dialog(view, lang),
-                    {"incident": view.incident_id, "plan": view.plan_id}, "") + keep
-        # confirm
+                    dialog_state(view), "", *hide, "") + keep
+        # confirm, or send anyway from the partial step
         if not plan or not plan.get("plan"):
-            return (closed, no_update, [], None, "") + keep
+            return (closed, no_update, [], None, "", *hide, "") + keep
         chosen = assignments(ids, values)
         if not chosen:
-            return (no_update,) * 4 + (LABELS("d_nothing", lang),) + keep
+            return (no_update,) * 4 + (LABELS("d_nothing", lang),) + hide + (no_update,) + keep
+        why = (reason or "").strip()
+        held = busy_chosen(plan, chosen)
+        if held and not why:
+            text = LABELS("d_need_reason", lang).format(units=", ".join(held))
+            return (no_update,) * 4 + (text,) + hide + (no_update,) + keep
+        short = shortfalls(plan, chosen, lang)
+        if short and trigger != "desk-dialog-go":
+            return ((no_update,) * 4 + ("", f"{partial_closed} desk-dpartial-open",
+                                        [html.Li(line) for line in short], no_update) + keep)
 
         def run(actor: Actor) -> str:
-            orders = data.dispatch(str(plan["incident"]), str(plan["plan"]), chosen, actor)
+            orders = data.dispatch(str(plan["incident"]), str(plan["plan"]), chosen, actor,
+                                   busy_ok=held, reason=why or None)
             return LABELS("d_dispatched", lang).format(n=len(orders))
 
         message = attempt(lang, Action.DISPATCH, run)
         if not message.ok:
-            return (no_update,) * 4 + (message.text,) + keep
-        return (closed, no_update, [], None, "", *message.outputs(), (bump or 0) + 1)
+            return (no_update,) * 4 + (message.text,) + hide + (no_update,) + keep
+        return (closed, no_update, [], None, "", *hide, "", *message.outputs(), (bump or 0) + 1)

@@ -82,6 +82,8 @@ class DeskData:
         self._commands = commands
         self.online_s = settings.unit_online_s
         """Seconds a unit's fix counts as current."""
+        self.dispatch_rules = settings.dispatch
+        """When the dispatch dialog marks a unit far."""
         self.districts = districts
         """District lookups."""
 
@@ -133,16 +135,19 @@ class DeskData:
             return support, orders
         return self._bridge.call(read)
 
-    def proposal(self, incident_id: str) -> tuple[DispatchPlan, list[UnitPoint]]:
-        """The plan's proposal, and every available unit that could replace a proposed one."""
+    def proposal(self, incident_id: str) -> tuple[DispatchPlan, list[UnitPoint], set[str]]:
+        """The plan's proposal, every online unit that could replace a proposed one, and the
+        units holding an open order (offered too, marked busy)."""
         service = self.service
         online = self.online_s
 
-        async def read() -> tuple[DispatchPlan, list[UnitPoint]]:
+        async def read() -> tuple[DispatchPlan, list[UnitPoint], set[str]]:
             plan = await service.propose(incident_id)
             store = await self._bridge.store()
             since = datetime.now().astimezone() - timedelta(seconds=online)
-            return plan, await store.commands.unit_points(since)
+            points, busy = await asyncio.gather(store.commands.unit_points(since),
+                                                store.commands.busy_units())
+            return plan, points, busy
         return self._bridge.call(read)
 
     def units(self, now: datetime) -> tuple[list[UnitState], set[str]]:
@@ -196,13 +201,16 @@ class DeskData:
         self._bridge.call(self.service.note, incident_id, text, actor)
 
     def dispatch(self, incident_id: str, plan_id: str, assignments: Sequence[tuple[str, str]],
-                 actor: Actor) -> list[Order]:
-        """Dispatch the plan with the units the leader confirmed."""
+                 actor: Actor, busy_ok: Sequence[str] = (), reason: str | None = None
+                 ) -> list[Order]:
+        """Dispatch the plan with the units the leader confirmed (`busy_ok`: units holding an
+        open order, sent on purpose for `reason`)."""
         service = self.service
 
         async def run() -> list[Order]:
             return await service.dispatch(incident_id, actor, plan_id=plan_id,
-                                          assignments=list(assignments))
+                                          assignments=list(assignments), busy_ok=busy_ok,
+                                          reason=reason)
         return self._bridge.call(run)
 
     def reassign(self, order_id: str, actor: Actor) -> Order:

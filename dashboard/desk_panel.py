@@ -112,8 +112,9 @@ class Header:
 
 
 def header(incident: Incident, district: DistrictRef | None, taxonomy: Taxonomy, lang: Lang,
-           now: datetime, orders: Sequence[Order] = ()) -> Header:
-    """The header of an incident, with its orders' progress when it has any."""
+           now: datetime, orders: Sequence[Order] = (), summary: str | None = None) -> Header:
+    """The header of an incident, with its orders' progress when it has any (`summary`: the
+    plan's needs against them, desk_cover.cover_summary, shown instead of the bare count)."""
     place = ((district.name_zh if lang is Lang.ZH else district.name_en) if district
              else LABELS("outside", lang))
     late = sum(v.overdue for v in order_views(orders, taxonomy, lang, now))
@@ -127,7 +128,7 @@ def header(incident: Incident, district: DistrictRef | None, taxonomy: Taxonomy,
                 f"{stamp(incident.reported_at)} ({ago(incident.reported_at, now, lang)})"),
                (LABELS("p_agency", lang), agency_name(taxonomy, incident.agency, lang)),
                (LABELS("p_updated", lang), clock(incident.updated_at))),
-        dispatch=orders_summary(orders, lang) if orders else None,
+        dispatch=summary or (orders_summary(orders, lang) if orders else None),
         overdue=late, overdue_text=LABELS("o_overdue_n", lang).format(n=late))
 
 
@@ -269,6 +270,6 @@ def render_orders(views: Sequence[OrderView], summary: str, may_dispatch: bool,
                             id={"type": REASSIGN, "order": v.id}, className="desk-mini",
                             disabled=not (may_dispatch and v.reassignable))),
     ]) for v in views]
-    return [html.Div(summary, className="desk-orders-summary"),
+    return [*([html.Div(summary, className="desk-orders-summary")] if summary else []),
             html.Table(className="desk-table desk-orders", children=[html.Thead(head),
                                                                       html.Tbody(rows)])]

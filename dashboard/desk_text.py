@@ -97,6 +97,14 @@ LABELS = COMMON.extend({
     "o_summary": ("{acked}/{total} 已确认 · {on_scene} 到场", "{acked}/{total} acknowledged"
                   " · {on_scene} on scene"),
     "no_orders": ("尚未下达调度指令", "No orders yet"),
+    "c_sent": ("已派 {sent}/{needed}", "sent {sent} of {needed}"),
+    "c_sent_noplan": ("已派 {sent}（无适用预案）", "sent {sent} (no plan applies)"),
+    "c_short": ("缺 {n}", "{n} short"),
+    "c_complete": ("已配齐", "complete"),
+    "c_confirmed": ("已确认 {n}", "{n} confirmed"),
+    "c_on_scene": ("{n} 到场", "{n} on scene"),
+    "c_who": ("部门 · 类型", "Agency · kind"),
+    "c_confirmed_h": ("已确认", "Confirmed"),
     "s_population": ("{r} 公里内人口约", "People within {r} km, about"),
     "s_facilities": ("周边重点目标", "Facilities nearby"),
     "s_similar": ("一年内附近同类事件", "Similar incidents nearby this year"),
@@ -126,6 +134,20 @@ LABELS = COMMON.extend({
                " then confirm to issue the orders"),
     "d_dispatched": ("已下达 {n} 条调度指令", "{n} orders issued"),
     "d_nothing": ("未选择任何单位", "No unit chosen"),
+    "d_far": ("远", "far"),
+    "d_far_n": ("拟派 {n} 个较远", "{n} far proposed"),
+    "d_minutes": ("约 {n} 分钟", "~{n} min"),
+    "d_busy": ("执行任务中", "on an order"),
+    "d_reason": ("选用执行任务中的单位时必填：原因", "Required when a unit on an order is"
+                 " chosen: the reason"),
+    "d_need_reason": ("所选单位 {units} 正在执行任务：请填写选用原因", "{units} already hold"
+                      " an order: write why they are sent"),
+    "d_partial_title": ("以下任务未配齐，仍要派出吗？", "These tasks are not filled. Send"
+                        " anyway?"),
+    "d_partial_line": ("{task}：{agency} {kind} 缺 {n}", "{task}: {n} short ({agency} ·"
+                       " {kind})"),
+    "d_partial_go": ("仍然派出", "Send anyway"),
+    "d_partial_back": ("返回修改", "Go back"),
 })
 """Every label of the desk's pages."""
 

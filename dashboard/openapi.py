@@ -26,6 +26,7 @@ from dashboard.command_schema import (
 from dashboard.map_inside import InsideRequest, InsideResult
 from dashboard.report_api import FIRST_DAY, LAST_DAY
 from incidents.command import DecisionSupport, DispatchPlan
+from incidents.coverage import Cover
 from incidents.model import Incident
 from incidents.orders import Order
 from incidents.reports.daily import DailySummary
@@ -193,7 +194,8 @@ class DeadLetters(msgspec.Struct, frozen=True, kw_only=True):
 
 
 _TYPES: list[Any] = [CreateIncident, Transition, Note, Merge, Dispatch, Reassign, Problem,
-                     Incident, Order, DispatchPlan, DecisionSupport, TimelineEntry, Merged, Ok,
+                     Incident, Order, Cover, DispatchPlan, DecisionSupport, TimelineEntry,
+                     Merged, Ok,
                      NearStream, IncidentVideo, ConferenceRoom, CapAlerts, LayerRow,
                      DeadLetters, DailySummary, InsideRequest, InsideResult]
 
@@ -289,12 +291,17 @@ def openapi_document() -> dict[str, Any]:
             _answer("200", _ref(DispatchPlan), "the proposal"), _errors("404"),
             params=[_ID, {"name": "plan", "in": "query", "schema": {"type": "string"}}])},
         "/api/incidents/{incident_id}/dispatch": {"post": _op(
-            "Dispatch a plan: orders go to the units over MQTT",
+            "Dispatch a plan: orders go to the units over MQTT (a unit holding an open order"
+            " only when named in busy_ok, with a reason)",
             _answer("201", {"type": "array", "items": _ref(Order)}, "orders issued"),
             _errors("400", "404", "409", "422"), params=[_ID], body=Dispatch)},
         "/api/incidents/{incident_id}/orders": {"get": _op(
             "The incident's dispatch orders",
             _answer("200", {"type": "array", "items": _ref(Order)}, "orders"),
+            _errors("404"), params=[_ID])},
+        "/api/incidents/{incident_id}/orders/summary": {"get": _op(
+            "Needed, sent, confirmed and short units per plan task and overall",
+            _answer("200", _ref(Cover), "the plan's needs against the orders"),
             _errors("404"), params=[_ID])},
         "/api/orders/{order_id}/reassign": {"post": _op(
             "Give an order's task to another unit", _answer("201", _ref(Order), "new order"),

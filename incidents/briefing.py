@@ -73,6 +73,10 @@ def describe(event: dict[str, Any], lang: Lang) -> str:
             detail = str(data.get("text", ""))
         case _:
             detail = str(data.get("reason") or data.get("resolution") or "")
+    if data.get("busy_override"):  # busy units sent on purpose (decision 72)
+        units = ", ".join(data["busy_override"])
+        detail += (f"；选用执行任务中的 {units}（{data.get('reason')}）" if zh
+                   else f"; sent while on an order: {units} ({data.get('reason')})")
     return f"{name}：{detail}" if detail and zh else f"{name}: {detail}" if detail else name
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,6 +19,7 @@ import msgspec
 
 from incidents import lifecycle
 from incidents.clock import Clock, SystemClock
+from incidents.coverage import Cover, cover
 from incidents.dispatch import Proposal, propose
 from incidents.errors import Conflict, Invalid, LiveUnavailable, NotFound, StoreUnavailable
 from incidents.lifecycle import Action, Resolution, severity
@@ -249,9 +250,15 @@ class CommandService:
         return DispatchPlan(incident=incident, plan=plan, proposals=proposals)
 
     async def dispatch(self, incident_id: str, actor: Actor, *, plan_id: str | None = None,
-                       assignments: Sequence[tuple[str, str]] | None = None) -> list[Order]:
+                       assignments: Sequence[tuple[str, str]] | None = None,
+                       busy_ok: Collection[str] = (), reason: str | None = None
+                       ) -> list[Order]:
         """Dispatch the plan: `assignments` (task id, unit) as the leader confirmed or edited
-        them, or the proposal as it stands when None. The incident moves to responding."""
+        them, or the proposal as it stands when None. The incident moves to responding.
+
+        Units in `busy_ok` may be sent although they hold an open order (picked on purpose);
+        that needs a `reason`, journaled with the dispatch."""
+        why = _override_reason(busy_ok, reason)
         incident = await self._store.incident(incident_id)
         plan = self._plan(incident, plan_id)
         if plan is None:
@@ -283,7 +290,8 @@ class CommandService:
             raise Conflict("附近没有可调派的单位", "no available unit to dispatch")
         orders = await self._store.dispatch(incident_id, (plan.id, plan.version),
                                             incident.level, pairs, actor.name, actor.client,
-                                            self._clock.now(), respond)
+                                            self._clock.now(), respond,
+                                            busy_ok=frozenset(busy_ok), reason=why)
         if respond is not None:
             await self._tell_live(await self._store.incident(incident_id))
         return orders
@@ -293,12 +301,28 @@ class CommandService:
         await self._store.incident(incident_id)
         return await self._store.orders(incident_id)
 
-    async def reassign(self, order_id: str, actor: Actor, unit: str | None = None) -> Order:
-        """Give an order's task to another unit: `unit`, or the nearest available of its kind."""
+    def requirements(self, incident: Incident) -> tuple[str | None, list[Requirement]]:
+        """The plan for the incident's type and level (None when none applies) and its tasks
+        at that level."""
+        plan = self._plans.select(incident.type, incident.level)
+        return (plan.id, plan.requirements(incident.level)) if plan else (None, [])
+
+    async def coverage(self, incident_id: str) -> Cover:
+        """Needed / sent / confirmed / short per task of the incident's plan, and overall."""
+        incident = await self._store.incident(incident_id)
+        plan_id, requirements = self.requirements(incident)
+        return cover(requirements, await self._store.orders(incident_id), plan_id)
+
+    async def reassign(self, order_id: str, actor: Actor, unit: str | None = None, *,
+                       busy_ok: Collection[str] = (), reason: str | None = None) -> Order:
+        """Give an order's task to another unit: `unit`, or the nearest available of its kind.
+        A `unit` in `busy_ok` may already hold an open order; that needs a `reason`."""
+        why = _override_reason(busy_ok, reason)
         if unit is None:
             unit = await self._next_unit(order_id)
         return await self._store.reassign(order_id, unit, actor.name, actor.client,
-                                          self._clock.now())
+                                          self._clock.now(), busy_ok=frozenset(busy_ok),
+                                          reason=why)
 
     async def _next_unit(self, order_id: str) -> str:
         order = await self._store.order(order_id)
@@ -432,3 +456,13 @@ class CommandService:
             # The change is committed; the live state is rebuilt from PostgreSQL when Redis
             # is back (ingest watches its epoch), so the map catches up by itself.
             log.warning("incident change committed but not yet live: %s", exc)
+
+
+def _override_reason(busy_ok: Collection[str], reason: str | None) -> str | None:
+    """The reason for sending busy units, refused when some are named without one."""
+    why = (reason or "").strip() or None
+    if busy_ok and why is None:
+        raise Invalid("选用正在执行任务的单位须填写原因",
+                      "sending a unit that holds an open order (busy_ok) needs a reason:"
+                      " say why it is picked on purpose")
+    return why

@@ -4,6 +4,7 @@ serves and the desk shows (the order's wire form to units is `incidents.dispatch
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -73,3 +74,9 @@ def reassigned(old: Order, unit: str, agency: str, actor: str, now: datetime) ->
         old, id=str(uuid.uuid4()), unit=unit, agency=agency, state=OrderState.ISSUED,
         issued_by=actor, issued_at=now, deadline_at=now + (old.deadline_at - old.issued_at),
         sent_at=None, send_count=0, escalated_at=None, replaces=old.id, updated_at=now)
+
+
+def override_data(units: Sequence[str], reason: str | None) -> dict[str, Any]:
+    """What a dispatch or reassignment journals when it sends units that hold an open order
+    on purpose (nothing when it sends none)."""
+    return {"busy_override": list(units), "reason": reason} if units else {}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,7 +26,7 @@ from incidents.journal import Event
 from incidents.lifecycle import Outcome, State, merge_events
 from incidents.memory.switch import OutageSwitch
 from incidents.model import AckState, Availability, Incident, IncidentStatus, Level
-from incidents.orders import Order, new_order, reassigned
+from incidents.orders import Order, new_order, override_data, reassigned
 from incidents.plans import Requirement
 from incidents.ports.command import Decide, DecideMerge
 from incidents.spatial import UnitChanges, UnitPoint
@@ -243,14 +243,17 @@ class MemoryCommandStore(OutageSwitch):
     async def dispatch(self, incident_id: str, plan: tuple[str, str] | None, level: Level,
                        assignments: Sequence[tuple[Requirement, str]], actor: str,
                        client: str | None, now: datetime,
-                       respond: Decide | None) -> list[Order]:
-        """Issue one order per (task, unit)."""
+                       respond: Decide | None, *, busy_ok: Collection[str] = (),
+                       reason: str | None = None) -> list[Order]:
+        """Issue one order per (task, unit); units in `busy_ok` may hold an open order."""
         row = self._row(incident_id)
         units = [unit for _, unit in assignments]
         missing = [u for u in units if u not in self._t.units]
         if missing:
             raise not_found("unit", ", ".join(missing))
-        busy = sorted(set(units) & self._busy())
+        held = set(units) & self._busy()
+        busy = sorted(held - set(busy_ok))
+        override = sorted(held & set(busy_ok))
         if busy or len(set(units)) != len(units):
             taken = busy or sorted({u for u in units if units.count(u) > 1})
             raise Conflict(f"单位 {', '.join(taken)} 已有未完成的任务或被重复指派",
@@ -269,6 +272,7 @@ class MemoryCommandStore(OutageSwitch):
             "dispatch": dispatch_id, "plan": plan[0] if plan else None,
             "plan_version": plan[1] if plan else None, "level": level.value,
             "orders": [{"order": o.id, "unit": o.unit, "task": o.task_id} for o in orders],
+            **override_data(override, reason),
         }, client))
         self._append(events)
         return orders
@@ -288,8 +292,10 @@ class MemoryCommandStore(OutageSwitch):
         return found
 
     async def reassign(self, order_id: str, unit: str, actor: str, client: str | None,
-                       now: datetime) -> Order:
-        """Cancel an open order and issue the same task to another unit."""
+                       now: datetime, *, busy_ok: Collection[str] = (),
+                       reason: str | None = None) -> Order:
+        """Cancel an open order and issue the same task to another unit (which may hold an
+        open order when in `busy_ok`)."""
         old = await self.order(order_id)
         if old.state in (OrderState.DONE, OrderState.CANCELLED):
             raise Conflict(f"指令 {order_id} 已{old.state.value}，不能改派",
@@ -297,7 +303,8 @@ class MemoryCommandStore(OutageSwitch):
         self._row(old.incident_id)
         if unit not in self._t.units:
             raise not_found("unit", unit)
-        if unit in self._busy():
+        override = [unit] if unit in self._busy() else []
+        if override and unit not in busy_ok:
             raise Conflict(f"单位 {unit} 已有未完成的任务", f"unit {unit} holds an open order")
         self._t.orders[order_id] = msgspec.structs.replace(
             old, state=OrderState.CANCELLED, updated_at=now)
@@ -305,7 +312,7 @@ class MemoryCommandStore(OutageSwitch):
         self._t.orders[new.id] = new
         self._append([Event(old.incident_id, actor, "reassign", {
             "order": order_id, "from_unit": old.unit, "new_order": new.id, "unit": unit,
-            "task": old.task_id}, client)])
+            "task": old.task_id, **override_data(override, reason)}, client)])
         return new
 
     async def busy_units(self) -> set[str]:

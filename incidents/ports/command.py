@@ -10,7 +10,7 @@ tests/integration/test_command_store_contract.py. Every method raises `StoreUnav
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -78,10 +78,12 @@ class CommandStore(Protocol):
     async def dispatch(self, incident_id: str, plan: tuple[str, str] | None, level: Level,
                        assignments: Sequence[tuple[Requirement, str]], actor: str,
                        client: str | None, now: datetime,
-                       respond: Decide | None) -> list[Order]:
+                       respond: Decide | None, *, busy_ok: Collection[str] = (),
+                       reason: str | None = None) -> list[Order]:
         """Issue one order per (task, unit), atomically: NotFound for an unknown unit,
-        Conflict for a unit holding an open order or named twice. `respond` moves the
-        incident on in the same command."""
+        Conflict for a unit holding an open order (unless in `busy_ok`: sent on purpose, the
+        dispatch's journal row names them under `busy_override` with `reason`) or named twice.
+        `respond` moves the incident on in the same command."""
         ...
 
     async def orders(self, incident_id: str) -> list[Order]:
@@ -93,9 +95,11 @@ class CommandStore(Protocol):
         ...
 
     async def reassign(self, order_id: str, unit: str, actor: str, client: str | None,
-                       now: datetime) -> Order:
+                       now: datetime, *, busy_ok: Collection[str] = (),
+                       reason: str | None = None) -> Order:
         """Cancel an open order and issue its task to `unit`, with the same time to
-        acknowledge; Conflict when the order is done or cancelled or the unit is busy."""
+        acknowledge; Conflict when the order is done or cancelled or the unit is busy (unless
+        in `busy_ok`: the journal row then carries `busy_override` and `reason`)."""
         ...
 
     async def busy_units(self) -> set[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
@@ -23,7 +23,7 @@ from incidents.errors import not_found as _not_found
 from incidents.journal import Event, JournalKeyError
 from incidents.lifecycle import Outcome, State, merge_events
 from incidents.model import Incident, IncidentStatus, Level
-from incidents.orders import Order
+from incidents.orders import Order, override_data
 from incidents.orders import new_order as _new_order
 from incidents.plans import Requirement
 from incidents.spatial import UnitChanges, UnitPoint
@@ -233,10 +233,13 @@ class CommandStore:
     async def dispatch(self, incident_id: str, plan: tuple[str, str] | None, level: Level,
                        assignments: Sequence[tuple[Requirement, str]], actor: str,
                        client: str | None, now: datetime,
-                       respond: Callable[[State], Outcome] | None) -> list[Order]:
+                       respond: Callable[[State], Outcome] | None, *,
+                       busy_ok: Collection[str] = (), reason: str | None = None
+                       ) -> list[Order]:
         """Issue one order per (task, unit); they wait in the outbox until ingest sends them.
 
-        `respond` moves a verified incident to responding in the same transaction.
+        `respond` moves a verified incident to responding in the same transaction. A unit in
+        `busy_ok` that holds an open order is sent all the same, its order marked (0011).
         """
         async with self._tx() as conn:
             incident = await self._lock(conn, incident_id)
@@ -246,9 +249,11 @@ class CommandStore:
             missing = [u for u in units if u not in known]
             if missing:
                 raise _not_found("unit", ", ".join(missing))
-            busy = [r["unit"] for r in await conn.fetch(
+            held = {r["unit"] for r in await conn.fetch(
                 "SELECT DISTINCT unit FROM dispatch_orders WHERE unit = ANY($1::text[])"
-                " AND state NOT IN ('done', 'rejected', 'cancelled')", units)]
+                " AND state NOT IN ('done', 'rejected', 'cancelled')", units)}
+            busy = sorted(held - set(busy_ok))
+            override = sorted(held & set(busy_ok))
             if busy or len(set(units)) != len(units):
                 taken = busy or sorted({u for u in units if units.count(u) > 1})
                 raise Conflict(f"单位 {', '.join(taken)} 已有未完成的任务或被重复指派",
@@ -268,11 +273,12 @@ class CommandStore:
                 plan[1] if plan else "-", level.value, actor, now)
             orders = [_new_order(req, unit, known[unit], incident_id, str(dispatch_id), actor,
                                  now) for req, unit in assignments]
-            await _insert_orders(conn, orders)
+            await _insert_orders(conn, orders, override, reason)
             events.append(Event(incident_id, actor, "dispatch", {
                 "dispatch": str(dispatch_id), "plan": plan[0] if plan else None,
                 "plan_version": plan[1] if plan else None, "level": level.value,
                 "orders": [{"order": o.id, "unit": o.unit, "task": o.task_id} for o in orders],
+                **override_data(override, reason),
             }, client))
             await self._append(conn, events)
         return orders
@@ -302,8 +308,10 @@ class CommandStore:
         return kind
 
     async def reassign(self, order_id: str, unit: str, actor: str, client: str | None,
-                       now: datetime) -> Order:
-        """Cancel an open order and issue the same task to another unit."""
+                       now: datetime, *, busy_ok: Collection[str] = (),
+                       reason: str | None = None) -> Order:
+        """Cancel an open order and issue the same task to another unit (which may hold an
+        open order when in `busy_ok`)."""
         async with self._tx() as conn:
             row = await conn.fetchrow(
                 f"SELECT {ORDER_COLUMNS} FROM dispatch_orders WHERE id = $1 FOR UPDATE",
@@ -321,7 +329,8 @@ class CommandStore:
             busy = await conn.fetchval(
                 "SELECT count(*) FROM dispatch_orders WHERE unit = $1"
                 " AND state NOT IN ('done', 'rejected', 'cancelled')", unit)
-            if busy:
+            override = [unit] if busy else []
+            if busy and unit not in busy_ok:
                 raise Conflict(f"单位 {unit} 已有未完成的任务", f"unit {unit} holds an open order")
             await conn.execute("UPDATE dispatch_orders SET state = 'cancelled', updated_at = $2"
                                " WHERE id = $1", order_id, now)
@@ -330,10 +339,10 @@ class CommandStore:
                 old, id=str(uuid.uuid4()), unit=unit, agency=agency, state=OrderState.ISSUED,
                 issued_by=actor, issued_at=now, deadline_at=now + deadline, sent_at=None,
                 send_count=0, escalated_at=None, replaces=order_id, updated_at=now)
-            await _insert_orders(conn, [new])
+            await _insert_orders(conn, [new], override, reason)
             await self._append(conn, [Event(old.incident_id, actor, "reassign", {
                 "order": order_id, "from_unit": old.unit, "new_order": new.id, "unit": unit,
-                "task": old.task_id}, client)])
+                "task": old.task_id, **override_data(override, reason)}, client)])
         return new
 
     async def list_incidents(self, *, status: Sequence[IncidentStatus] | None,
@@ -391,19 +400,24 @@ class CommandStore:
         return [incident_from_row(r) for r in rows]
 
 
-async def _insert_orders(conn: asyncpg.Connection, orders: Sequence[Order]) -> None:
+async def _insert_orders(conn: asyncpg.Connection, orders: Sequence[Order],
+                         override: Collection[str] = (), reason: str | None = None) -> None:
+    """Insert orders; those of the units in `override` are marked as sent on purpose."""
     try:
-        await _insert_order_rows(conn, orders)
+        await _insert_order_rows(conn, orders, override, reason)
     except asyncpg.UniqueViolationError as exc:  # another leader was faster (see 0006)
         raise Conflict("所选单位刚被指派了其他任务，请刷新后重试",
                        "a chosen unit was just given another order; refresh and retry") from exc
 
 
-async def _insert_order_rows(conn: asyncpg.Connection, orders: Sequence[Order]) -> None:
+async def _insert_order_rows(conn: asyncpg.Connection, orders: Sequence[Order],
+                             override: Collection[str], reason: str | None) -> None:
+    # busy_override is non-NULL exactly for the orders that override (0011's unique index).
     await conn.executemany(
         "INSERT INTO dispatch_orders (id, dispatch_id, incident_id, unit, agency, task_id, task,"
-        " state, issued_by, issued_at, deadline_at, replaces, updated_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10, $11, $12, $13)",
+        " state, issued_by, issued_at, deadline_at, replaces, updated_at, busy_override)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10, $11, $12, $13, $14)",
         [(o.id, uuid.UUID(o.dispatch_id) if o.dispatch_id else None, uuid.UUID(o.incident_id),
           o.unit, o.agency, o.task_id, json.dumps(o.task, ensure_ascii=False), o.state.value,
-          o.issued_by, o.issued_at, o.deadline_at, o.replaces, o.updated_at) for o in orders])
+          o.issued_by, o.issued_at, o.deadline_at, o.replaces, o.updated_at,
+          (reason or "") if o.unit in override else None) for o in orders])

@@ -184,6 +184,12 @@ async def test_leader_verifies_escalates_dispatches_and_sees_acks(
             await expect(dialog.locator(".desk-dslot", has_text="xt-119-fe2")).to_have_count(0)
             sent = proposed - {"xt-119-fe2"}
             await page.click("#desk-dialog-confirm")
+            # The plan cannot be filled: the dialog names what stays short before sending.
+            partial = page.locator("#desk-dialog-partial")
+            await expect(partial).to_have_class(re.compile("desk-dpartial-open"),
+                                                timeout=10_000)
+            await expect(partial).to_contain_text("侦检：")
+            await page.click("#desk-dialog-go")
             await expect(dialog).not_to_have_class(re.compile("desk-dialog-open"),
                                                    timeout=10_000)
             await expect(page.locator("#desk-msg")).to_contain_text(
@@ -208,8 +214,9 @@ async def test_leader_verifies_escalates_dispatches_and_sees_acks(
                 for state in ("en_route", "on_scene"):
                     field.publish(f"{root}/{agency_of[unit]}/ack/{unit}",
                                   ack(received[unit], unit, state))
-            await expect(page.locator(".desk-orders-summary")).to_have_text(
-                f"{len(sent)}/{len(sent)} 已确认 · 2 到场", timeout=15_000)
+            await expect(page.locator(".desk-cover-summary")).to_have_text(re.compile(
+                rf"^已派 {len(sent)}/\d+ · 缺 \d+ · 已确认 {len(sent)} · 2 到场$"),
+                timeout=15_000)
             await expect(page.locator(
                 f"#desk-orders tr[data-order='{received['xt-119-hz1']}']")).to_have_attribute(
                 "data-state", "on_scene")

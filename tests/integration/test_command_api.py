@@ -116,3 +116,57 @@ async def test_unknown_things_are_404_and_roles_are_enforced(
 
 def test_settings_fixture_has_no_default_secret(settings: Settings) -> None:
     assert settings.auth.secret_key is not None
+
+
+async def test_a_busy_unit_is_sent_on_purpose_with_a_reason(dashboard: str, leader: str,
+                                                            store: Store) -> None:
+    api = f"{dashboard}/api"
+    await engines(store, "e1", "e2")
+    urls = []
+    for _ in range(2):
+        _, incident = send_json("POST", f"{api}/incidents", leader, INCIDENT)
+        urls.append(f"{api}/incidents/{incident['id']}")
+        assert send_json("POST", f"{urls[-1]}/actions", leader, {"action": "verify"})[0] == 200
+    first, second = urls
+    e1 = {"assignments": [{"task": "fire_attack", "unit": "e1"}]}
+    status, (order,) = send_json("POST", f"{first}/dispatch", leader, e1)
+    assert status == 201
+    status, problem = send_json("POST", f"{second}/dispatch", leader, e1)
+    assert status == 409 and "already hold an open order" in problem["error"]
+    status, problem = send_json("POST", f"{second}/dispatch", leader, {**e1, "busy_ok": ["e1"]})
+    assert status == 422 and "needs a reason" in problem["error"] and problem["error_zh"]
+    status, problem = send_json("POST", f"{second}/dispatch", leader,
+                                {**e1, "busy_ok": ["e1"], "reason": "  "})
+    assert status == 422
+    status, orders = send_json("POST", f"{second}/dispatch", leader,
+                               {**e1, "busy_ok": ["e1"], "reason": "唯一的高喷车"})
+    assert status == 201 and [o["unit"] for o in orders] == ["e1"]
+    status, timeline = send_json("GET", f"{second}/timeline", leader)
+    dispatched = timeline[-1]
+    assert dispatched["action"] == "dispatch"
+    assert (dispatched["data"]["busy_override"], dispatched["data"]["reason"]) == (
+        ["e1"], "唯一的高喷车")
+    # Reassigning to a busy unit needs busy_ok and a reason too.
+    reassign = f"{api}/orders/{orders[0]['id']}/reassign"
+    status, _ = send_json("POST", f"{first}/dispatch", leader,
+                          {"assignments": [{"task": "search_rescue", "unit": "e2"}]})
+    assert status == 201
+    status, _ = send_json("POST", reassign, leader, {"unit": "e2"})
+    assert status == 409
+    status, _ = send_json("POST", reassign, leader, {"unit": "e2", "busy_ok": True})
+    assert status == 422
+    status, new = send_json("POST", reassign, leader,
+                            {"unit": "e2", "busy_ok": True, "reason": "e2 就在现场"})
+    assert status == 201 and new["unit"] == "e2"
+    _, timeline = send_json("GET", f"{second}/timeline", leader)
+    assert (timeline[-1]["action"], timeline[-1]["data"]["busy_override"]) == (
+        "reassign", ["e2"])
+
+    # The order summary: needed from the plan at level III, sent, confirmed, short.
+    status, cover = send_json("GET", f"{first}/orders/summary", leader)
+    assert status == 200 and cover["plan"] == "building_fire"
+    assert (cover["needed"], cover["sent"], cover["confirmed"], cover["short"]) == (19, 2, 0, 17)
+    attack = next(t for t in cover["tasks"] if t["task_id"] == "fire_attack")
+    assert (attack["needed"], attack["sent"], attack["short"]) == (6, 1, 5)
+    assert attack["name"] == {"zh": "灭火堵截", "en": "Fire attack"}
+    assert order["unit"] == "e1"

@@ -282,6 +282,41 @@ async def test_reassign_cancels_and_reissues_the_task(backend: Backend) -> None:
         await store.reassign(str(uuid.uuid4()), "e2", "l", None, later)
 
 
+async def test_a_busy_unit_is_sent_on_purpose_only_when_named(backend: Backend) -> None:
+    store = backend.store
+    found = await verified(backend)
+    other = await verified(backend)
+    now = datetime.now(UTC)
+    (first,) = await store.dispatch(found.id, None, Level.III, [(ATTACK, "e1")], "l", None,
+                                    now, None)
+    with pytest.raises(Conflict):  # e1 is busy and not named in busy_ok
+        await store.dispatch(other.id, None, Level.III, [(ATTACK, "e1"), (ATTACK, "e2")],
+                             "l", None, now, None, busy_ok={"e2"}, reason="最近")
+    orders = await store.dispatch(other.id, None, Level.III, [(ATTACK, "e1"), (ATTACK, "e2")],
+                                  "l", None, now, None, busy_ok={"e1", "e2"},
+                                  reason="唯一的泡沫车")
+    assert [o.unit for o in orders] == ["e1", "e2"]
+    assert (await store.order(first.id)).state is OrderState.ISSUED  # the first order stands
+    dispatched = (await store.timeline(other.id))[-1]
+    # Only e1 was busy: e2 is named but overrides nothing, so only e1 is journaled.
+    assert (dispatched["data"]["busy_override"], dispatched["data"]["reason"]) == (
+        ["e1"], "唯一的泡沫车")
+    assert "busy_override" not in (await store.timeline(found.id))[-1]["data"]
+    # An ordinary dispatch of e2 (now busy) is still refused.
+    with pytest.raises(Conflict):
+        await store.dispatch(found.id, None, Level.III, [(ATTACK, "e2")], "l", None, now, None)
+    # Reassigning to a busy unit: refused unless named, journaled when named.
+    with pytest.raises(Conflict):
+        await store.reassign(first.id, "e2", "l", None, now)
+    new = await store.reassign(first.id, "e2", "l2", None, now, busy_ok={"e2"},
+                               reason="e3 故障")
+    assert new.unit == "e2"
+    reassigned = (await store.timeline(found.id))[-1]
+    assert (reassigned["action"], reassigned["data"]["busy_override"],
+            reassigned["data"]["reason"]) == ("reassign", ["e2"], "e3 故障")
+    assert await store.busy_units() == {"e1", "e2"}
+
+
 # --- units, wind, the daily figures --------------------------------------------------------
 
 async def test_unit_points_say_who_is_online_and_available(backend: Backend) -> None:

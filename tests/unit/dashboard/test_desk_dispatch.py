@@ -5,7 +5,21 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from dashboard.desk_dispatch import assignments, candidates, dialog, render_dialog
+from config.settings import DispatchSettings
+from dashboard.desk_dispatch import (
+    assignments,
+    busy_chosen,
+    candidates,
+    dialog,
+    dialog_state,
+    is_far,
+    option,
+    render_dialog,
+    shortfalls,
+    slot_class,
+    travel_min,
+)
+from dashboard.desk_panel import timeline
 from dashboard.i18n import Lang
 from incidents.command import DispatchPlan
 from incidents.dispatch import Proposal
@@ -52,10 +66,12 @@ def test_the_dialog_has_one_slot_per_unit_needed() -> None:
     assert view.plan_id == "hazchem_leak" and view.title.endswith("II级 重大")
     detection, dilution = view.tasks
     assert detection.proposed == ("hz1", None, None) and detection.missing == 2
-    assert [unit for unit, _ in detection.options] == ["hz1", "hz2"]
-    assert detection.options[0][1] == "hz1 · 800 m" and detection.options[1][1] == "hz2 · 3.0 km"
+    # Available units first (the proposed one, then by distance), then the busy one, marked.
+    assert [(o.unit, o.busy) for o in detection.options] == [("hz1", False), ("hz2", False)]
+    assert detection.options[0].label == "hz1 · 800 m · 约 2 分钟"
+    assert detection.options[1].label == "hz2 · 3.0 km · 约 5 分钟"
     assert (detection.agency_text, detection.kind_text) == ("消防救援", "化学事故抢险救援车组")
-    assert dilution.proposed == (None,) * 6 and [u for u, _ in dilution.options] == ["fe1"]
+    assert dilution.proposed == (None,) * 6 and [o.unit for o in dilution.options] == ["fe1"]
 
     body = str([c.to_plotly_json() for c in render_dialog(view, Lang.ZH)])
     assert "缺 2" in body and "需 3" in body and "'hz1'" in body
@@ -71,3 +87,82 @@ def test_assignments_skip_cleared_slots_in_order() -> None:
            {"type": "desk-slot", "task": "cordon", "slot": 0}]
     assert assignments(ids, ["hz1", None, "p1"]) == [("detection", "hz1"), ("cordon", "p1")]
     assert assignments(ids, [None, "", None]) == []
+
+
+def leak_dialog(lang: Lang, rules: DispatchSettings | None = None,
+                busy: frozenset[str] = frozenset()) -> tuple[list[UnitPoint], DispatchPlan]:
+    """The leak at level II with a far hazmat unit proposed and a busy one nearby."""
+    plan = load_plans(TAXONOMY).get("hazchem_leak")
+    reqs = {r.task_id: r for r in plan.requirements(Level.II)}
+    far = point("hz9", "hazmat_unit", 48_300)
+    points = [*POINTS, far]
+    proposals = [Proposal(requirement=reqs["detection"],
+                          units=[NearUnit(unit=POINTS[0], distance_m=800),
+                                 NearUnit(unit=far, distance_m=48_300)], missing=1)]
+    return points, DispatchPlan(incident=LEAK, plan=plan, proposals=proposals)
+
+
+def test_far_units_are_marked_with_distance_and_travel_time() -> None:
+    rules = DispatchSettings()  # 15 km, 20 min, 40 km/h
+    assert travel_min(40_000, rules) == 60
+    assert not is_far(13_000, rules)  # 13 km: 19.5 min at 40 km/h
+    assert is_far(15_001, DispatchSettings(warn_travel_min=60))  # beyond the distance
+    assert is_far(14_000, DispatchSettings(speed_kmh=20))  # 42 min: beyond the time
+    assert option("hz9", 48_300, rules, Lang.ZH).label == "hz9 · ⚠ 远 · 48.3 km · 约 73 分钟"
+    assert option("hz9", 48_300, rules, Lang.EN).label == "hz9 · ⚠ far · 48.3 km · ~73 min"
+
+    points, plan = leak_dialog(Lang.ZH)
+    (detection,) = dialog(plan, points, TAXONOMY, Lang.ZH, rules).tasks
+    assert [(o.unit, o.far) for o in detection.options] == [("hz1", False), ("hz9", True),
+                                                            ("hz2", False)]
+    assert detection.proposed == ("hz1", "hz9", None) and detection.far == 1
+    body = str([c.to_plotly_json() for c in render_dialog(
+        dialog(plan, points, TAXONOMY, Lang.ZH, rules), Lang.ZH)])
+    assert "拟派 1 个较远" in body and "desk-dslot desk-dslot-far" in body
+    # A wider warning distance and time: nothing is far any more.
+    wide = DispatchSettings(warn_distance_km=60, warn_travel_min=90)
+    (detection,) = dialog(plan, points, TAXONOMY, Lang.ZH, wide).tasks
+    assert detection.far == 0 and "⚠" not in str([o.label for o in detection.options])
+
+
+def test_busy_units_come_last_marked_and_need_a_reason() -> None:
+    points, plan = leak_dialog(Lang.ZH)
+    view = dialog(plan, points, TAXONOMY, Lang.EN, busy={"hz3"})
+    (detection,) = view.tasks
+    assert [(o.unit, o.busy) for o in detection.options][-1] == ("hz3", True)
+    assert detection.options[-1].label == "hz3 · on an order · 500 m · ~1 min"
+    # Unavailable but holding no order (out of service): not offered at all.
+    (alone,) = dialog(plan, points, TAXONOMY, Lang.EN).tasks
+    assert "hz3" not in {o.unit for o in alone.options}
+    state = dialog_state(view)
+    assert state["busy"] == ["hz3"] and state["tasks"]["detection"]["needed"] == 3
+    assert state["far"] == ["hz9"]
+    assert slot_class("hz3", state["far"], state["busy"]) == "desk-dslot desk-dslot-busy"
+    assert slot_class("hz9", state["far"], state["busy"]) == "desk-dslot desk-dslot-far"
+    assert slot_class(None, state["far"], state["busy"]) == "desk-dslot"
+    assert busy_chosen(state, [("detection", "hz1"), ("detection", "hz3")]) == ["hz3"]
+    assert busy_chosen(state, [("detection", "hz1")]) == []
+
+
+def test_a_partial_dispatch_names_what_is_short_per_task() -> None:
+    points, plan = leak_dialog(Lang.ZH)
+    state = dialog_state(dialog(plan, points, TAXONOMY, Lang.ZH))
+    assert shortfalls(state, [("detection", "hz1")], Lang.ZH) == [
+        "侦检：消防救援 化学事故抢险救援车组 缺 2"]
+    state = dialog_state(dialog(plan, points, TAXONOMY, Lang.EN))
+    assert shortfalls(state, [("detection", "hz1"), ("detection", "hz9")], Lang.EN) == [
+        "Detection: 1 short (Fire and rescue · Hazmat unit)"]
+    full = [("detection", u) for u in ("hz1", "hz9", "hz2")]
+    assert shortfalls(state, full, Lang.ZH) == []
+
+
+def test_the_timeline_names_busy_units_sent_on_purpose() -> None:
+    event = {"at": NOW, "actor": "zhao", "action": "dispatch", "data": {
+        "orders": [{"order": "o1", "unit": "e-busy", "task": "fire_attack"}],
+        "busy_override": ["e-busy"], "reason": "最近的水罐车"}}
+    (zh,) = timeline([event], Lang.ZH)
+    assert zh.text == "调度：1 条指令；选用执行任务中的 e-busy（最近的水罐车）"
+    (en,) = timeline([event], Lang.EN)
+    assert en.text == "Dispatch: 1 orders; sent while on an order: e-busy (最近的水罐车)"
+    plain = {**event, "data": {"orders": []}}
+    assert timeline([plain], Lang.ZH)[0].text == "调度：0 条指令"

@@ -157,3 +157,45 @@ async def test_the_unit_index_refresher_rides_out_a_store_outage(
         refresher.cancel()
         with pytest.raises(asyncio.CancelledError):
             await refresher
+
+
+async def test_a_busy_unit_is_sent_on_purpose_only_with_a_reason(d: Desk) -> None:
+    first = await d.fire(Level.IV)
+    second = await d.fire(Level.IV)
+    (held,) = await d.service.dispatch(first.id, LEADER, assignments=[("fire_attack", "e1")])
+    with pytest.raises(Conflict, match="already hold an open order"):
+        await d.service.dispatch(second.id, LEADER, assignments=[("fire_attack", "e1")])
+    for reason in (None, "", "   "):
+        with pytest.raises(Invalid, match="needs a reason"):
+            await d.service.dispatch(second.id, LEADER, assignments=[("fire_attack", "e1")],
+                                     busy_ok={"e1"}, reason=reason)
+    (sent,) = await d.service.dispatch(second.id, LEADER, assignments=[("fire_attack", "e1")],
+                                       busy_ok={"e1"}, reason="  离得最近的泡沫车 ")
+    assert sent.unit == "e1" and (await d.service.orders(first.id)) == [held]
+    journaled = (await d.service.timeline(second.id))[-1]
+    assert journaled["data"]["busy_override"] == ["e1"]
+    assert journaled["data"]["reason"] == "离得最近的泡沫车"
+    assert journaled["actor"] == LEADER.name
+    # The same for a reassignment to a busy unit.
+    with pytest.raises(Invalid, match="needs a reason"):
+        await d.service.reassign(held.id, LEADER, "e1", busy_ok={"e1"})
+    (e2,) = await d.service.dispatch(first.id, LEADER, assignments=[("search_rescue", "e2")])
+    with pytest.raises(Conflict):
+        await d.service.reassign(held.id, LEADER, "e2")
+    moved = await d.service.reassign(held.id, LEADER, "e2", busy_ok={"e2"}, reason="e1 抛锚")
+    assert moved.unit == "e2" and e2.state is OrderState.ISSUED
+    assert (await d.service.timeline(first.id))[-1]["data"]["busy_override"] == ["e2"]
+
+
+async def test_coverage_counts_needed_sent_confirmed_and_short(d: Desk) -> None:
+    incident = await d.fire(Level.IV)  # building_fire at IV: 3 + 1 + 1 + 1 + 1 + 1 = 8
+    empty = await d.service.coverage(incident.id)
+    assert (empty.plan, empty.needed, empty.sent, empty.short) == ("building_fire", 8, 0, 8)
+    one, two = await d.service.dispatch(incident.id, LEADER, assignments=[
+        ("fire_attack", "e1"), ("fire_attack", "e2")])
+    d.store.record_ack(one.id, "e1", AckState.ACKNOWLEDGED, d.clock.now())
+    d.store.record_ack(two.id, "e2", AckState.REJECTED, d.clock.now())
+    cover = await d.service.coverage(incident.id)
+    attack = next(t for t in cover.tasks if t.task_id == "fire_attack")
+    assert (attack.needed, attack.sent, attack.confirmed, attack.short) == (3, 1, 1, 2)
+    assert (cover.needed, cover.sent, cover.confirmed, cover.short) == (8, 1, 1, 7)
