@@ -23,6 +23,7 @@ from dashboard import desk_callbacks, situation
 from dashboard.auth import Action, NotAuthenticated, current_user
 from dashboard.command_wiring import shared_commands
 from dashboard.desk_data import DeskData, Districts
+from dashboard.desk_keys import KEY_LABELS, KEY_OF, overlay, status_line, titled
 from dashboard.desk_list import ALL, OPEN, SortKey, agency_options
 from dashboard.desk_panel import Permissions
 from dashboard.desk_text import (
@@ -214,9 +215,11 @@ def _left(taxonomy: Taxonomy, districts: Districts, lang: Lang) -> html.Aside:
     ])
 
 
-def _button(name: str, lang: Lang, css: str = "") -> html.Button:
-    return html.Button(LABELS(f"act_{name}", lang), id=f"desk-act-{name}", type="button",
-                       n_clicks=0, disabled=True, className=f"desk-btn {css}".strip())
+def _button(name: str, lang: Lang, css: str = "", key: str | None = None) -> html.Button:
+    text = LABELS(f"act_{name}", lang)
+    return html.Button(text, id=f"desk-act-{name}", type="button", n_clicks=0, disabled=True,
+                       className=f"desk-btn {css}".strip(),
+                       title=titled(text, key) if key else text)
 
 
 def _actions(lang: Lang, video: bool) -> html.Div:
@@ -225,23 +228,25 @@ def _actions(lang: Lang, video: bool) -> html.Div:
     conference = html.Button(LABELS("act_conference", lang), id="desk-act-conference",
                              type="button", n_clicks=0, disabled=True, className="desk-btn",
                              title="" if video else LABELS("conference_off", lang))
+    escalate = f"{KEY_LABELS('key_escalate', lang)}: {KEY_OF['escalate']}"
     levels = [html.Button(f"{lv.value}", id=f"desk-lvl-{lv.value}", type="button", n_clicks=0,
-                          disabled=True, className="desk-lvl", title=level_short(lv, lang),
+                          disabled=True, className="desk-lvl",
+                          title=f"{level_short(lv, lang)} · {escalate}",
                           style={"--level-colour": lv.colour}) for lv in Level]
+    closing = [(name, LABELS(f"res_{name}", lang)) for name in ("resolved", "false_alarm")]
     return html.Div(id="desk-actions", className="desk-actions", children=[
         html.Div(className="desk-action-row", children=[
-            _button("verify", lang, "desk-btn-primary"),
-            _button("dispatch", lang, "desk-btn-strong"),
+            _button("verify", lang, "desk-btn-primary", key="verify"),
+            _button("dispatch", lang, "desk-btn-strong", key="dispatch"),
             _button("contain", lang),
             html.Div(className="desk-lvls", children=[
                 html.Span(LABELS("act_level", lang), className="desk-sub"), *levels]),
         ]),
         html.Div(className="desk-action-row", children=[
             html.Span(LABELS("act_close", lang), className="desk-sub"),
-            html.Button(LABELS("res_resolved", lang), id="desk-act-resolved", type="button",
-                        n_clicks=0, disabled=True, className="desk-btn"),
-            html.Button(LABELS("res_false_alarm", lang), id="desk-act-false_alarm",
-                        type="button", n_clicks=0, disabled=True, className="desk-btn"),
+            *[html.Button(text, id=f"desk-act-{name}", type="button", n_clicks=0,
+                          disabled=True, className="desk-btn", title=titled(text, "close"))
+              for name, text in closing],
             html.Form(id="desk-sitrep-form", method="post", target="_blank", action="",
                       className="desk-inline-form",
                       children=html.Button(LABELS("act_sitrep", lang), id="desk-act-sitrep",
@@ -252,10 +257,12 @@ def _actions(lang: Lang, video: bool) -> html.Div:
         ]),
         html.Div(className="desk-note-row", children=[
             dcc.Textarea(id="desk-note", placeholder=LABELS("note_placeholder", lang),
-                         className="desk-note", maxLength=2000),
-            _button("note", lang),
+                         className="desk-note", maxLength=2000,
+                         title=titled(LABELS("act_note", lang), "note")),
+            _button("note", lang, key="note"),
         ]),
         html.Div("", id="desk-msg", className="desk-msg", role="status"),
+        status_line(),
         html.Div("", id="desk-conference-msg", className="desk-msg desk-msg-err",
                  **data_attrs(failed=LABELS("conference_failed", lang))),
     ])
@@ -314,6 +321,7 @@ def layout(settings: Settings, taxonomy: Taxonomy, districts: Districts, lang: L
             _panel(lang, video),
         ]),
         _dialog(lang),
+        overlay(lang),
         *live.machinery,
         dcc.Store(id="desk-lang", data=lang.value),
         dcc.Store(id="desk-perm", data={"act": may.act, "dispatch": may.dispatch,
