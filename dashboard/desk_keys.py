@@ -6,6 +6,7 @@ Pure: no I/O."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from dash import html
 
@@ -74,8 +75,8 @@ def overlay(lang: Lang) -> html.Div:
                      top=KEY_LABELS("keys_top", lang),
                      confirm=KEY_LABELS("keys_confirm", lang)),
         children=html.Div(
-            className="desk-keys-box", role="dialog", **{"aria-modal": "true",
-                                                          "aria-labelledby": "desk-keys-title"},
+            className="desk-keys-box", role="dialog", **_aria(modal="true",
+                                                              labelledby="desk-keys-title"),
             children=[
                 html.H3(KEY_LABELS("keys_title", lang), id="desk-keys-title"),
                 html.Table(className="desk-keys-table", children=html.Tbody([
@@ -84,6 +85,11 @@ def overlay(lang: Lang) -> html.Div:
                 html.Button(KEY_LABELS("keys_close", lang), id="desk-keys-close",
                             type="button", className="desk-btn"),
             ]))
+
+
+def _aria(**values: str) -> dict[str, Any]:
+    """`aria-*` attributes for a Dash component."""
+    return {f"aria-{key}": value for key, value in values.items()}
 
 
 def status_line() -> html.Div:
