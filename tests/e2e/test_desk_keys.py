@@ -85,6 +85,14 @@ async def test_shortcuts_act_on_the_selected_incident_and_the_overlay_traps_focu
     await page.keyboard.press("Escape")
     await expect(overlay).to_be_hidden()
     assert await focused_id(page) == "lang-switch"
+    # Reached by the keyboard, it wears the focus ring: at least 2 px, solid, amber.
+    ring = await page.evaluate("""() => {
+        const el = document.activeElement, style = getComputedStyle(el);
+        return [el.matches(":focus-visible"), style.outlineStyle,
+                parseFloat(style.outlineWidth), style.outlineColor];
+    }""")
+    assert ring[0] is True and ring[1] == "solid" and ring[2] >= 2, ring
+    assert ring[3] == "rgb(255, 200, 0)", ring
     assert (await service.incident(incident.id)).status is IncidentStatus.REPORTED
 
     # N goes to the note box; a "v" typed there is text and verifies nothing.
