@@ -22,6 +22,7 @@ from dashboard.desk import permissions, shell_header
 from dashboard.desk_data import DeskData, Districts
 from dashboard.desk_text import LABELS, level_name, type_name
 from dashboard.i18n import Lang
+from dashboard.page_lang import page_title
 from dashboard.portal import AsyncBridge
 from incidents.model import LOCAL_TZ, Level
 from incidents.store import StoreUnavailable
@@ -29,6 +30,7 @@ from incidents.taxonomy import Taxonomy, load_taxonomy
 
 PATH = "/analytics"
 TITLE_ZH = "邢台市应急指挥中心 · 统计分析"
+TITLE_EN = "Xingtai Emergency Command Centre · Analytics"
 MAX_DAYS = 366
 """The longest range one query covers."""
 QUICK = {"analytics-today": 1, "analytics-7d": 7, "analytics-30d": 30}
@@ -162,7 +164,8 @@ def register(app: Dash, settings: Settings, bridge: AsyncBridge) -> None:
     def page(lang: str | None = None, **_query: Any) -> html.Div:
         return layout(Lang.of(lang), datetime.now(LOCAL_TZ).date())
 
-    dash.register_page("analytics", path=PATH, title=TITLE_ZH,  # type: ignore[no-untyped-call]
+    dash.register_page("analytics", path=PATH,  # type: ignore[no-untyped-call]
+                       title=page_title(TITLE_ZH, TITLE_EN),
                        layout=page)
     register_callbacks(app, data, taxonomy)
 
@@ -194,7 +197,9 @@ def layout(lang: Lang, today: date) -> html.Div:
                 dcc.DatePickerRange(id="analytics-range", display_format="YYYY-MM-DD",
                                     start_date=(today - timedelta(days=6)).isoformat(),
                                     end_date=today.isoformat(), max_date_allowed=today.isoformat(),
-                                    first_day_of_week=1, minimum_nights=0),
+                                    first_day_of_week=1, minimum_nights=0,
+                                    start_date_placeholder_text=ANALYTICS("an_from", lang),
+                                    end_date_placeholder_text=ANALYTICS("an_to", lang)),
                 *quick,
                 html.Span("", id="analytics-msg", className="desk-msg desk-msg-err"),
             ]),

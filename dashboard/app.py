@@ -9,7 +9,7 @@ from dash import dcc, html
 from flask import Flask, request
 
 from config.settings import Settings
-from dashboard import analytics, desk, replay, situation
+from dashboard import analytics, desk, not_found, replay, situation
 from dashboard.api import health_blueprint
 from dashboard.auth import Action, auth_blueprint, check_secret, install_auth, require
 from dashboard.auth.keys import derive_key
@@ -92,6 +92,7 @@ def register_pages(app: dash.Dash, settings: Settings, bridge: AsyncBridge) -> N
     analytics.register(app, settings, bridge)
     replay.register(app, settings, bridge)
     register_wall(app, settings)  # the wall screen at /wall
+    not_found.register()  # what an unknown address shows, in the page's language
 
 
 def _authorize(permission: str) -> Actor:

@@ -23,6 +23,7 @@ from dashboard import desk_callbacks, situation
 from dashboard.auth import Action, NotAuthenticated, current_user
 from dashboard.command_wiring import shared_commands
 from dashboard.desk_data import DeskData, Districts
+from dashboard.desk_keys import KEY_LABELS, KEY_OF, overlay, status_line, titled
 from dashboard.desk_list import ALL, OPEN, SortKey, agency_options
 from dashboard.desk_panel import Permissions
 from dashboard.desk_text import (
@@ -33,13 +34,15 @@ from dashboard.desk_text import (
     status_name,
     type_name,
 )
-from dashboard.i18n import Lang
+from dashboard.i18n import Lang, dropdown_labels
+from dashboard.page_lang import page_title
 from dashboard.portal import AsyncBridge
 from incidents.model import IncidentStatus, Level
 from incidents.taxonomy import Taxonomy, load_taxonomy
 
 PATH = "/"
 TITLE_ZH = "邢台市应急指挥中心 · 指挥席"
+TITLE_EN = "Xingtai Emergency Command Centre · Desk"
 REFRESH_MS = 3000
 """How often the lists and the open panel re-read PostgreSQL."""
 SLOW_REFRESH_MS = 30_000
@@ -63,8 +66,8 @@ def register(app: Dash, settings: Settings, bridge: AsyncBridge) -> None:
     def page(lang: str | None = None, **_query: Any) -> html.Div:
         return layout(settings, taxonomy, data.districts, Lang.of(lang), video is not None)
 
-    dash.register_page("desk", path=PATH, title=TITLE_ZH,  # type: ignore[no-untyped-call]
-                       layout=page)
+    dash.register_page("desk", path=PATH,  # type: ignore[no-untyped-call]
+                       title=page_title(TITLE_ZH, TITLE_EN), layout=page)
     desk_callbacks.register(app, data, taxonomy, video, situation.MAP_ID)
 
 
@@ -96,11 +99,11 @@ def walk(component: Any) -> Iterator[Any]:
         yield from walk(children)
 
 
-def live_parts(settings: Settings) -> LiveParts:
-    """The situation page's layout, taken apart (fresh components on every call)."""
+def live_parts(settings: Settings, lang: Lang = Lang.ZH) -> LiveParts:
+    """The situation page's layout in `lang`, taken apart (fresh components on every call)."""
     status = kpis = map_wrap = None
     machinery: list[Any] = []
-    for child in situation.layout(settings).children:
+    for child in situation.layout(settings, lang).children:
         if isinstance(child, html.Header):
             status = next((c for c in walk(child)
                            if "shell-status" in str(getattr(c, "className", ""))), child)
@@ -142,10 +145,8 @@ def shell_header(lang: Lang, here: str, status: Any, who: str) -> html.Header:
     query = "?lang=en" if lang is Lang.EN else ""
     return html.Header(className="shell-header desk-header", children=[
         html.Div(className="shell-titles", children=[
-            html.H1(f"{LABELS('app_title', Lang.ZH)} · {LABELS(here, Lang.ZH)}",
+            html.H1(f"{LABELS('app_title', lang)} · {LABELS(here, lang)}",
                     className="shell-title desk-shell-title"),
-            html.Div(f"{LABELS('app_title', Lang.EN)} · {LABELS(here, Lang.EN)}",
-                     className="shell-subtitle"),
         ]),
         html.Nav(className="desk-nav", children=[
             dcc.Link(LABELS(key, lang), href=path + query, id=f"nav-{key}",
@@ -172,15 +173,18 @@ def _filters(taxonomy: Taxonomy, districts: Districts, lang: Lang) -> html.Div:
                                for lv in Level]),
         html.Div(className="desk-filter-grid", children=[
             dcc.Dropdown(id="desk-f-type", multi=True, placeholder=LABELS("f_type", lang),
+                         labels=dropdown_labels(lang),
                          options=[{"label": type_name(taxonomy, code, lang), "value": code}
                                   for code in taxonomy.types]),
-            dcc.Dropdown(id="desk-f-district", multi=True,
+            dcc.Dropdown(id="desk-f-district", multi=True, labels=dropdown_labels(lang),
                          placeholder=LABELS("f_district", lang),
                          options=[{"label": name, "value": code} for code, name in names.items()]
                          + [{"label": LABELS("outside", lang), "value": "outside"}]),
             dcc.Dropdown(id="desk-f-status", options=statuses, value=OPEN, clearable=False,
+                         labels=dropdown_labels(lang),
                          searchable=False),
             dcc.Dropdown(id="desk-f-time", value="24h", clearable=False, searchable=False,
+                         labels=dropdown_labels(lang),
                          options=[{"label": LABELS(f"t_{key}", lang), "value": key}
                                   for key in TIME_WINDOWS]),
         ]),
@@ -207,6 +211,7 @@ def _left(taxonomy: Taxonomy, districts: Districts, lang: Lang) -> html.Aside:
         html.Div(id="desk-lsec-other", className="desk-lsec", style={"display": "none"},
                  children=[
             dcc.Dropdown(id="desk-f-agency", value=ALL, clearable=False,
+                         labels=dropdown_labels(lang),
                          options=agency_options(taxonomy, lang)),
             html.Div(id="desk-other", className="desk-list"),
             dcc.Store(id="desk-other-data"),
@@ -214,9 +219,11 @@ def _left(taxonomy: Taxonomy, districts: Districts, lang: Lang) -> html.Aside:
     ])
 
 
-def _button(name: str, lang: Lang, css: str = "") -> html.Button:
-    return html.Button(LABELS(f"act_{name}", lang), id=f"desk-act-{name}", type="button",
-                       n_clicks=0, disabled=True, className=f"desk-btn {css}".strip())
+def _button(name: str, lang: Lang, css: str = "", key: str | None = None) -> html.Button:
+    text = LABELS(f"act_{name}", lang)
+    return html.Button(text, id=f"desk-act-{name}", type="button", n_clicks=0, disabled=True,
+                       className=f"desk-btn {css}".strip(),
+                       title=titled(text, key) if key else text)
 
 
 def _actions(lang: Lang, video: bool) -> html.Div:
@@ -225,23 +232,25 @@ def _actions(lang: Lang, video: bool) -> html.Div:
     conference = html.Button(LABELS("act_conference", lang), id="desk-act-conference",
                              type="button", n_clicks=0, disabled=True, className="desk-btn",
                              title="" if video else LABELS("conference_off", lang))
+    escalate = f"{KEY_LABELS('key_escalate', lang)}: {KEY_OF['escalate']}"
     levels = [html.Button(f"{lv.value}", id=f"desk-lvl-{lv.value}", type="button", n_clicks=0,
-                          disabled=True, className="desk-lvl", title=level_short(lv, lang),
+                          disabled=True, className="desk-lvl",
+                          title=f"{level_short(lv, lang)} · {escalate}",
                           style={"--level-colour": lv.colour}) for lv in Level]
+    closing = [(name, LABELS(f"res_{name}", lang)) for name in ("resolved", "false_alarm")]
     return html.Div(id="desk-actions", className="desk-actions", children=[
         html.Div(className="desk-action-row", children=[
-            _button("verify", lang, "desk-btn-primary"),
-            _button("dispatch", lang, "desk-btn-strong"),
+            _button("verify", lang, "desk-btn-primary", key="verify"),
+            _button("dispatch", lang, "desk-btn-strong", key="dispatch"),
             _button("contain", lang),
             html.Div(className="desk-lvls", children=[
                 html.Span(LABELS("act_level", lang), className="desk-sub"), *levels]),
         ]),
         html.Div(className="desk-action-row", children=[
             html.Span(LABELS("act_close", lang), className="desk-sub"),
-            html.Button(LABELS("res_resolved", lang), id="desk-act-resolved", type="button",
-                        n_clicks=0, disabled=True, className="desk-btn"),
-            html.Button(LABELS("res_false_alarm", lang), id="desk-act-false_alarm",
-                        type="button", n_clicks=0, disabled=True, className="desk-btn"),
+            *[html.Button(text, id=f"desk-act-{name}", type="button", n_clicks=0,
+                          disabled=True, className="desk-btn", title=titled(text, "close"))
+              for name, text in closing],
             html.Form(id="desk-sitrep-form", method="post", target="_blank", action="",
                       className="desk-inline-form",
                       children=html.Button(LABELS("act_sitrep", lang), id="desk-act-sitrep",
@@ -252,10 +261,12 @@ def _actions(lang: Lang, video: bool) -> html.Div:
         ]),
         html.Div(className="desk-note-row", children=[
             dcc.Textarea(id="desk-note", placeholder=LABELS("note_placeholder", lang),
-                         className="desk-note", maxLength=2000),
-            _button("note", lang),
+                         className="desk-note", maxLength=2000,
+                         title=titled(LABELS("act_note", lang), "note")),
+            _button("note", lang, key="note"),
         ]),
         html.Div("", id="desk-msg", className="desk-msg", role="status"),
+        status_line(),
         html.Div("", id="desk-conference-msg", className="desk-msg desk-msg-err",
                  **data_attrs(failed=LABELS("conference_failed", lang))),
     ])
@@ -318,7 +329,7 @@ def _dialog(lang: Lang) -> html.Div:
 def layout(settings: Settings, taxonomy: Taxonomy, districts: Districts, lang: Lang,
            video: bool) -> html.Div:
     """The whole desk page."""
-    live = live_parts(settings)
+    live = live_parts(settings, lang)
     may = permissions(lang)
     return html.Div(className=f"sitroom-app desk desk-lang-{lang.value}", children=[
         shell_header(lang, "nav_desk", live.status, may.role_text),
@@ -329,6 +340,7 @@ def layout(settings: Settings, taxonomy: Taxonomy, districts: Districts, lang: L
             _panel(lang, video),
         ]),
         _dialog(lang),
+        overlay(lang),
         *live.machinery,
         dcc.Store(id="desk-lang", data=lang.value),
         dcc.Store(id="desk-perm", data={"act": may.act, "dispatch": may.dispatch,

@@ -20,7 +20,7 @@ from dashboard.desk_text import (
     level_name,
     unit_kind_name,
 )
-from dashboard.i18n import Lang
+from dashboard.i18n import Lang, dropdown_labels
 from incidents.command import DispatchPlan
 from incidents.spatial import UnitPoint
 from incidents.taxonomy import Taxonomy
@@ -234,7 +234,8 @@ def render_dialog(view: Dialog, lang: Lang) -> list[Any]:
                 dcc.Dropdown(id={"type": SLOT, "task": task.task_id, "slot": n},
                              options=options, value=unit, clearable=True, searchable=True,
                              placeholder=LABELS("d_choose", lang),
-                             className=slot_class(unit, far, ()))
+                             className=slot_class(unit, far, ()),
+                             labels=dropdown_labels(lang))
                 for n, unit in enumerate(task.proposed)]),
         ]))
     return [html.Div(LABELS("d_hint", lang), className="desk-sub"), *blocks]

@@ -11,7 +11,7 @@ from dashboard.i18n import COMMON, Lang
 from incidents import facilities
 from incidents.dispatch import OrderState
 from incidents.model import LOCAL_TZ, AlarmState, IncidentStatus, Level
-from incidents.taxonomy import Taxonomy
+from incidents.taxonomy import SYSTEM_TYPE_NAMES, Taxonomy
 
 LABELS = COMMON.extend({
     # shell and navigation
@@ -186,9 +186,16 @@ def level_short(level: Level, lang: Lang) -> str:
 
 
 def type_name(taxonomy: Taxonomy, code: str, lang: Lang) -> str:
-    """An incident type's name; the code itself for a type the taxonomy does not know."""
-    found = taxonomy.types.get(code)
-    return found.name.get(lang.value) if found else code
+    """An incident type's name (a CAP alert's warning too); the code itself for a type nobody
+    named."""
+    return taxonomy.type_name(code).get(lang.value)
+
+
+def type_names(taxonomy: Taxonomy) -> dict[str, list[str]]:
+    """Every incident type's [zh, en] names by code, for the scripts."""
+    codes = [*taxonomy.types, *SYSTEM_TYPE_NAMES]
+    return {code: [type_name(taxonomy, code, lang) for lang in (Lang.ZH, Lang.EN)]
+            for code in codes}
 
 
 def agency_name(taxonomy: Taxonomy, code: str, lang: Lang, *, short: bool = True) -> str:

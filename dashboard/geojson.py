@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from incidents.lang import Lang
 from incidents.model import Incident, Level, UnitState
 
 Feature = dict[str, Any]
@@ -106,17 +107,21 @@ def next_offline_at(units: Iterable[UnitState], now: datetime, online_s: int) ->
     return min(deadlines) if deadlines else None
 
 
-def district_labels(districts: Mapping[str, Any]) -> FeatureCollection:
-    """Label points (the `label_lat`/`label_lon` of each district) for the names on the map."""
+def district_labels(districts: Mapping[str, Any], lang: Lang | None = None
+                    ) -> FeatureCollection:
+    """Label points (the `label_lat`/`label_lon` of each district) for the names on the map:
+    `name` in `lang` (no `name_en`), or both names for None (the wall shows both)."""
     features: list[Feature] = []
     for district in districts["features"]:
         props = district["properties"]
+        zh, en = str(props["name"]), str(props.get("name_en") or "")
+        names = {"name": zh, "name_en": en} if lang is None else {
+            "name": (en or zh) if lang is Lang.EN else zh, "name_en": ""}
         features.append({
             "type": "Feature",
             "id": str(props["code"]),
             "geometry": {"type": "Point",
                          "coordinates": [float(props["label_lon"]), float(props["label_lat"])]},
-            "properties": {"code": str(props["code"]), "name": str(props["name"]),
-                           "name_en": str(props.get("name_en") or "")},
+            "properties": {"code": str(props["code"]), **names},
         })
     return {"type": "FeatureCollection", "features": features}

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from dash.dcc import Dropdown
+
 from incidents.lang import Lang as Lang  # the one Lang; pages import it from here too
 from incidents.lang import pick
 
@@ -44,3 +46,24 @@ COMMON = Catalogue({
     "connecting": ("连接中", "Connecting"),
 })
 """Labels every page shares; pages extend it with their own."""
+
+
+_DROPDOWN = {
+    "select_all": ("全选", "Select all"),
+    "deselect_all": ("全不选", "Deselect all"),
+    "selected_count": ("已选 {num_selected} 项", "{num_selected} selected"),
+    "search": ("搜索", "Search"),
+    "clear_search": ("清除搜索", "Clear search"),
+    "clear_selection": ("清除选择", "Clear selection"),
+    "no_options_found": ("无匹配项", "No match"),
+}
+
+
+def dropdown_labels(lang: Lang) -> Dropdown.Labels:
+    """The texts Dash's dropdown shows itself (its defaults are English), for `labels=`."""
+    t = {key: pick(pair, lang) for key, pair in _DROPDOWN.items()}
+    return Dropdown.Labels(
+        select_all=t["select_all"], deselect_all=t["deselect_all"],
+        selected_count=t["selected_count"], search=t["search"],
+        clear_search=t["clear_search"], clear_selection=t["clear_selection"],
+        no_options_found=t["no_options_found"])

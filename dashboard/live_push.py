@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -40,6 +41,7 @@ from config.settings import Settings
 from dashboard.auth import Action, require
 from dashboard.auth.flask_guard import SESSION_COOKIE, AuthGate
 from dashboard.auth.sessions import SessionUnavailable
+from dashboard.desk_text import type_names
 from dashboard.feed_watch import INGEST_COMPONENT, FeedWatch
 from dashboard.geojson import (
     AGENCY_COLOURS,
@@ -56,6 +58,7 @@ from incidents.live import LiveState, LiveUnavailable
 from incidents.live_wire import LiveSnapshot
 from incidents.model import IncidentStatus, Level
 from incidents.outage import Outage
+from incidents.taxonomy import load_taxonomy
 
 log = logging.getLogger(__name__)
 
@@ -292,6 +295,12 @@ class LiveIds:
     """The warning that names the agencies whose feeds are silent (hidden while all arrive)."""
 
 
+@functools.cache
+def _type_names() -> dict[str, list[str]]:
+    """The incident types' names for the scripts (the shipped taxonomy, read once)."""
+    return type_names(load_taxonomy())
+
+
 def live_config(element_id: str, settings: Settings, page: str, ids: LiveIds,
                 bounds: list[list[float]]) -> html.Div:
     """The hidden element that tells sitroom_live.js to go live on this page, and how to draw:
@@ -313,6 +322,7 @@ def live_config(element_id: str, settings: Settings, page: str, ids: LiveIds,
         # The scripts name statuses with the domain's words, never a copy of their own.
         "statuses": {status.value: [status.label(Lang.ZH), status.label(Lang.EN)]
                      for status in IncidentStatus},
+        "types": _type_names(),
     }
     data: dict[str, Any] = {"data-config": json.dumps(config, ensure_ascii=False)}
     return html.Div(id=element_id, className="sitroom-live-config", hidden=True, **data)

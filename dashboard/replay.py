@@ -26,6 +26,7 @@ from dashboard.desk_list import incident_rows, render_incident_rows
 from dashboard.desk_text import LABELS, level_short
 from dashboard.geojson import incidents_collection, units_collection
 from dashboard.i18n import Lang
+from dashboard.page_lang import page_title
 from dashboard.portal import AsyncBridge
 from incidents.history import IncidentAt
 from incidents.model import LOCAL_TZ, IncidentStatus, Level
@@ -34,6 +35,7 @@ from incidents.taxonomy import Taxonomy, load_taxonomy
 
 PATH = "/replay"
 TITLE_ZH = "邢台市应急指挥中心 · 态势回放"
+TITLE_EN = "Xingtai Emergency Command Centre · Replay"
 SPAN_MIN = 24 * 60
 """The slider reaches this many minutes back."""
 PLAY_STEP_MIN = 5
@@ -47,7 +49,7 @@ REPLAY = LABELS.extend({
     "replay_now": ("现在", "Now"),
     "replay_play": ("播放", "Play"),
     "replay_pause": ("暂停", "Pause"),
-    "replay_badge": ("● 回放 REPLAY", "● REPLAY"),
+    "replay_badge": ("● 回放", "● REPLAY"),
     "replay_units": ("在线单位", "Units online"),
     "replay_open": ("在办事件", "Open incidents"),
     "replay_list": ("当时事件", "Incidents then"),
@@ -108,7 +110,8 @@ def register(app: Dash, settings: Settings, bridge: AsyncBridge) -> None:
     def page(lang: str | None = None, at: str | None = None, **_query: Any) -> html.Div:
         return layout(Lang.of(lang), datetime.now(UTC), parse_at(at))
 
-    dash.register_page("replay", path=PATH, title=TITLE_ZH,  # type: ignore[no-untyped-call]
+    dash.register_page("replay", path=PATH,  # type: ignore[no-untyped-call]
+                       title=page_title(TITLE_ZH, TITLE_EN),
                        layout=page)
     register_callbacks(app, data, taxonomy)
 
@@ -145,7 +148,7 @@ def layout(lang: Lang, anchor: datetime, at: datetime | None) -> html.Div:
         ]),
         html.Div(className="replay-body", children=[
             html.Main(className="desk-map", children=html.Div(className="map-wrap",
-                                                              children=replay_map())),
+                                                              children=replay_map(lang))),
             html.Aside(className="desk-left", children=[
                 html.Div(REPLAY("replay_list", lang), className="desk-tabs replay-title"),
                 html.Div(id="replay-list", className="desk-list"),
@@ -159,10 +162,10 @@ def layout(lang: Lang, anchor: datetime, at: datetime | None) -> html.Div:
     ])
 
 
-def replay_map() -> dl.Map:
+def replay_map(lang: Lang) -> dl.Map:
     """The situation page's map of the city, with the replay's own unit and incident layers
     (nothing live draws on it)."""
-    leaflet = situation.live_map("replay-map", "map-view")
+    leaflet = situation.live_map("replay-map", "map-view", lang)
     leaflet.children = [*leaflet.children,
                         dl.GeoJSON(id="replay-incidents", data=_EMPTY,
                                    pointToLayer=_js("incidentToLayer"),

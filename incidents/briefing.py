@@ -113,7 +113,7 @@ class Briefing:
         return SitrepInput(
             kind=kind, sequence=issued + 1, language=lang, generated_at=self._clock.now(),
             issuer=self._issuer, incident=incident,
-            incident_type=_local(self._taxonomy.incident_type(incident.type).name),
+            incident_type=_local(self._taxonomy.type_name(incident.type)),
             district=(LocalText(zh=district.name_zh, en=district.name_en) if district
                       else LocalText(zh="市外", en="Outside the city")),
             map=self._map(incident, support.radius_m),
@@ -159,11 +159,9 @@ class Briefing:
         """The figures of one day (incidents reported that day, in `tz`)."""
         start = datetime.combine(day, time(), tzinfo=tz)
         rows = await self._store.daily_rows(start, start + timedelta(days=1))
-        names = self._taxonomy.types
         return summarize(day, [DailyIncidentRow(
             id=r["id"], type=r["type"],
-            type_name=(_local(names[r["type"]].name) if r["type"] in names
-                       else LocalText(zh=r["type"], en=r["type"])),
+            type_name=_local(self._taxonomy.type_name(r["type"])),
             level=Level(r["level"]), district=self._district(r["lat"], r["lon"]),
             status=IncidentStatus(r["status"]),
             reported_at=r["reported_at"], verified_at=r["verified_at"],

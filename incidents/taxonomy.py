@@ -101,6 +101,12 @@ class _TaxonomyFile(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     """Incident types, one [[type]] table each."""
 
 
+CAP_ALERT_TYPE = "cap_alert"
+"""The type of an incident a CAP alert opens (incidents/store/cap.py), whatever its event."""
+SYSTEM_TYPE_NAMES = {CAP_ALERT_TYPE: Text(zh="预警信息", en="Public warning")}
+"""Names of the types the system files outside the taxonomy."""
+
+
 class TaxonomyError(ValueError):
     """The taxonomy is unreadable or inconsistent, or a code is unknown; the message says where."""
 
@@ -129,6 +135,14 @@ class Taxonomy(msgspec.Struct, frozen=True, kw_only=True):
         except KeyError:
             raise TaxonomyError(f"unknown incident type {code!r}; known types: "
                                 f"{', '.join(sorted(self.types))}") from None
+
+    def type_name(self, code: str) -> Text:
+        """The name of a type the taxonomy knows or the system files itself (a CAP alert's
+        warning); the code itself, in both languages, for anything else."""
+        found = self.types.get(code)
+        if found is not None:
+            return found.name
+        return SYSTEM_TYPE_NAMES.get(code) or Text(zh=code, en=code)
 
     def agency_name(self, code: str, lang: Lang, *, short: bool = False) -> str:
         """An agency's (or recorder's) name; `short` drops the part in brackets (for compact

@@ -59,6 +59,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "record_start": ("开始录制", "Start recording"),
     "record_stop": ("停止录制", "Stop recording"),
     "recording": ("录制中", "recording"),
+    "not_recording": ("未录制", "not recording"),
     "me": ("我", "me"),
     "joined": ("已加入", "joined"),
 }
@@ -128,7 +129,7 @@ def room_page(lang: Lang, room_id: str) -> str:
     e = html.escape
     body = f"""<header><h1>{e(t["room_title"])} <span id="room-name"></span></h1>
 <span id="room-state" class="badge" data-state="idle">{e(t["idle"])}</span>
-<span id="room-recording" class="badge rec" hidden>{e(t["recording"])}</span>
+<span id="room-recording" class="badge rec" data-rec="off" hidden>{e(t["not_recording"])}</span>
 <button id="room-join">{e(t["join"])}</button>
 <button id="room-leave" disabled>{e(t["leave"])}</button>
 <button id="room-record" hidden>{e(t["record_start"])}</button></header>

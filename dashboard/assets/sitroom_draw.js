@@ -202,12 +202,37 @@
     if (box) { box.hidden = true; }
   }
 
-  var ZH = {
-    polygon: "画多边形 Draw a polygon",
-    rectangle: "画矩形 Draw a rectangle",
-    circle: "画圆 Draw a circle",
-    edit: "编辑图形 Edit shapes",
-    remove: "删除图形 Delete shapes",
+  /** The toolbar's titles and the hints shown while drawing, per language: leaflet-draw
+   * reads L.drawLocal whenever it builds a button or a hint, so setting it before the toolbar
+   * is built (and again on every page) keeps a rebuilt toolbar in the page's language too. */
+  var TEXTS = {
+    zh: {
+      polygon: "画多边形", rectangle: "画矩形", circle: "画圆",
+      edit: "编辑图形", editDisabled: "没有可编辑的图形",
+      remove: "删除图形", removeDisabled: "没有可删除的图形",
+      cancel: "取消", cancelTitle: "取消绘制", finish: "完成", finishTitle: "完成绘制",
+      undo: "撤销", undoTitle: "删除最后一个点",
+      save: "保存", saveTitle: "保存修改", cancelEdit: "取消", cancelEditTitle: "取消编辑，放弃全部修改",
+      clearAll: "全部清除", clearAllTitle: "清除全部图形",
+      polyStart: "点击开始画多边形", polyCont: "点击继续", polyEnd: "点击第一个点结束",
+      drag: "按住并拖动", radius: "半径", release: "松开鼠标完成",
+      editText: "拖动控制点以修改图形", editSub: "点击“取消”撤销修改",
+      removeText: "点击图形将其删除",
+    },
+    en: {
+      polygon: "Draw a polygon", rectangle: "Draw a rectangle", circle: "Draw a circle",
+      edit: "Edit shapes", editDisabled: "No shapes to edit",
+      remove: "Delete shapes", removeDisabled: "No shapes to delete",
+      cancel: "Cancel", cancelTitle: "Cancel drawing", finish: "Finish",
+      finishTitle: "Finish drawing", undo: "Undo", undoTitle: "Delete the last point",
+      save: "Save", saveTitle: "Save the changes", cancelEdit: "Cancel",
+      cancelEditTitle: "Cancel editing and discard the changes",
+      clearAll: "Clear all", clearAllTitle: "Clear every shape",
+      polyStart: "Click to start a polygon", polyCont: "Click to continue",
+      polyEnd: "Click the first point to close", drag: "Press and drag", radius: "Radius",
+      release: "Release to finish", editText: "Drag the handles to change the shapes",
+      editSub: "Click Cancel to undo the changes", removeText: "Click a shape to delete it",
+    },
   };
 
   /** The icon sprite of leaflet-draw's stylesheet (injected with its script). */
@@ -238,36 +263,49 @@
     });
   }
 
-  function chinese() {
+  function texts() {
     var box = panel();
-    return !!box && box.getAttribute("data-lang") !== "en";
+    var en = box ? box.getAttribute("data-lang") === "en"
+      : /(^|[?&])lang=en/i.test(window.location.search);
+    return TEXTS[en ? "en" : "zh"];
   }
 
-  /** The hints shown while drawing, Chinese first (read by leaflet-draw as it draws). */
+  /** L.drawLocal in the page's language (read by leaflet-draw as it builds and draws). */
   function localise() {
-    if (!chinese() || !window.L || !L.drawLocal) { return; }
-    var draw = L.drawLocal.draw;
-    draw.handlers.polygon.tooltip.start = "点击开始画多边形 Click to start a polygon";
-    draw.handlers.polygon.tooltip.cont = "点击继续 Click to continue";
-    draw.handlers.polygon.tooltip.end = "点击第一个点结束 Click the first point to close";
-    draw.handlers.rectangle.tooltip.start = "按住并拖动 Press and drag";
-    draw.handlers.circle.tooltip.start = "按住并拖动 Press and drag";
-    draw.handlers.circle.radius = "半径 Radius";
-    draw.handlers.simpleshape.tooltip.end = "松开鼠标完成 Release to finish";
-    draw.toolbar.actions.text = "取消";
-    draw.toolbar.finish.text = "完成";
-    draw.toolbar.undo.text = "撤销";
+    if (!window.L || !L.drawLocal) { return; }
+    var t = texts(), draw = L.drawLocal.draw, edit = L.drawLocal.edit;
+    draw.toolbar.buttons.polygon = t.polygon;
+    draw.toolbar.buttons.rectangle = t.rectangle;
+    draw.toolbar.buttons.circle = t.circle;
+    draw.toolbar.actions = { title: t.cancelTitle, text: t.cancel };
+    draw.toolbar.finish = { title: t.finishTitle, text: t.finish };
+    draw.toolbar.undo = { title: t.undoTitle, text: t.undo };
+    draw.handlers.polygon.tooltip.start = t.polyStart;
+    draw.handlers.polygon.tooltip.cont = t.polyCont;
+    draw.handlers.polygon.tooltip.end = t.polyEnd;
+    draw.handlers.rectangle.tooltip.start = t.drag;
+    draw.handlers.circle.tooltip.start = t.drag;
+    draw.handlers.circle.radius = t.radius;
+    draw.handlers.simpleshape.tooltip.end = t.release;
+    edit.toolbar.buttons = { edit: t.edit, editDisabled: t.editDisabled, remove: t.remove,
+                             removeDisabled: t.removeDisabled };
+    edit.toolbar.actions.save = { title: t.saveTitle, text: t.save };
+    edit.toolbar.actions.cancel = { title: t.cancelEditTitle, text: t.cancelEdit };
+    edit.toolbar.actions.clearAll = { title: t.clearAllTitle, text: t.clearAll };
+    edit.handlers.edit.tooltip = { text: t.editText, subtext: t.editSub };
+    edit.handlers.remove.tooltip = { text: t.removeText };
   }
 
-  /** Icons back on the toolbar's buttons, and their titles in Chinese pages. */
+  /** Icons back on the toolbar's buttons, and their titles in the page's language (set
+   * again here: dash-leaflet may have built the toolbar before localise ran). */
   function dress(container) {
     restoreIcons(container);
-    if (!chinese()) { return; }
+    var t = texts();
     [["polygon", ".leaflet-draw-draw-polygon"], ["rectangle", ".leaflet-draw-draw-rectangle"],
      ["circle", ".leaflet-draw-draw-circle"], ["edit", ".leaflet-draw-edit-edit"],
      ["remove", ".leaflet-draw-edit-remove"]].forEach(function (pair) {
       var button = container.querySelector(pair[1]);
-      if (button) { button.title = ZH[pair[0]]; }
+      if (button) { button.title = t[pair[0]]; }
     });
   }
 

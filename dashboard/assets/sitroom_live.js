@@ -113,21 +113,32 @@
                                                             hour12: false });
   }
 
+  // [zh, en, class]: the wall shows both (it is read by the whole room), other pages the
+  // page's language only.
   var BADGES = {
-    live: ["● 实时 LIVE", "shell-live live-ok"],
-    silent: ["● 数据源中断 FEEDS SILENT", "shell-live live-down"],
-    stale: ["● 数据中断 OFFLINE", "shell-live live-down"],
-    connecting: ["● 连接中 CONNECTING", "shell-live live-wait"],
+    live: ["● 实时", "● LIVE", "shell-live live-ok"],
+    silent: ["● 数据源中断", "● FEEDS SILENT", "shell-live live-down"],
+    stale: ["● 数据中断", "● OFFLINE", "shell-live live-down"],
+    connecting: ["● 连接中", "● CONNECTING", "shell-live live-wait"],
   };
+
+  function bilingual() { return Boolean(config) && config.page === "wall"; }
+
+  /** A text in the page's language, or both (Chinese first) on the wall. */
+  function says(zh, en) {
+    if (bilingual()) { return zh + " " + en; }
+    return english() ? en : zh;
+  }
 
   function checkStatus() {
     var status = currentStatus();
     var badge = config && config.ids.badge && document.getElementById(config.ids.badge);
     if (badge) {
       var look = BADGES[status];
-      if (badge.textContent !== look[0]) { badge.textContent = look[0]; }
-      if (badge.className !== look[1]) { badge.className = look[1]; }
-      badge.title = "最后更新 last update " + hhmmss(state.lastLiveAt);
+      var text = bilingual() ? look[0] + " " + look[1].slice(2) : english() ? look[1] : look[0];
+      if (badge.textContent !== text) { badge.textContent = text; }
+      if (badge.className !== look[2]) { badge.className = look[2]; }
+      badge.title = says("最后更新", "last update") + " " + hhmmss(state.lastLiveAt);
     }
     showFeeds(status);
     if (status !== lastStatus) {
@@ -168,13 +179,13 @@
     if (!state.feeds.ingest) {
       names += en ? " · ingest is not reporting" : " · 接入服务无心跳";
     }
-    var text = "数据源中断 FEEDS SILENT" + (en ? ": " : "：") + names;
+    var text = says("数据源中断", "FEEDS SILENT") + (en ? ": " : "：") + names;
     if (box.textContent !== text) {
       box.textContent = text;
       box.setAttribute("data-silent", quiet.map(function (f) { return f.a; }).join(" "));
       // The desk's header may cut the text short: the tooltip has all of it.
-      box.title = text + " — 超过 " + state.feeds.stale_s + " 秒无消息 · silent for over " +
-        state.feeds.stale_s + " s";
+      box.title = text + " — " + says("超过 " + state.feeds.stale_s + " 秒无消息",
+                                      "silent for over " + state.feeds.stale_s + " s");
     }
   }
 

@@ -119,7 +119,8 @@
 
   var WEEKDAYS = ["星期日", "星期一", "星期二", "星期三", "星期四", "星期五", "星期六"];
 
-  /** Beijing time, whatever the screen's time zone: "2025-11-26 09:15:02 星期三". */
+  /** Beijing time, whatever the screen's time zone: "2025-11-26 09:15:02 星期三 北京时间" or
+   * "2025-11-26 09:15:02 Wed Beijing time". */
   function clock() {
     var parts = {};
     new Intl.DateTimeFormat("en-GB", {
@@ -127,8 +128,13 @@
       day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", weekday: "short",
     }).formatToParts(new Date()).forEach(function (part) { parts[part.type] = part.value; });
     var day = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"].indexOf(parts.weekday);
-    return parts.year + "-" + parts.month + "-" + parts.day + " " + parts.hour + ":" +
-      parts.minute + ":" + parts.second + " " + (WEEKDAYS[day] || "") + " 北京时间";
+    var stamp = parts.year + "-" + parts.month + "-" + parts.day + " " + parts.hour + ":" +
+      parts.minute + ":" + parts.second + " ";
+    // The page's language (?lang=en); the time is Beijing's either way.
+    if (/(^|[?&])lang=en/i.test(window.location.search)) {
+      return stamp + parts.weekday + " Beijing time";
+    }
+    return stamp + (WEEKDAYS[day] || "") + " 北京时间";
   }
 
   window.sitroom = Object.assign({}, window.sitroom, {

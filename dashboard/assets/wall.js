@@ -106,13 +106,21 @@
     }
   }
 
+  /** An incident type's English name (the code when nobody named it): the English line
+   * cannot repeat the reporter's Chinese title. */
+  function typeEn(code) {
+    var cfg = window.sitroomLive.config();
+    var names = cfg && cfg.types && cfg.types[code];
+    return names ? names[1] : String(code || "");
+  }
+
   function liveItem(key, row, kind, zhHead, enHead, at) {
     var F = window.sitroomLive.fields.incident;
     var level = levelInfo(row[F.LEVEL]);
     return {
       key: key, at: at, kind: kind, level: row[F.LEVEL], incident: row[F.ID],
       zh: zhHead + " · " + row[F.LEVEL] + "级" + level.zh + " · " + row[F.TITLE],
-      en: enHead + " · level " + row[F.LEVEL] + " " + level.en + " · " + row[F.TYPE],
+      en: enHead + " · level " + row[F.LEVEL] + " " + level.en + " · " + typeEn(row[F.TYPE]),
     };
   }
 

@@ -91,18 +91,18 @@ _TEMPLATES = {
 <form class="auth-form" method="post" action="/login?lang={{ lang }}">
 <input type="hidden" name="csrf_token" value="{{ csrf }}">
 <input type="hidden" name="next" value="{{ next_path }}">
-<label for="username">{{ t.username.first(lang) }}<span class="second">{{
+<label for="username">{{ t.username.first(lang) }}<span class="second" lang="{{ other }}">{{
   t.username.second(lang) }}</span></label>
 <input type="text" id="username" name="username" value="{{ username }}" autocomplete="username"
   autocapitalize="none" spellcheck="false" required{{ '' if username else ' autofocus' }}>
-<label for="password">{{ t.password.first(lang) }}<span class="second">{{
+<label for="password">{{ t.password.first(lang) }}<span class="second" lang="{{ other }}">{{
   t.password.second(lang) }}</span></label>
 <input type="password" id="password" name="password" autocomplete="current-password"
   required{{ ' autofocus' if username else '' }}>
 <button type="submit" class="auth-button" id="login-submit">{{ title.first(lang) }}
-  {{ title.second(lang) }}</button>
+  <span lang="{{ other }}">{{ title.second(lang) }}</span></button>
 </form>
-<p class="auth-links"><a href="{{ switch_url }}" id="lang-switch">{{
+<p class="auth-links"><a href="{{ switch_url }}" id="lang-switch" lang="{{ other }}">{{
   'English' if lang == 'zh-CN' else '中文' }}</a></p>
 {% endblock %}
 """,
@@ -112,15 +112,18 @@ _TEMPLATES = {
 <input type="hidden" name="csrf_token" value="{{ csrf }}">
 <p>{{ who }}</p>
 <button type="submit" class="auth-button" id="logout-submit">{{ title.first(lang) }}
-  {{ title.second(lang) }}</button>
+  <span lang="{{ other }}">{{ title.second(lang) }}</span></button>
 </form>
-<p class="auth-links"><a href="/">{{ t.back.first(lang) }} · {{ t.back.second(lang) }}</a></p>
+<p class="auth-links"><a href="/">{{ t.back.first(lang) }} · <span lang="{{ other }}">{{
+  t.back.second(lang) }}</span></a></p>
 {% endblock %}
 """,
     "problem.html": """{% extends "base.html" %}
 {% block body %}
-<p class="auth-links"><a href="/">{{ t.back.first(lang) }} · {{ t.back.second(lang) }}</a>
- | <a href="/logout">{{ t.other_user.first(lang) }} · {{ t.other_user.second(lang) }}</a></p>
+<p class="auth-links"><a href="/">{{ t.back.first(lang) }} · <span lang="{{ other }}">{{
+  t.back.second(lang) }}</span></a>
+ | <a href="/logout">{{ t.other_user.first(lang) }} · <span lang="{{ other }}">{{
+  t.other_user.second(lang) }}</span></a></p>
 {% endblock %}
 """,
 }

@@ -16,6 +16,7 @@ from incidents.store.incident_sql import (
     incident_from_row,
     insert_incident,
 )
+from incidents.taxonomy import CAP_ALERT_TYPE
 
 _encoder = msgspec.json.Encoder()
 _CAP_ACTOR = "cap"
@@ -78,7 +79,7 @@ async def _open_incident(conn: asyncpg.Connection, envelope: Envelope,
     info = alert.info_for("zh-CN")
     title = (info.headline or info.event) if info else alert.identifier
     incident = Incident(
-        id=str(uuid.uuid4()), type="cap_alert", level=message.level or Level.IV,
+        id=str(uuid.uuid4()), type=CAP_ALERT_TYPE, level=message.level or Level.IV,
         status=IncidentStatus.REPORTED, title=title[:120], lat=centre[0], lon=centre[1],
         reported_at=alert.sent, updated_at=envelope.received_at, agency=envelope.agency,
         source_report=message.id,

@@ -112,10 +112,25 @@
     $("room-files").append(item);
   }
 
+  // The room's recording state, known only while joined: "录制中" (red) while the server
+  // records, a neutral "未录制" otherwise, and no badge at all when not in the room (the
+  // state badge then says 未连接 / 已结束).
   function showRecording(active) {
     recording = active;
-    $("room-recording").hidden = !active;
+    const badge = $("room-recording");
+    badge.dataset.rec = active ? "on" : "off";
+    badge.textContent = V.t(active ? "recording" : "not_recording");
+    badge.hidden = false;
     $("room-record").textContent = V.t(active ? "record_stop" : "record_start");
+  }
+
+  function forgetRecording() {
+    recording = false;
+    const badge = $("room-recording");
+    badge.hidden = true;
+    badge.dataset.rec = "off";
+    badge.textContent = V.t("not_recording");
+    $("room-record").textContent = V.t("record_start");
   }
 
   function receive(msg) {
@@ -180,7 +195,10 @@
       const current = pc;
       pc.onconnectionstatechange = () => {
         if (current.connectionState === "connected") state("joined");
-        if (current.connectionState === "failed") state("error");
+        if (current.connectionState === "failed") {
+          forgetRecording();
+          state("error");
+        }
       };
       location = (await V.negotiate(pc, "/rooms/" + encodeURIComponent(roomId) + "/join")).location;
       $("room-leave").disabled = false;
@@ -203,6 +221,7 @@
     $("room-videos").replaceChildren();
     $("room-leave").disabled = true;
     $("room-join").disabled = false;
+    forgetRecording();
     state("ended");
   }
 

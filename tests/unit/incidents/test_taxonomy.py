@@ -9,6 +9,7 @@ import pytest
 
 from incidents.cap import CapCategory
 from incidents.taxonomy import (
+    CAP_ALERT_TYPE,
     Category,
     Taxonomy,
     TaxonomyError,
@@ -234,3 +235,12 @@ def test_unreadable_file_names_it(tmp_path: Path) -> None:
 def test_parse_names_the_source() -> None:
     with pytest.raises(TaxonomyError, match=r"^<test>: not valid TOML"):
         parse_taxonomy("[category", "<test>")
+
+
+def test_a_cap_warning_and_an_unknown_type_are_named() -> None:
+    taxonomy = load_taxonomy()
+    warning = taxonomy.type_name(CAP_ALERT_TYPE)
+    assert (warning.zh, warning.en) == ("预警信息", "Public warning")
+    assert taxonomy.type_name("fire") == taxonomy.incident_type("fire").name
+    assert (taxonomy.type_name("no_such").zh, taxonomy.type_name("no_such").en) == (
+        "no_such", "no_such")
