@@ -134,10 +134,13 @@ async def test_removing_the_newest_rows_is_found(store: Store, database_url: str
 
 
 def run_journal(database_url: str, anchors: Path, action: str = "verify",
-                key: str = TEST_JOURNAL_KEY) -> subprocess.CompletedProcess[str]:
-    """`sitroom journal ACTION` as a child process, anchoring to the file `anchors`."""
-    env = {**os.environ, "SITROOM_DATABASE_URL": database_url, "SITROOM_JOURNAL_KEY": key,
-           "SITROOM_JOURNAL__ANCHOR_FILE": str(anchors)}
+                key: str = TEST_JOURNAL_KEY, broker: dict[str, str] | None = None
+                ) -> subprocess.CompletedProcess[str]:
+    """`sitroom journal ACTION` as a child process, anchoring to the file `anchors` (and to
+    the broker when `broker` gives its SITROOM_MQTT_* settings)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SITROOM_MQTT")}
+    env |= {"SITROOM_DATABASE_URL": database_url, "SITROOM_JOURNAL_KEY": key,
+            "SITROOM_JOURNAL__ANCHOR_FILE": str(anchors), **(broker or {})}
     return subprocess.run([sys.executable, "-m", "sitroom", "journal", action], env=env,
                           capture_output=True, text=True, timeout=60, check=False)
 

@@ -4,11 +4,13 @@ verify` exits 1 and names each; the anchor kept outside the database catches the
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import pytest
 
 from incidents.store import Store
+from tests.conftest import Broker
 from tests.integration.test_journal import journal_with_rows, run_journal, tamper
 
 pytestmark = pytest.mark.integration
@@ -106,3 +108,27 @@ async def test_edited_anchor_lines_are_ignored_with_a_warning(
     result = run_journal(database_url, anchors)
     assert result.returncode == 0, result.stderr  # the forged line proves nothing
     assert "1 line(s)" in result.stderr and "(row 7)" in result.stdout
+
+
+async def test_the_anchor_on_the_broker_catches_a_rollback_when_the_file_is_gone(
+    store: Store, database_url: str, tmp_path: Path, mosquitto: Broker
+) -> None:
+    broker = {"SITROOM_MQTT_URL": mosquitto.url, "SITROOM_MQTT_PROTOCOL": mosquitto.protocol,
+              "SITROOM_TOPIC_ROOT": f"t{uuid.uuid4().hex[:8]}/v1"}
+    anchors = tmp_path / "anchors.jsonl"
+    incident = await journal_with_rows(store)
+    _, older = await store.journal_head()
+    assert older is not None
+    await store.commands.note(incident, "第五次反馈", "leader-wang", "10.1.2.3")
+    anchored = run_journal(database_url, anchors, "anchor", broker=broker)
+    assert anchored.returncode == 0, anchored.stderr
+    assert "published on" in anchored.stdout
+
+    # The intruder restores the older copy and deletes the anchor file too.
+    await tamper(database_url, "DELETE FROM incident_events WHERE seq > $1", older[0])
+    await tamper(database_url, "UPDATE journal_head SET seq = $1, mac = $2, head_mac = $3",
+                 *older)
+    anchors.unlink()
+    result = run_journal(database_url, anchors, broker=broker)
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert "rolled_back" in result.stderr and "(row 8)" in result.stdout
