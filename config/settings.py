@@ -75,6 +75,21 @@ class FeedWatchSettings(BaseModel):
     which the MQTT accounts are checked against). Empty: no feed is watched."""
 
 
+class DispatchSettings(BaseModel):
+    """How long an order may go without progress, and how often the invariants are checked."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    stale_order_s: float = Field(default=1800.0, ge=60, le=86_400)
+    """An order issued, acknowledged or en route with no progress (no ack) for this long is
+    flagged "no progress" on the desk, and its unit becomes unknown (not proposed) until it
+    reports again. On-scene orders are not flagged: work there may rightly take hours. Not
+    below 60 s: acks of a unit driving through a tunnel may take that long."""
+    check_every_s: float = Field(default=60.0, ge=5, le=3600)
+    """How often the dashboard checks the invariants (`sitroom check`) and flags stale orders;
+    the desk shows a warning while a check fails. Each check is three indexed queries."""
+
+
 class AuthSettings(BaseModel):
     """Dashboard authentication: the secret key, sessions and lock-out."""
 
@@ -239,6 +254,9 @@ class Settings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     feeds: FeedWatchSettings = FeedWatchSettings()
     """Feeds watched for silence (SITROOM_FEEDS__STALE_S, SITROOM_FEEDS__AGENCIES)."""
+    dispatch: DispatchSettings = DispatchSettings()
+    """Stale orders and invariant checks (SITROOM_DISPATCH__STALE_ORDER_S,
+    SITROOM_DISPATCH__CHECK_EVERY_S)."""
     auth: AuthSettings = AuthSettings()
     """Dashboard sign-in: the secret key, sessions, lock-out."""
     video: VideoSettings = VideoSettings()
