@@ -391,8 +391,10 @@ class CommandService:
     async def release_unit(self, unit: str, actor: Actor, reason: str) -> list[str]:
         """Release a unit from its order (an order stage or unknown becomes available; out of
         service / off duty stay), with a reason; returns the cancelled order ids."""
-        return await self._store.release_unit(unit, None, actor.name, actor.client,
-                                              _reason(reason), self._clock.now())
+        cancelled = await self._store.release_unit(unit, None, actor.name, actor.client,
+                                                   _reason(reason), self._clock.now())
+        await self.refresh_units()  # the leader picks the unit next: offer it now
+        return cancelled
 
     async def set_unit_status(self, unit: str, status: Availability, actor: Actor,
                               reason: str) -> list[str]:
@@ -403,8 +405,10 @@ class CommandService:
             raise Invalid(f"只能将单位设为：{allowed}（其余状态来自单位的反馈）",
                           f"a unit can only be set to {allowed}; the other states come from"
                           " the unit's own acks")
-        return await self._store.release_unit(unit, status, actor.name, actor.client,
-                                              _reason(reason), self._clock.now())
+        cancelled = await self._store.release_unit(unit, status, actor.name, actor.client,
+                                                   _reason(reason), self._clock.now())
+        await self.refresh_units()
+        return cancelled
 
     async def unit_events(self, unit: str) -> list[dict[str, Any]]:
         """What leaders did to a unit, oldest first."""
