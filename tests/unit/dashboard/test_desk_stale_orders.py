@@ -8,6 +8,7 @@ import msgspec
 
 from dashboard.desk_panel import order_views, render_orders
 from dashboard.i18n import Lang
+from incidents.briefing import describe
 from incidents.dispatch import OrderState
 from tests.unit.dashboard.test_desk_panel import NOW, TAXONOMY, order
 
@@ -25,3 +26,15 @@ def test_a_stale_open_order_says_for_how_long_nothing_happened() -> None:
                                      lang))
         assert text in rendered and "desk-order-stale" in rendered
     assert "desk-stale" not in str(render_orders([views["o3"]], "", True, Lang.ZH))
+
+
+def test_the_timeline_says_which_orders_ended_and_why() -> None:
+    closed = {"action": "orders_cancelled", "data": {
+        "reason": "incident_closed:resolved", "orders": [{"unit": "e1"}, {"unit": "e2"}]}}
+    assert describe(closed, Lang.ZH) == "指令取消：e1, e2（事件已结案）"
+    assert describe(closed, Lang.EN) == "Orders cancelled: e1, e2 (incident closed)"
+    leader = {"action": "orders_cancelled", "data": {"reason": "车辆故障",
+                                                      "orders": [{"unit": "e1"}]}}
+    assert describe(leader, Lang.ZH) == "指令取消：e1（车辆故障）"
+    stale = {"action": "order_stale", "data": {"unit": "e1", "minutes": 30}}
+    assert describe(stale, Lang.EN) == "Order without progress: e1, 30 min"
