@@ -379,8 +379,8 @@ def _unit_paths() -> dict[str, dict[str, Any]]:
             _answer("200", {"type": "array", "items": _ref(TimelineEntry)}, "events"),
             _errors(), params=[_UNIT])},
         "/api/check": {"get": _op(
-            "The latest check of the invariants (units, orders, incidents, journal), each"
-            " failure with a repair command; run every dispatch.check_every_s",
+            "Check the invariants now (units, orders, incidents, journal), each failure with"
+            " a repair command (the desk's banner shows the dashboard's periodic check)",
             _answer("200", _ref(StateCheck), "the check"), _errors())},
     }
 
