@@ -77,7 +77,7 @@ class FeedWatchSettings(BaseModel):
 
 
 class DispatchSettings(BaseModel):
-    """What the dispatch dialog warns about: units far from the incident."""
+    """The dispatch dialog's far-unit warnings, stale orders and invariant checks."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -89,6 +89,15 @@ class DispatchSettings(BaseModel):
     speed_kmh: float = Field(default=40.0, ge=5, le=200)
     """One average speed for every kind of unit, over the straight-line distance, for the
     estimated travel time (a rough figure: no road network is consulted)."""
+
+    stale_order_s: float = Field(default=1800.0, ge=60, le=86_400)
+    """An order issued, acknowledged or en route with no progress (no ack) for this long is
+    flagged "no progress" on the desk, and its unit becomes unknown (not proposed) until it
+    reports again. On-scene orders are not flagged: work there may rightly take hours. Not
+    below 60 s: acks of a unit driving through a tunnel may take that long."""
+    check_every_s: float = Field(default=60.0, ge=5, le=3600)
+    """How often the dashboard checks the invariants (`sitroom check`) and flags stale orders;
+    the desk shows a warning while a check fails. Each check is three indexed queries."""
 
 
 class JournalSettings(BaseModel):
@@ -303,8 +312,9 @@ class Settings(BaseSettings):
     feeds: FeedWatchSettings = FeedWatchSettings()
     """Feeds watched for silence (SITROOM_FEEDS__STALE_S, SITROOM_FEEDS__AGENCIES)."""
     dispatch: DispatchSettings = DispatchSettings()
-    """The dispatch dialog's far-unit marks (SITROOM_DISPATCH__WARN_DISTANCE_KM,
-    SITROOM_DISPATCH__WARN_TRAVEL_MIN, SITROOM_DISPATCH__SPEED_KMH)."""
+    """The dispatch dialog's far-unit marks and stale orders and invariant checks
+    (SITROOM_DISPATCH__WARN_DISTANCE_KM, …WARN_TRAVEL_MIN, …SPEED_KMH, …STALE_ORDER_S,
+    …CHECK_EVERY_S)."""
     auth: AuthSettings = AuthSettings()
     """Dashboard sign-in: the secret key, sessions, lock-out."""
     video: VideoSettings = VideoSettings()

@@ -21,6 +21,7 @@ from dashboard.map_api import map_blueprint
 from dashboard.portal import AsyncBridge
 from dashboard.report_api import reports_blueprint
 from dashboard.streams_api import streams_blueprint
+from dashboard.units_api import units_blueprint
 from dashboard.video_routes import video_blueprint
 from dashboard.wall import register as register_wall
 from dashboard.wall_api import wall_blueprint
@@ -75,6 +76,7 @@ def register_routes(server: Flask, bridge: AsyncBridge, settings: Settings,
     server.register_blueprint(health_blueprint(bridge, settings))  # health, dead letters, openapi
     server.register_blueprint(live_blueprint(bridge, settings))  # /live/stream, units, incidents
     server.register_blueprint(command_blueprint(access, _authorize))  # incidents and dispatch
+    server.register_blueprint(units_blueprint(access, _authorize))  # release, status, check
     server.register_blueprint(reports_blueprint(bridge, access, _authorize))  # sitreps, CAP
     server.register_blueprint(map_blueprint(bridge, settings))  # tiles, layers, draw-to-query
     server.register_blueprint(streams_blueprint(settings, access))  # video streams near things

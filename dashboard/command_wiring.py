@@ -65,11 +65,14 @@ def commands_factory(settings: Settings) -> Callable[[AsyncBridge], Commands]:
             spatial = await spatial_from_store(store)
             service = CommandService(store.commands, bridge.live, taxonomy, plans, spatial,
                                      GridUnitIndex(), unit_online_s=settings.unit_online_s,
-                                     units_max_age_s=2 * UNITS_REFRESH_S)
+                                     units_max_age_s=2 * UNITS_REFRESH_S,
+                                     stale_order_s=settings.dispatch.stale_order_s)
             # Lives as long as the bridge's loop: the dashboard process.
             refresher = asyncio.get_running_loop().create_task(
                 service.keep_units_fresh(UNITS_REFRESH_S), name="unit-index")
             bridge.keep(refresher)  # cancelled before the pool closes; a death is reported
+            bridge.keep(asyncio.get_running_loop().create_task(
+                service.watch_states(settings.dispatch.check_every_s), name="state-check"))
             return Commands(service=service, briefing=Briefing(
                 service, store.commands, taxonomy, report_districts(), spatial))
         return bridge.call(make)

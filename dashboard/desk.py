@@ -19,7 +19,7 @@ from dash import Dash, dcc, html
 
 from config.settings import Settings
 from config.video import VideoSettings
-from dashboard import desk_callbacks, situation
+from dashboard import desk_callbacks, desk_units, situation
 from dashboard.auth import Action, NotAuthenticated, current_user
 from dashboard.command_wiring import shared_commands
 from dashboard.desk_data import DeskData, Districts
@@ -69,6 +69,7 @@ def register(app: Dash, settings: Settings, bridge: AsyncBridge) -> None:
     dash.register_page("desk", path=PATH,  # type: ignore[no-untyped-call]
                        title=page_title(TITLE_ZH, TITLE_EN), layout=page)
     desk_callbacks.register(app, data, taxonomy, video, situation.MAP_ID)
+    desk_units.register(app, data)
 
 
 # --- the situation page's live parts --------------------------------------------------------
@@ -198,7 +199,7 @@ def _filters(taxonomy: Taxonomy, districts: Districts, lang: Lang) -> html.Div:
     ])
 
 
-def _left(taxonomy: Taxonomy, districts: Districts, lang: Lang) -> html.Aside:
+def _left(taxonomy: Taxonomy, districts: Districts, lang: Lang, *extra: Any) -> html.Aside:
     tabs = [{"label": LABELS(f"tab_{k}", lang), "value": k}
             for k in ("incidents", "units", "alarms")]
     return html.Aside(className="desk-left", children=[
@@ -216,6 +217,7 @@ def _left(taxonomy: Taxonomy, districts: Districts, lang: Lang) -> html.Aside:
             html.Div(id="desk-other", className="desk-list"),
             dcc.Store(id="desk-other-data"),
         ]),
+        *extra,
     ])
 
 
@@ -333,9 +335,10 @@ def layout(settings: Settings, taxonomy: Taxonomy, districts: Districts, lang: L
     may = permissions(lang)
     return html.Div(className=f"sitroom-app desk desk-lang-{lang.value}", children=[
         shell_header(lang, "nav_desk", live.status, may.role_text),
+        desk_units.banner(lang),
         live.kpis,
         html.Div(className="desk-body", children=[
-            _left(taxonomy, districts, lang),
+            _left(taxonomy, districts, lang, desk_units.control(lang, may.dispatch)),
             html.Main(className="desk-map", children=_with_focus_layer(live.map_wrap)),
             _panel(lang, video),
         ]),

@@ -16,10 +16,16 @@ from typing import Any
 from config.settings import Settings
 from dashboard.command_wiring import Commands
 from dashboard.portal import AsyncBridge
-from incidents.command import Actor, CommandService, DecisionSupport, DispatchPlan
+from incidents.command import (
+    Actor,
+    CommandService,
+    DecisionSupport,
+    DispatchPlan,
+    StateCheck,
+)
 from incidents.history import AlarmSeen, AttachedReport, IncidentAt
 from incidents.lifecycle import Action, Resolution
-from incidents.model import Incident, IncidentStatus, Level, UnitState
+from incidents.model import Availability, Incident, IncidentStatus, Level, UnitState
 from incidents.orders import Order
 from incidents.spatial import DistrictRef, UnitPoint
 from incidents.store.replay import ReplayStore
@@ -220,3 +226,20 @@ class DeskData:
         async def run() -> Order:
             return await service.reassign(order_id, actor)
         return self._bridge.call(run)
+
+    # --- units (desk_units.py) --------------------------------------------------------------
+
+    def set_unit(self, unit: str, status: Availability | None, reason: str,
+                 actor: Actor) -> list[str]:
+        """Release a unit (status None) or set its status, with a reason; cancelled orders."""
+        service = self.service
+
+        async def run() -> list[str]:
+            if status is None:
+                return await service.release_unit(unit, actor, reason)
+            return await service.set_unit_status(unit, status, actor, reason)
+        return self._bridge.call(run)
+
+    def last_check(self) -> StateCheck | None:
+        """The dashboard's latest check of the invariants (run by its state watch)."""
+        return self.service.last_check()

@@ -192,6 +192,9 @@ class OrderView:
     """Issued, not acknowledged, past its deadline (or escalated for it)."""
     reassignable: bool
     """Still open or rejected: its task can go to another unit."""
+    stale_min: int | None = None
+    """Minutes without progress when it was flagged stale (dispatch.stale_order_s) and is
+    still open; None otherwise."""
 
 
 def order_views(orders: Sequence[Order], taxonomy: Taxonomy, lang: Lang,
@@ -204,7 +207,10 @@ def order_views(orders: Sequence[Order], taxonomy: Taxonomy, lang: Lang,
         deadline=clock(o.deadline_at),
         overdue=o.state is OrderState.ISSUED and (o.escalated_at is not None
                                                   or o.deadline_at < now),
-        reassignable=o.state not in FINAL or o.state is OrderState.REJECTED) for o in orders]
+        reassignable=o.state not in FINAL or o.state is OrderState.REJECTED,
+        stale_min=(int((now - o.updated_at).total_seconds() // 60)
+                   if o.stale_at is not None and o.state not in FINAL else None))
+        for o in orders]
     return sorted(views, key=lambda v: v.state is OrderState.CANCELLED)
 
 
@@ -257,12 +263,16 @@ def render_orders(views: Sequence[OrderView], summary: str, may_dispatch: bool,
         return [html.Div(LABELS("no_orders", lang), className="desk-empty")]
     head = html.Tr([html.Th(LABELS(k, lang)) for k in ("o_unit", "o_task", "o_state",
                                                         "o_issued", "o_deadline")] + [html.Th()])
-    rows = [html.Tr(className="desk-order" + (" desk-overdue" if v.overdue else ""),
+    rows = [html.Tr(className="desk-order" + (" desk-overdue" if v.overdue else "")
+                    + (" desk-order-stale" if v.stale_min is not None else ""),
                     **data_attrs(order=v.id, state=v.state.value), children=[
         html.Td([html.Div(v.unit, className="desk-order-unit"),
                  html.Div(v.agency_text, className="desk-sub")]),
         html.Td(v.task),
-        html.Td(html.Span(v.state_text, className=f"desk-ostate desk-ostate-{v.state.value}")),
+        html.Td([html.Span(v.state_text, className=f"desk-ostate desk-ostate-{v.state.value}")]
+                + ([html.Div(LABELS("o_stale", lang).format(n=v.stale_min),
+                             className="desk-chip desk-chip-alarm desk-stale")]
+                   if v.stale_min is not None else [])),
         html.Td(v.issued),
         html.Td([v.deadline] + ([html.Div(LABELS("o_overdue", lang), className="desk-sub")]
                                 if v.overdue else [])),

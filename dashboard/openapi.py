@@ -25,7 +25,8 @@ from dashboard.command_schema import (
 )
 from dashboard.map_inside import InsideRequest, InsideResult
 from dashboard.report_api import FIRST_DAY, LAST_DAY
-from incidents.command import DecisionSupport, DispatchPlan
+from dashboard.units_api import ReleaseUnit, SetUnitStatus, UnitChanged
+from incidents.command import DecisionSupport, DispatchPlan, StateCheck
 from incidents.coverage import Cover
 from incidents.model import Incident
 from incidents.orders import Order
@@ -197,7 +198,8 @@ _TYPES: list[Any] = [CreateIncident, Transition, Note, Merge, Dispatch, Reassign
                      Incident, Order, Cover, DispatchPlan, DecisionSupport, TimelineEntry,
                      Merged, Ok,
                      NearStream, IncidentVideo, ConferenceRoom, CapAlerts, LayerRow,
-                     DeadLetters, DailySummary, InsideRequest, InsideResult]
+                     DeadLetters, DailySummary, InsideRequest, InsideResult, ReleaseUnit,
+                     SetUnitStatus, UnitChanged, StateCheck]
 
 
 def _ref(kind: Any) -> dict[str, Any]:
@@ -312,7 +314,7 @@ def openapi_document() -> dict[str, Any]:
             params=[_ID, {"name": "radius_m", "in": "query",
                           "schema": {"type": "integer", "minimum": 100, "maximum": 50000}}])},
     }
-    for path, operations in _more_paths().items():
+    for path, operations in (_more_paths() | _unit_paths()).items():
         paths.setdefault(path, {}).update(operations)
     return {
         "openapi": "3.1.0",
@@ -362,6 +364,32 @@ def _geojson(what: str) -> dict[str, Any]:
 
 def _ref_named(name: str) -> dict[str, Any]:
     return {"$ref": f"#/components/schemas/{name}"}
+
+
+_UNIT = {"name": "unit", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _unit_paths() -> dict[str, dict[str, Any]]:
+    """A leader's word on a unit, and the invariant check."""
+    return {
+        "/api/units/{unit}/release": {"post": _op(
+            "Release a unit from its order, with a reason (journaled): en route, on scene or"
+            " unknown becomes available; out of service / off duty stay",
+            _answer("200", _ref(UnitChanged), "released"), _errors("400", "404"),
+            params=[_UNIT], body=ReleaseUnit)},
+        "/api/units/{unit}/status": {"post": _op(
+            "Set a unit available, out of service or off duty, with a reason (journaled); its"
+            " open order is cancelled", _answer("200", _ref(UnitChanged), "set"),
+            _errors("400", "404"), params=[_UNIT], body=SetUnitStatus)},
+        "/api/units/{unit}/events": {"get": _op(
+            "What leaders did to a unit, oldest first",
+            _answer("200", {"type": "array", "items": _ref(TimelineEntry)}, "events"),
+            _errors(), params=[_UNIT])},
+        "/api/check": {"get": _op(
+            "Check the invariants now (units, orders, incidents, journal), each failure with"
+            " a repair command (the desk's banner shows the dashboard's periodic check)",
+            _answer("200", _ref(StateCheck), "the check"), _errors())},
+    }
 
 
 def _more_paths() -> dict[str, dict[str, Any]]:

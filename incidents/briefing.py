@@ -13,6 +13,7 @@ from incidents.cap import BoundingBox, CapAlert, CapCircle, CapMsgType, CapRefer
 from incidents.clock import Clock, SystemClock
 from incidents.command import CommandService
 from incidents.dispatch import OrderState
+from incidents.lang import Bilingual, pick
 from incidents.model import Incident, IncidentStatus, Level
 from incidents.orders import Order
 from incidents.ports.command import CommandStore
@@ -49,6 +50,14 @@ def _local(text: Any) -> LocalText:
     return LocalText(zh=text.zh, en=text.en)
 
 
+_CANCEL_REASONS: dict[str, Bilingual] = {
+    "incident_closed": ("事件已结案", "incident closed"),
+    "unit_reported_available": ("单位自报待命", "the unit reported available"),
+}
+"""Words for the reason codes the system journals when it cancels orders (a leader's reason
+is free text and shown as written)."""
+
+
 def describe(event: dict[str, Any], lang: Lang) -> str:
     """A journal event in one line for people (the report's timeline)."""
     data: dict[str, Any] = event["data"]
@@ -69,6 +78,14 @@ def describe(event: dict[str, Any], lang: Lang) -> str:
                       else f"{data.get('unit')} did not acknowledge in time; re-sent")
         case "reassign":
             detail = f"{data.get('from_unit')} → {data.get('unit')}"
+        case "orders_cancelled":
+            units = ", ".join(str(o.get("unit")) for o in data.get("orders", []))
+            why = _CANCEL_REASONS.get(str(data.get("reason", "")).partition(":")[0])
+            reason = pick(why, lang) if why else str(data.get("reason", ""))
+            detail = f"{units}（{reason}）" if zh else f"{units} ({reason})"
+        case "order_stale":
+            detail = (f"{data.get('unit')}，已 {data.get('minutes')} 分钟" if zh
+                      else f"{data.get('unit')}, {data.get('minutes')} min")
         case "note":
             detail = str(data.get("text", ""))
         case _:

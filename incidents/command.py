@@ -23,7 +23,7 @@ from incidents.coverage import Cover, cover
 from incidents.dispatch import Proposal, propose
 from incidents.errors import Conflict, Invalid, LiveUnavailable, NotFound, StoreUnavailable
 from incidents.lifecycle import Action, Resolution, severity
-from incidents.model import LOCAL_TZ, Incident, IncidentStatus, Level
+from incidents.model import LOCAL_TZ, Availability, Incident, IncidentStatus, Level
 from incidents.orders import Order
 from incidents.outage import Outage
 from incidents.plans import Plan, PlanBook, PlanError, Requirement
@@ -38,6 +38,7 @@ from incidents.spatial import (
     UnitPoint,
 )
 from incidents.taxonomy import Taxonomy, TaxonomyError
+from incidents.unitstate import LEADER_STATUSES, REPAIRABLE, Finding
 
 log = logging.getLogger(__name__)
 
@@ -117,13 +118,33 @@ class DecisionSupport(msgspec.Struct, frozen=True, kw_only=True):
     """The plan and the resource gap (what it needs against what is available)."""
 
 
+SYSTEM_ACTOR = "sitroom"
+"""Who the journal names for what the system does by itself (stale orders)."""
+
+
+class StateCheck(msgspec.Struct, frozen=True, kw_only=True):
+    """The result of checking the invariants."""
+
+    at: datetime
+    """When it was checked."""
+    findings: list[Finding]
+    """What failed; empty when every invariant holds."""
+
+
+def _reason(reason: str) -> str:
+    text = reason.strip()
+    if not text:
+        raise Invalid("请说明原因（将记入日志）", "give a reason: it is journaled")
+    return text[:500]
+
+
 class CommandService:
     """Leaders' commands over the store, the live state, the plans and spatial analysis."""
 
     def __init__(self, store: CommandStore, live: LiveState | None, taxonomy: Taxonomy,
                  plans: PlanBook, spatial: Spatial | None, units: UnitIndex,
                  *, unit_online_s: int = 300, units_max_age_s: float = 0.0,
-                 clock: Clock | None = None) -> None:
+                 stale_order_s: float = 1800.0, clock: Clock | None = None) -> None:
         self._store = store
         self._live = live
         self._taxonomy = taxonomy
@@ -138,6 +159,8 @@ class CommandService:
         self._units_max_age_s = units_max_age_s
         self._online = timedelta(seconds=unit_online_s)
         self._clock = clock or SystemClock()
+        self._stale_after = timedelta(seconds=stale_order_s)
+        self._checked: StateCheck | None = None
 
     # --- incidents ---------------------------------------------------------------------
 
@@ -386,6 +409,75 @@ class CommandService:
         self._units.update(
             msgspec.structs.replace(own, available=own.available and unit not in self._busy)
             for unit in units if (own := self._own.get(unit)) is not None)
+
+    # --- unit states ------------------------------------------------------------------
+
+    async def release_unit(self, unit: str, actor: Actor, reason: str) -> list[str]:
+        """Release a unit from its order (an order stage or unknown becomes available; out of
+        service / off duty stay), with a reason; returns the cancelled order ids."""
+        cancelled = await self._store.release_unit(unit, None, actor.name, actor.client,
+                                                   _reason(reason), self._clock.now())
+        await self.refresh_units()  # the leader picks the unit next: offer it now
+        return cancelled
+
+    async def set_unit_status(self, unit: str, status: Availability, actor: Actor,
+                              reason: str) -> list[str]:
+        """Set a unit available, out of service or off duty, with a reason; its open order is
+        cancelled. Returns the cancelled order ids."""
+        if status not in LEADER_STATUSES:
+            allowed = ", ".join(sorted(a.value for a in LEADER_STATUSES))
+            raise Invalid(f"只能将单位设为：{allowed}（其余状态来自单位的反馈）",
+                          f"a unit can only be set to {allowed}; the other states come from"
+                          " the unit's own acks")
+        cancelled = await self._store.release_unit(unit, status, actor.name, actor.client,
+                                                   _reason(reason), self._clock.now())
+        await self.refresh_units()
+        return cancelled
+
+    async def unit_events(self, unit: str) -> list[dict[str, Any]]:
+        """What leaders did to a unit, oldest first."""
+        return await self._store.unit_events(unit)
+
+    async def flag_stale(self) -> list[str]:
+        """Flag orders without progress for `dispatch.stale_order_s`; returns the ids."""
+        return await self._store.flag_stale(self._clock.now(), self._stale_after,
+                                            SYSTEM_ACTOR)
+
+    async def check(self) -> StateCheck:
+        """Check the invariants now (and remember the result for `last_check`)."""
+        findings = await self._store.check()
+        self._checked = StateCheck(at=self._clock.now(), findings=findings)
+        return self._checked
+
+    def last_check(self) -> StateCheck | None:
+        """The result of the latest check; None before the first."""
+        return self._checked
+
+    async def repair(self, actor: Actor) -> list[Finding]:
+        """Release the unit of every repairable finding (journaled); returns what was fixed."""
+        fixed = []
+        for finding in (await self.check()).findings:
+            if finding.check in REPAIRABLE:
+                await self.release_unit(finding.subject, actor,
+                                        f"sitroom check --repair: {finding.check.value}"
+                                        f" ({finding.detail})")
+                fixed.append(finding)
+        await self.check()
+        return fixed
+
+    async def watch_states(self, every_s: float) -> None:
+        """Flag stale orders and check the invariants forever (a task beside the request
+        handlers); an outage of PostgreSQL pauses it, logged once."""
+        outage = Outage("state check", log, "the desk shows the last check", cap_s=30.0)
+        while True:
+            try:
+                await self.flag_stale()
+                await self.check()
+            except StoreUnavailable as exc:
+                await asyncio.sleep(outage.failed(exc))
+                continue
+            outage.recovered()
+            await asyncio.sleep(every_s)
 
     # --- decision support --------------------------------------------------------------
 

@@ -254,6 +254,8 @@ class Availability(StrEnum):
     ON_SCENE = "on_scene"
     OUT_OF_SERVICE = "out_of_service"
     OFF_DUTY = "off_duty"
+    UNKNOWN = "unknown"
+    """Its order made no progress for too long: not proposed until the unit reports again."""
 
     def label(self, lang: Lang) -> str:
         """Name of the availability for people."""
@@ -267,6 +269,7 @@ _AVAILABILITY_LABELS: Mapping[Availability, Bilingual] = checked({
     Availability.ON_SCENE: ("已到场", "On scene"),
     Availability.OUT_OF_SERVICE: ("暂停执勤", "Out of service"),
     Availability.OFF_DUTY: ("休班", "Off duty"),
+    Availability.UNKNOWN: ("状态不明", "Unknown"),
 }, Availability)
 
 

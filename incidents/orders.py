@@ -50,6 +50,8 @@ class Order(msgspec.Struct, frozen=True, kw_only=True):
     """The order it reassigns, if any."""
     updated_at: datetime
     """Last change."""
+    stale_at: datetime | None = None
+    """When it was flagged for making no progress (cleared by the unit's next ack)."""
 
 
 def task_doc(name: Text, detail: Text) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The `sitroom` command: up, demo, ingest, dashboard, simulate, migrate."""
+"""The `sitroom` command: up, demo, ingest, dashboard, simulate, migrate, check …"""
 
 from __future__ import annotations
 
@@ -109,6 +109,23 @@ def _parser() -> argparse.ArgumentParser:
                                     " journal.anchor_file (kept outside the database)")
     anchor.add_argument("--every", type=float, metavar="SECONDS",
                         help="keep anchoring at this interval until stopped")
+    unit = sub.add_parser("unit", help="a leader's word on a unit: release it, set its status")
+    unit_sub = unit.add_subparsers(dest="action", required=True)
+    release = unit_sub.add_parser("release", help="free a unit from its order: en route,"
+                                  " on scene or unknown becomes available (journaled)")
+    release.add_argument("unit")
+    status = unit_sub.add_parser("status", help="set a unit available, out of service or off"
+                                 " duty; its open order is cancelled (journaled)")
+    status.add_argument("unit")
+    status.add_argument("status", choices=("available", "out_of_service", "off_duty"))
+    check = sub.add_parser("check", help="verify that units, orders, incidents and the journal"
+                           " agree; print each failure with its repair; exit 1 on failure")
+    check.add_argument("--repair", action="store_true",
+                       help="release the units of repairable failures (journaled), then check")
+    for p in (release, status):
+        p.add_argument("--reason", required=True, help="why (journaled), e.g. 电话确认已归队")
+    for p in (release, status, check):
+        p.add_argument("--by", help="who acts, for the journal (default: cli:<OS user>)")
     accounts = sub.add_parser("accounts", help="MQTT accounts: Mosquitto ACL, password hashes")
     accounts_sub = accounts.add_subparsers(dest="action", required=True)
     acl = accounts_sub.add_parser("acl", help="print the Mosquitto acl_file for mqtt_accounts")
@@ -189,6 +206,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.action == "anchor":
             return _run_async(anchor_journal(settings, journal_key(settings), args.every))
         return _run_async(verify_journal(settings, journal_key(settings)))
+    if command in ("unit", "check"):
+        from sitroom.units_cli import check_command, unit_command
+
+        _require(settings, "database_url")
+        if command == "check":
+            return _run_async(check_command(settings, args.repair, args.by))
+        return _run_async(unit_command(settings, args.unit, getattr(args, "status", None),
+                                       args.reason, args.by))
     if command == "accounts":
         return _accounts_command(settings, args.action, getattr(args, "out", None))
     if command == "deadletters":

@@ -30,6 +30,17 @@ from incidents.orders import Order, new_order, override_data, reassigned
 from incidents.plans import Requirement
 from incidents.ports.command import Decide, DecideMerge
 from incidents.spatial import UnitChanges, UnitPoint
+from incidents.unitstate import (
+    ORDER_STAGES,
+    OWN_WORD,
+    Finding,
+    busy_without_order,
+    is_stale,
+    open_order_on_closed,
+    released,
+    released_by_leader,
+    without_journal,
+)
 
 DistanceM = Callable[[float, float, float, float], float]
 """Great-circle metres between (lat1, lon1) and (lat2, lon2)."""
@@ -40,6 +51,12 @@ _AVAILABILITY = {
     OrderState.ON_SCENE: Availability.ON_SCENE, OrderState.DONE: Availability.AVAILABLE,
     OrderState.REJECTED: Availability.AVAILABLE,
 }
+
+
+def _listed(order: Order) -> dict[str, str]:
+    """An order as a journal row lists it."""
+    return {"order": order.id, "unit": order.unit, "task": order.task_id,
+            "from_state": order.state.value}
 
 
 @dataclass(slots=True)
@@ -100,6 +117,7 @@ class MemoryCommandStore(OutageSwitch):
         self._distance_m = distance_m
         self._clock = clock or SystemClock()
         self._t = _Tables()
+        self._unit_events: list[dict[str, Any]] = []
 
     # --- test and simulation controls -----------------------------------------------------
 
@@ -124,6 +142,14 @@ class MemoryCommandStore(OutageSwitch):
         if seen is not None and (seen.availability_ts is None or seen.availability_ts <= ts):
             seen.availability, seen.availability_ts = availability, ts
             seen.updated_at = self._clock.now()
+            if availability is Availability.AVAILABLE:  # its word wins over its open order
+                for order in self._open_of(unit):
+                    if order.updated_at <= ts:
+                        self._cancel(order, ts)
+                        self._append([Event(order.incident_id, f"{seen.agency}/{unit}",
+                                            "orders_cancelled", {
+                                                "reason": "unit_reported_available",
+                                                "orders": [_listed(order)]}, unit)])
 
     def record_ack(self, order_id: str, unit: str, state: AckState, ts: datetime,
                    agency: str = "") -> None:
@@ -142,7 +168,8 @@ class MemoryCommandStore(OutageSwitch):
         moved = after_ack(order.state, state)
         if moved is None:
             return
-        self._t.orders[order_id] = msgspec.structs.replace(order, state=moved, updated_at=ts)
+        self._t.orders[order_id] = msgspec.structs.replace(order, state=moved, updated_at=ts,
+                                                           stale_at=None)
         held = self._t.units.get(order.unit)
         if held is not None:  # the order's stage decides, whatever the unit said before
             held.availability, held.availability_ts = _AVAILABILITY[moved], ts
@@ -175,8 +202,21 @@ class MemoryCommandStore(OutageSwitch):
         row = self._row(incident_id)
         outcome = decide(State(status=row.incident.status, level=row.incident.level))
         updated = self._write_state(row, outcome)
-        self._append([Event(incident_id, actor, outcome.action.value,
-                            {**outcome.data, **extra}, client)])
+        events = [Event(incident_id, actor, outcome.action.value, {**outcome.data, **extra},
+                        client)]
+        if outcome.state.status is IncidentStatus.CLOSED:  # closed, false alarm included
+            now = self._clock.now()
+            ended = sorted((o for o in self._t.orders.values()
+                            if o.incident_id == incident_id and o.state not in FINAL),
+                           key=lambda o: o.id)
+            for order in ended:
+                self._cancel(order, now)
+                self._release_by_system(order.unit)
+            if ended:
+                events.append(Event(incident_id, actor, "orders_cancelled", {
+                    "reason": f"incident_closed:{outcome.data.get('resolution', '')}",
+                    "orders": [_listed(o) for o in ended]}, client))
+        self._append(events)
         return updated
 
     async def merge(self, target_id: str, absorbed_id: str, decide: DecideMerge, actor: str,
@@ -308,12 +348,83 @@ class MemoryCommandStore(OutageSwitch):
             raise Conflict(f"单位 {unit} 已有未完成的任务", f"unit {unit} holds an open order")
         self._t.orders[order_id] = msgspec.structs.replace(
             old, state=OrderState.CANCELLED, updated_at=now)
+        self._release_by_system(old.unit)
         new = reassigned(old, unit, self._t.units[unit].agency, actor, now)
         self._t.orders[new.id] = new
         self._append([Event(old.incident_id, actor, "reassign", {
             "order": order_id, "from_unit": old.unit, "new_order": new.id, "unit": unit,
             "task": old.task_id, **override_data(override, reason)}, client)])
         return new
+
+    async def release_unit(self, unit: str, status: Availability | None, actor: str,
+                           client: str | None, reason: str, now: datetime) -> list[str]:
+        """A leader releases a unit (status None) or sets its status, with a reason."""
+        self._check()
+        held = self._t.units.get(unit)
+        if held is None:
+            raise not_found("unit", unit)
+        was = held.availability
+        ended = self._open_of(unit)
+        for order in ended:
+            self._cancel(order, now)
+        new = released_by_leader(was) if status is None else status
+        if new is not None:
+            held.availability, held.availability_ts = new, now
+            held.updated_at = self._clock.now()
+        action = "release" if status is None else "set_status"
+        self._unit_events.append({
+            "seq": len(self._unit_events) + 1, "at": now, "unit": unit, "actor": actor,
+            "action": action, "client": client, "data": json.dumps({
+                "reason": reason, "from": was.value if was else None,
+                "to": (new or was or Availability.AVAILABLE).value,
+                "orders": [o.id for o in ended]}, ensure_ascii=False)})
+        self._append([Event(o.incident_id, actor, "orders_cancelled", {
+            "reason": reason, "by": action, "orders": [_listed(o)]}, client) for o in ended])
+        return [o.id for o in ended]
+
+    async def unit_events(self, unit: str) -> list[dict[str, Any]]:
+        """What leaders did to a unit, oldest first."""
+        self._check()
+        return [{"seq": e["seq"], "at": e["at"], "actor": e["actor"], "action": e["action"],
+                 "client": e["client"], "data": json.loads(e["data"])}
+                for e in self._unit_events if e["unit"] == unit]
+
+    async def flag_stale(self, now: datetime, after: timedelta, actor: str) -> list[str]:
+        """Flag open orders without progress for `after`; their units become unknown."""
+        self._check()
+        flagged = sorted((o for o in self._t.orders.values()
+                          if is_stale(o.state, o.updated_at, o.stale_at, now, after)),
+                         key=lambda o: o.id)
+        for order in flagged:
+            self._t.orders[order.id] = msgspec.structs.replace(order, stale_at=now)
+            held = self._t.units.get(order.unit)
+            if held is not None and held.availability not in OWN_WORD and (
+                    held.availability_ts is None or held.availability_ts <= order.updated_at):
+                held.availability = Availability.UNKNOWN
+                held.updated_at = self._clock.now()
+        minutes = round(after.total_seconds() / 60)
+        self._append([Event(o.incident_id, actor, "order_stale", {
+            "order": o.id, "unit": o.unit, "task": o.task_id, "state": o.state.value,
+            "minutes": minutes}) for o in flagged])
+        return [o.id for o in flagged]
+
+    async def check(self) -> list[Finding]:
+        """Every failed invariant of units, orders, incidents and the journal."""
+        self._check()
+        busy = self._busy()
+        findings = [busy_without_order(u.unit, u.availability.value)
+                    for u in sorted(self._t.units.values(), key=lambda u: u.unit)
+                    if u.availability in ORDER_STAGES and u.unit not in busy]
+        findings += [open_order_on_closed(o.unit, o.id, o.incident_id, o.state.value)
+                     for o in sorted(self._t.orders.values(), key=lambda o: o.unit)
+                     if o.state not in FINAL and (row := self._t.incidents.get(o.incident_id))
+                     is not None and row.incident.status is IncidentStatus.CLOSED]
+        journaled = {e["incident_id"] for e in self._t.journal}
+        findings += [without_journal(r.incident.id)
+                     for r in sorted(self._t.incidents.values(),
+                                     key=lambda r: r.incident.reported_at)
+                     if r.incident.id not in journaled]
+        return findings
 
     async def busy_units(self) -> set[str]:
         """Every unit holding an open order."""
@@ -397,6 +508,18 @@ class MemoryCommandStore(OutageSwitch):
 
     def _busy(self) -> set[str]:
         return {o.unit for o in self._t.orders.values() if o.state not in FINAL}
+
+    def _open_of(self, unit: str) -> list[Order]:
+        return [o for o in self._t.orders.values() if o.unit == unit and o.state not in FINAL]
+
+    def _cancel(self, order: Order, now: datetime) -> None:
+        self._t.orders[order.id] = msgspec.structs.replace(order, state=OrderState.CANCELLED,
+                                                           updated_at=now)
+
+    def _release_by_system(self, unit: str) -> None:
+        held = self._t.units.get(unit)
+        if held is not None and (new := released(held.availability)) is not None:
+            held.availability, held.updated_at = new, self._clock.now()
 
     def _write_state(self, row: _Row, outcome: Outcome, merged_into: str | None = None
                      ) -> Incident:

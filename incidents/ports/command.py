@@ -11,14 +11,15 @@ tests/integration/test_command_store_contract.py. Every method raises `StoreUnav
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from incidents.lifecycle import Outcome, State
-from incidents.model import Incident, IncidentStatus, Level
+from incidents.model import Availability, Incident, IncidentStatus, Level
 from incidents.orders import Order
 from incidents.plans import Requirement
 from incidents.spatial import UnitChanges, UnitPoint
+from incidents.unitstate import Finding
 
 Decide = Callable[[State], Outcome]
 """A life-cycle decision on the incident's current state (may raise IllegalTransition)."""
@@ -36,13 +37,16 @@ class CommandStore(Protocol):
 
     async def transition(self, incident_id: str, decide: Decide, actor: str,
                          client: str | None, extra: dict[str, Any]) -> Incident:
-        """Apply `decide` to the incident's current state atomically and journal it;
+        """Apply `decide` to the incident's current state atomically and journal it; when it
+        closes the incident (resolved or false alarm), its open orders are cancelled and their
+        units released in the same transaction, one `orders_cancelled` row listing them.
         NotFound for an unknown incident."""
         ...
 
     async def merge(self, target_id: str, absorbed_id: str, decide: DecideMerge, actor: str,
                     client: str | None) -> tuple[Incident, Incident]:
-        """Merge one incident into another: open orders move to the target; both journaled."""
+        """Merge one incident into another: open orders move to the target (its units work
+        the same incident); both journaled."""
         ...
 
     async def note(self, incident_id: str, text: str, actor: str, client: str | None) -> None:
@@ -100,6 +104,31 @@ class CommandStore(Protocol):
         """Cancel an open order and issue its task to `unit`, with the same time to
         acknowledge; Conflict when the order is done or cancelled or the unit is busy (unless
         in `busy_ok`: the journal row then carries `busy_override` and `reason`)."""
+        ...
+
+    async def release_unit(self, unit: str, status: Availability | None, actor: str,
+                           client: str | None, reason: str, now: datetime) -> list[str]:
+        """A leader releases a unit (status None: an order stage or unknown becomes available,
+        out of service / off duty stay) or sets its status, with a reason: its open order is
+        cancelled (journaled on its incident), the change kept in the unit's events; returns
+        the cancelled order ids; NotFound for an unknown unit."""
+        ...
+
+    async def unit_events(self, unit: str) -> list[dict[str, Any]]:
+        """What leaders did to a unit, oldest first: dicts of seq, at, actor, action, client,
+        data (reason, from, to, orders)."""
+        ...
+
+    async def flag_stale(self, now: datetime, after: timedelta, actor: str) -> list[str]:
+        """Flag open orders (issued, acknowledged, en route) without progress for `after`,
+        journaled as `order_stale`; their units become unknown unless they reported since the
+        order last moved or said they are out of service / off duty. Returns the ids flagged
+        now (an order is flagged once; the unit's next ack clears it)."""
+        ...
+
+    async def check(self) -> list[Finding]:
+        """Every failed invariant: a unit busy without an open order, an open order on a
+        closed incident, an incident without a journal row."""
         ...
 
     async def busy_units(self) -> set[str]:

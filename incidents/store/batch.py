@@ -91,7 +91,7 @@ async def write_batch(
                 positions_new, units = await _store_positions(conn, positions)
             new_ids: set[str] = set()
             if others:
-                new_ids |= await store_feeds(conn, others)
+                new_ids |= await store_feeds(conn, others, events)
                 acks = [(i.envelope, i.message) for i in others
                         if isinstance(i.message, Ack) and i.message.id in new_ids]
                 if acks:

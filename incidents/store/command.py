@@ -11,7 +11,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -22,21 +22,23 @@ from incidents.errors import Conflict
 from incidents.errors import not_found as _not_found
 from incidents.journal import Event, JournalKeyError
 from incidents.lifecycle import Outcome, State, merge_events
-from incidents.model import Incident, IncidentStatus, Level
+from incidents.model import Availability, Incident, IncidentStatus, Level
 from incidents.orders import Order, override_data
 from incidents.orders import new_order as _new_order
 from incidents.plans import Requirement
 from incidents.spatial import UnitChanges, UnitPoint
+from incidents.store import unitstate_sql
 from incidents.store.incident_sql import INCIDENT_COLUMNS, incident_from_row, insert_incident
 from incidents.store.journal_sql import JournalWriter
 from incidents.store.session import connection, transaction
+from incidents.unitstate import Finding
 
 _CHUNK = 1000
 """Rows turned into objects between two yields to the event loop."""
 
 ORDER_COLUMNS = ("id, dispatch_id, incident_id, unit, agency, task_id, task, state, issued_by,"
                  " issued_at, deadline_at, sent_at, send_count, escalated_at, replaces,"
-                 " updated_at")
+                 " updated_at, stale_at")
 
 
 def order_from_row(r: asyncpg.Record) -> Order:
@@ -48,6 +50,7 @@ def order_from_row(r: asyncpg.Record) -> Order:
         state=OrderState(r["state"]), issued_by=r["issued_by"], issued_at=r["issued_at"],
         deadline_at=r["deadline_at"], sent_at=r["sent_at"], send_count=r["send_count"],
         escalated_at=r["escalated_at"], replaces=r["replaces"], updated_at=r["updated_at"],
+        stale_at=r["stale_at"],
     )
 
 
@@ -101,8 +104,13 @@ class CommandStore:
             current = await self._lock(conn, incident_id)
             outcome = decide(State(status=current.status, level=current.level))
             updated = await self._write_state(conn, current, outcome)
-            await self._append(conn, [Event(incident_id, actor, outcome.action.value,
-                                            {**outcome.data, **extra}, client)])
+            events = [Event(incident_id, actor, outcome.action.value,
+                            {**outcome.data, **extra}, client)]
+            if outcome.state.status is IncidentStatus.CLOSED:  # closed, false alarm included
+                events += await unitstate_sql.cancel_open_orders(
+                    conn, incident_id, actor, client,
+                    f"incident_closed:{outcome.data.get('resolution', '')}")
+            await self._append(conn, events)
         return updated
 
     async def _write_state(self, conn: asyncpg.Connection, current: Incident,
@@ -334,6 +342,7 @@ class CommandStore:
                 raise Conflict(f"单位 {unit} 已有未完成的任务", f"unit {unit} holds an open order")
             await conn.execute("UPDATE dispatch_orders SET state = 'cancelled', updated_at = $2"
                                " WHERE id = $1", order_id, now)
+            await unitstate_sql.release_units(conn, [old.unit])
             deadline = old.deadline_at - old.issued_at
             new = msgspec.structs.replace(
                 old, id=str(uuid.uuid4()), unit=unit, agency=agency, state=OrderState.ISSUED,
@@ -344,6 +353,34 @@ class CommandStore:
                 "order": order_id, "from_unit": old.unit, "new_order": new.id, "unit": unit,
                 "task": old.task_id, **override_data(override, reason)}, client)])
         return new
+
+    async def release_unit(self, unit: str, status: Availability | None, actor: str,
+                           client: str | None, reason: str, now: datetime) -> list[str]:
+        """A leader releases a unit (status None) or sets its status, with a reason."""
+        async with self._tx() as conn:
+            known, events, cancelled = await unitstate_sql.release_unit(
+                conn, unit, status, actor, client, reason, now)
+            if not known:
+                raise _not_found("unit", unit)
+            await self._append(conn, events)
+        return cancelled
+
+    async def unit_events(self, unit: str) -> list[dict[str, Any]]:
+        """What leaders did to a unit, oldest first."""
+        async with connection(self._pool) as conn:
+            return await unitstate_sql.unit_events(conn, unit)
+
+    async def flag_stale(self, now: datetime, after: timedelta, actor: str) -> list[str]:
+        """Flag open orders without progress for `after`; their units become unknown."""
+        async with self._tx() as conn:
+            events, flagged = await unitstate_sql.flag_stale(conn, now, after, actor)
+            await self._append(conn, events)
+        return flagged
+
+    async def check(self) -> list[Finding]:
+        """Every failed invariant of units, orders, incidents and the journal."""
+        async with connection(self._pool) as conn:
+            return await unitstate_sql.check(conn)
 
     async def list_incidents(self, *, status: Sequence[IncidentStatus] | None,
                              levels: Sequence[Level] | None, types: Sequence[str] | None,

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import asyncpg
 
+from incidents.journal import Event
 from incidents.model import Ack, Alarm, Envelope, Inbound, Observation, Status
+from incidents.store.unitstate_sql import cancel_on_own_report
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,19 +84,30 @@ def feed_ctes(items: Sequence[Inbound], first: int) -> tuple[str, list[Any]]:
     return "".join(sql), arguments
 
 
-async def store_feeds(conn: asyncpg.Connection, items: Sequence[Inbound]) -> set[str]:
-    """Insert each message into its table; return the ids stored now (not before)."""
+async def store_feeds(conn: asyncpg.Connection, items: Sequence[Inbound],
+                      events: list[Event]) -> set[str]:
+    """Insert each message into its table; return the ids stored now (not before).
+
+    A unit that reports itself available ends its open order (its word wins): the journal
+    rows saying so are added to `events`.
+    """
     new_ids: set[str] = set()
     for table, columns in _by_table(items):
         stored = await conn.fetch(table.insert_sql() + " RETURNING id", *columns)
         new_ids.update(r["id"] for r in stored)
     statuses = [i.message for i in items if isinstance(i.message, Status)]
     if statuses:
-        await _update_availability(conn, statuses)
+        freed = await _update_availability(conn, statuses)
+        senders = {i.message.unit: i.envelope for i in items if isinstance(i.message, Status)}
+        events += await cancel_on_own_report(
+            conn, freed, {u: e.agency for u, e in senders.items()},
+            {u: e.source for u, e in senders.items()})
     return new_ids
 
 
-async def _update_availability(conn: asyncpg.Connection, statuses: list[Status]) -> None:
+async def _update_availability(conn: asyncpg.Connection, statuses: list[Status]
+                               ) -> list[tuple[str, datetime]]:
+    """Apply the latest status of each unit; return (unit, ts) of those now available."""
     latest: dict[str, Status] = {}
     for status in statuses:
         seen = latest.get(status.unit)
@@ -101,11 +115,13 @@ async def _update_availability(conn: asyncpg.Connection, statuses: list[Status])
             latest[status.unit] = status
     # Units that have not reported a position yet get their row with the first fix. Rows are
     # locked in unit order, like the position upsert, so concurrent workers cannot deadlock.
-    await conn.execute(
+    rows = await conn.fetch(
         "UPDATE units AS u SET availability = s.availability, availability_ts = s.ts,"
         " updated_at = now()"
         " FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS s(unit, availability, ts)"
-        " WHERE u.unit = s.unit AND (u.availability_ts IS NULL OR u.availability_ts <= s.ts)",
+        " WHERE u.unit = s.unit AND (u.availability_ts IS NULL OR u.availability_ts <= s.ts)"
+        " RETURNING u.unit, s.availability, s.ts",
         sorted(latest), [latest[u].availability.value for u in sorted(latest)],
         [latest[u].ts for u in sorted(latest)],
     )
+    return [(r["unit"], r["ts"]) for r in rows if r["availability"] == "available"]

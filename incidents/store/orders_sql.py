@@ -51,7 +51,8 @@ async def apply_acks(conn: asyncpg.Connection, acks: Sequence[tuple[Envelope, Ac
         if new_state is None:
             continue  # late or repeated: an earlier stage than the order has reached
         await conn.execute(
-            "UPDATE dispatch_orders SET state = $2, updated_at = $3 WHERE id = $1",
+            "UPDATE dispatch_orders SET state = $2, updated_at = $3, stale_at = NULL"
+            " WHERE id = $1",
             order.id, new_state.value, ack.ts)
         await conn.execute(
             "UPDATE units SET availability = $2, availability_ts = $3, updated_at = now()"

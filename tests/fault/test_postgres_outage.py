@@ -197,6 +197,7 @@ def _commands(incident_id: str) -> list[tuple[str, dict[str, Any]]]:
         (f"/api/incidents/{incident_id}/merge", {"absorbed": str(uuid.uuid4())}),
         (f"/api/incidents/{incident_id}/dispatch", {"plan": None}),
         ("/api/orders/o-unknown/reassign", {"unit": "unit-00"}),
+        ("/api/units/unit-00/release", {"reason": "停机期间"}),
     ]
 
 
@@ -250,7 +251,7 @@ async def test_every_route_answers_503_while_postgres_is_down_and_all_recovers(
                                                  _commands("-")[0][1])
     assert status == 201, created
     ids = {"incident_id": created["id"], "name": "hospitals", "layer_kind": "facilities",
-           "alert_id": "no-such-alert"}
+           "alert_id": "no-such-alert", "unit": "unit-00"}
     _, openapi, _ = await asyncio.to_thread(token.call, "GET", "/api/openapi.json")
     routes = [_fill(path, ids) for path in _routes(openapi)]
     before = {path: (await asyncio.to_thread(token.call, "GET", path))[0] for path in routes}

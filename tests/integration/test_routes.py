@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.integration,
               pytest.mark.parametrize("broker", ["mosquitto"], indirect=True)]
 
 AREAS = {"auth", "errors", "health", "live", "command", "reports", "map", "streams", "video",
-         "wall"}
+         "wall", "units"}
 OURS = re.compile(r"^/(api|tiles|live|login|logout|auth)(/|$)")
 """Paths sitroom serves itself; the rest are Dash's (pages, callbacks, assets)."""
 

@@ -29,6 +29,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "SITROOM_DASHBOARD_PORT": str(settings.dashboard_port),
         "SITROOM_AGENCIES": json.dumps(list(settings.agencies)),
         "SITROOM_FEEDS__STALE_S": str(settings.feeds.stale_s),
+        "SITROOM_DISPATCH__STALE_ORDER_S": str(settings.dispatch.stale_order_s),
+        "SITROOM_DISPATCH__CHECK_EVERY_S": str(settings.dispatch.check_every_s),
         "SITROOM_FEEDS__AGENCIES": (None if settings.feeds.agencies is None
                                     else json.dumps(list(settings.feeds.agencies))),
         "SITROOM_JOURNAL_KEY": (settings.journal_key.get_secret_value()
