@@ -48,6 +48,7 @@
       el: el, head: element("div", "desk-vhead", "row"), empty: element("div", "desk-empty"),
       spacer: element("div", "desk-vspacer", "presentation"), kind: null, cfg: KINDS.incidents,
       rows: [], index: new Map(), nodes: new Map(), free: [], selected: null, frame: 0,
+      hover: false,
     };
     list.head.hidden = true;
     list.empty.hidden = true;
@@ -56,6 +57,9 @@
     el.appendChild(list.spacer);
     el.addEventListener("scroll", function () { later(list); }, { passive: true });
     if (window.ResizeObserver) { new ResizeObserver(function () { later(list); }).observe(el); }
+    // While the pointer is over the list, rows do not move under it (see setData).
+    el.addEventListener("pointerenter", function () { list.hover = true; });
+    el.addEventListener("pointerleave", function () { list.hover = false; });
     el.addEventListener("click", function (event) { onClick(list, event); });
     el.addEventListener("keydown", function (event) { onKey(list, event); });
     lists[id] = list;
@@ -82,15 +86,18 @@
     return row ? row.getAttribute("data-key") : null;
   }
 
-  /** Take a new list: keep the row at the top of the view where it is, drop the nodes of
-   * rows that left, and draw. */
+  /** Take a new list: keep the row at the top of the view where it is (scrolled down, or
+   * while the pointer or the focus is in the list: a new incident arriving at the top must
+   * not slide another row under the leader's click), drop the nodes of rows that left, and
+   * draw. */
   function setData(list, data) {
     var kind = data.kind || "incidents";
     var rows = data.rows || [];
     var anchor = null;
-    if (list.rows.length && list.el.scrollTop > 0) {
-      var top = scrolled(list);
-      var at = Math.min(list.rows.length - 1, Math.floor(top / step(list)));
+    var held = list.el.scrollTop > 0 || list.hover || focusedKey(list) !== null;
+    if (list.rows.length && held && kind === list.kind) {
+      var top = list.el.scrollTop - list.spacer.offsetTop; // < 0 above the first row
+      var at = Math.max(0, Math.min(list.rows.length - 1, Math.floor(top / step(list))));
       anchor = { key: list.rows[at][0], offset: top - at * step(list) };
     }
     if (kind !== list.kind) {

@@ -238,7 +238,8 @@ async def test_leader_verifies_escalates_dispatches_and_sees_acks(
             await page.click("#desk-ltab label:has-text('告警')")
             await expect(other.locator("[role=row]", has_text="gas-7")).to_contain_text("测试")
             await page.click("#desk-ltab label:has-text('单位')")
-            await expect(other.locator("[role=row]", has_text="xt-119-hz1")).to_contain_text("执行任务")
+            await expect(other.locator("[role=row]", has_text="xt-119-hz1")).to_contain_text(
+                "执行任务")
             await expect(other.locator("[role=row]", has_text="xt-119-fe2")).to_contain_text("在线")
             await page.click("#desk-f-agency")
             await page.get_by_role("option", name="公安", exact=True).click()
