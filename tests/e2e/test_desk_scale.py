@@ -79,10 +79,6 @@ async def choose(page: Page, incident_id: str, titles: dict[str, str],
         titles.update(await named(service))
     row = page.locator(f"#desk-list [data-incident='{incident_id}']")
     await row.click()
-    print("DEBUG", incident_id, await page.evaluate("""() => {
-        const s = document.querySelector('#desk-list .desk-row-selected');
-        return [s && s.dataset.incident, document.getElementById('desk-list').scrollTop];
-    }"""))
     await expect(page.locator("#desk-head")).to_contain_text(titles[incident_id],
                                                              timeout=ANSWER_MS)
     await expect(row).to_have_class(re.compile("desk-row-selected"))
