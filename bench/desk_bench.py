@@ -51,6 +51,8 @@ CAP_S = 60.0
 """Longest wait for a first paint or a click's answer; beyond it the figure reads "> 60 s"."""
 MOVES_PER_S = 2000
 """Unit fixes written every second (each of 10,000 units every 5 s)."""
+CLICKS_BUDGET_S = 180.0
+"""Most time spent clicking one desk (the baseline's clicks can each take CAP_S)."""
 NEW_INCIDENT_S = 4.0
 """A new incident this often while a desk is measured."""
 ROOT = Path(__file__).resolve().parent.parent
@@ -157,10 +159,19 @@ async def _visible_rows(page: Page) -> list[str]:
 
 async def _click_through(page: Page, figures: DeskFigures, clicks: int,
                          rng: random.Random) -> None:
-    """Click `clicks` visible incident rows in turn, each after the previous was answered."""
+    """Click `clicks` visible incident rows in turn, each after the previous was answered;
+    once CLICKS_BUDGET_S is spent, the clicks not made count as never answered."""
     chosen: str | None = None
+    started = time.monotonic()
     for _ in range(clicks):
-        rows = [r for r in await _visible_rows(page) if r != chosen]
+        if time.monotonic() - started > CLICKS_BUDGET_S:
+            figures.clicks_ms.append(CAP_S * 1000)
+            continue
+        try:
+            rows = [r for r in await asyncio.wait_for(_visible_rows(page), CAP_S)
+                    if r != chosen]
+        except TimeoutError:
+            rows = []
         if not rows:
             figures.clicks_ms.append(CAP_S * 1000)
             continue
@@ -198,7 +209,9 @@ async def _measure_desk(browser: Browser, base_url: str, live_s: float, clicks: 
         _progress(f"first list paint {figures.first_paint_ms} ms; {live_s:.0f} s of updates")
         window_start = float(await page.evaluate("performance.now()"))
         await asyncio.sleep(live_s)
-        tasks = [(float(s), float(d)) for s, d in await page.evaluate("window.__desk.tasks")]
+        # A page whose main thread is blocked answers an evaluate only when it is free.
+        tasks = [(float(s), float(d)) for s, d in
+                 await asyncio.wait_for(page.evaluate("window.__desk.tasks"), 4 * CAP_S)]
         inside = [d for s, d in tasks if s >= window_start]
         figures.longest_task_ms = max(inside, default=0.0)
         figures.long_tasks, figures.blocked_ms = len(inside), sum(inside)
