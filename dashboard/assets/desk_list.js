@@ -154,6 +154,9 @@
 
   /** Draw the rows in view (and the focused row wherever it is), reusing nodes. */
   function draw(list) {
+    // A hidden list (its tab not chosen) draws nothing: its scroll offset reads 0 then, and
+    // drawing would swap the rows in view for the top ones; it draws when shown again.
+    if (list.el.offsetParent === null) { return; }
     var rows = list.rows, size = step(list);
     var top = scrolled(list), height = list.el.clientHeight;
     var first = Math.max(0, Math.floor(top / size) - OVERSCAN);
