@@ -7,12 +7,13 @@ LOCK   := requirements/dev.lock
 # The lock's resolver, pinned: `make lock` refreshes the lock on purpose (docs/deploy.md).
 UV     := uv==0.13.10
 
-.PHONY: demo up test test-latest unit lint bench bench-compare fuzz lock system-deps clean help
+.PHONY: demo up test test-latest unit lint bench bench-desk bench-compare fuzz lock system-deps clean help
 
 help:
 	@echo "make demo   - run the whole system on embedded servers with the simulator"
 	@echo "make test   - lint, type-check and run the whole test suite"
 	@echo "make bench  - run the benchmarks and print the figures"
+	@echo "make bench-desk - the desk with 1,000 incidents and 10,000 units, beside b956a50's"
 	@echo "make bench-compare BASE=REF - each benchmark on commit REF and on this tree, same run"
 	@echo "make fuzz   - fuzz the codecs with atheris for FUZZ_SECONDS (default 300)"
 	@echo "make lock   - re-resolve $(LOCK) to the newest releases inside pyproject's ranges"
@@ -61,6 +62,9 @@ lock: $(STAMP)
 
 bench: $(STAMP) system-deps
 	$(BIN)/python -m bench
+
+bench-desk: $(STAMP) system-deps
+	$(BIN)/python -m bench --only desk
 
 bench-compare: $(STAMP) system-deps
 	@test -n "$(BASE)" || { echo "usage: make bench-compare BASE=<commit> [ONLY='ingest feeds']"; exit 2; }

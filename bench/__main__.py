@@ -9,6 +9,7 @@ from typing import Any
 from bench import (
     command_bench,
     dashboard_bench,
+    desk_bench,
     feed_bench,
     ingest_bench,
     maps_bench,
@@ -25,6 +26,8 @@ BENCHMARKS: dict[str, tuple[Callable[[bool], Any], Callable[[Any], str]]] = {
     "maps": (maps_bench.run, maps_bench.report),
     "video": (video_bench.run, video_bench.report),
     "dashboard": (dashboard_bench.run, dashboard_bench.report),
+    # Measures the base commit's desk itself, in a worktree (bench/compare.py's way).
+    "desk": (desk_bench.run, desk_bench.report),
 }
 
 

@@ -113,6 +113,18 @@ class JournalSettings(BaseModel):
     """How often `sitroom up` anchors the head (a rollback to a copy older than this shows)."""
 
 
+class DeskSettings(BaseModel):
+    """How much the leader's desk lists hold (the browser draws only the visible rows)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_incidents: int = Field(default=2000, ge=10, le=20_000)
+    """Most incidents the incident list reads, most recent first: a city's bad day has a
+    thousand open incidents, and every one of them must be findable in the list."""
+    max_alarms: int = Field(default=10_000, ge=10, le=100_000)
+    """Most alarms of the last 24 hours the alarm list reads, newest first."""
+
+
 class AuthSettings(BaseModel):
     """Dashboard authentication: the secret key, sessions and lock-out."""
 
@@ -315,6 +327,10 @@ class Settings(BaseSettings):
     """The dispatch dialog's far-unit marks and stale orders and invariant checks
     (SITROOM_DISPATCH__WARN_DISTANCE_KM, …WARN_TRAVEL_MIN, …SPEED_KMH, …STALE_ORDER_S,
     …CHECK_EVERY_S)."""
+
+
+    desk: DeskSettings = DeskSettings()
+    """The desk's lists (SITROOM_DESK__MAX_INCIDENTS, SITROOM_DESK__MAX_ALARMS)."""
     auth: AuthSettings = AuthSettings()
     """Dashboard sign-in: the secret key, sessions, lock-out."""
     video: VideoSettings = VideoSettings()

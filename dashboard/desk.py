@@ -199,6 +199,11 @@ def _filters(taxonomy: Taxonomy, districts: Districts, lang: Lang) -> html.Div:
     ])
 
 
+def aria_label(text: str) -> dict[str, Any]:
+    """An aria-label attribute for a Dash html component (a name Python cannot spell)."""
+    return {"aria-label": text}
+
+
 def _left(taxonomy: Taxonomy, districts: Districts, lang: Lang, *extra: Any) -> html.Aside:
     tabs = [{"label": LABELS(f"tab_{k}", lang), "value": k}
             for k in ("incidents", "units", "alarms")]
@@ -207,15 +212,24 @@ def _left(taxonomy: Taxonomy, districts: Districts, lang: Lang, *extra: Any) -> 
                        className="desk-tabs"),
         html.Div(id="desk-lsec-incidents", className="desk-lsec", children=[
             _filters(taxonomy, districts, lang),
-            html.Div(id="desk-list", className="desk-list"),
+            # Drawn by assets/desk_list.js from desk-list-data: only the rows in view.
+            html.Div(id="desk-list", className="desk-list desk-vlist", role="listbox",
+                     tabIndex="-1", **aria_label(LABELS("tab_incidents", lang))),
+            dcc.Store(id="desk-list-data"),
+            dcc.Store(id="desk-list-digest"),
+            dcc.Store(id="desk-list-drawn"),
         ]),
         html.Div(id="desk-lsec-other", className="desk-lsec", style={"display": "none"},
                  children=[
             dcc.Dropdown(id="desk-f-agency", value=ALL, clearable=False,
                          labels=dropdown_labels(lang),
                          options=agency_options(taxonomy, lang)),
-            html.Div(id="desk-other", className="desk-list"),
+            html.Div(id="desk-other", className="desk-list desk-vlist", role="grid",
+                     **aria_label(LABELS("tab_units", lang))),
             dcc.Store(id="desk-other-data"),
+            dcc.Store(id="desk-other-digest"),
+            dcc.Store(id="desk-other-shown"),
+            dcc.Store(id="desk-other-drawn"),
         ]),
         *extra,
     ])

@@ -34,11 +34,12 @@ from dashboard.desk_dispatch import (
 from dashboard.desk_list import (
     ALL,
     ListFilter,
+    alarm_list,
+    digest,
+    incident_list,
     incident_rows,
-    render_alarm_rows,
-    render_incident_rows,
-    render_unit_rows,
     select,
+    unit_list,
     unit_rows,
 )
 from dashboard.desk_panel import (
@@ -124,57 +125,79 @@ def register(app: Dash, data: DeskData, taxonomy: Taxonomy, video: VideoSettings
 
 
 def _lists(app: Dash, data: DeskData, taxonomy: Taxonomy) -> None:
-    @app.callback(Output("desk-list", "children"), Output("desk-count", "children"),
+    # The lists leave as plain data, drawn row by row by assets/desk_list.js (only the rows
+    # in view); a list identical to the one the browser holds (same digest) is not sent
+    # again. Selection is drawn in the browser too: selecting does not re-read the list.
+    # None of these callbacks outputs to the map: filtering and sorting leave it alone.
+    @app.callback(Output("desk-list-data", "data"), Output("desk-list-digest", "data"),
+                  Output("desk-count", "children"),
                   Input("desk-tick", "n_intervals"), Input("desk-f-level", "value"),
                   Input("desk-f-type", "value"), Input("desk-f-district", "value"),
                   Input("desk-f-status", "value"), Input("desk-f-time", "value"),
-                  Input("desk-f-sort", "value"), Input("desk-selected", "data"),
-                  Input("desk-bump", "data"), Input("desk-live", "data"),
+                  Input("desk-f-sort", "value"), Input("desk-bump", "data"),
+                  Input("desk-live", "data"), State("desk-list-digest", "data"),
                   State("desk-lang", "data"))
     def refresh_list(_tick: Any, levels: list[str] | None, types: list[str] | None,
                      districts: list[str] | None, status: str | None, window: str | None,
-                     sort: str | None, selected: str | None, _bump: Any, _live: Any,
-                     lang_value: str) -> tuple[Any, Any]:
+                     sort: str | None, _bump: Any, _live: Any, held: str | None,
+                     lang_value: str) -> tuple[Any, Any, Any]:
         lang, now = Lang.of(lang_value), datetime.now(UTC)
         flt = ListFilter.from_controls(levels, types, districts, status, window, sort)
         try:
             found = data.incidents(sorted(flt.statuses),
-                                   now - flt.window if flt.window else None)
+                                   now - flt.window if flt.window else None,
+                                   limit=data.max_incidents)
         except StoreUnavailable:
-            return no_update, LABELS("unavailable", lang)
+            return no_update, no_update, LABELS("unavailable", lang)
         codes = data.districts.codes(found)
         rows = incident_rows(select(found, codes, flt, now), codes,
                              data.districts.names(lang is Lang.ZH), taxonomy, lang, now)
-        return (render_incident_rows(rows, selected, lang),
-                LABELS("count", lang).format(n=len(rows)))
+        body = incident_list(rows, lang)
+        count = LABELS("count", lang).format(n=len(rows))
+        fingerprint = digest(body)
+        if fingerprint == held:
+            return no_update, no_update, count
+        return body, fingerprint, count
 
-    @app.callback(Output("desk-other-data", "data"), Input("desk-ltab", "value"),
-                  Input("desk-tick", "n_intervals"), Input("desk-f-agency", "value"),
+    @app.callback(Output("desk-other-data", "data"), Output("desk-other-digest", "data"),
+                  Input("desk-ltab", "value"), Input("desk-tick", "n_intervals"),
+                  Input("desk-f-agency", "value"), State("desk-other-digest", "data"),
                   State("desk-lang", "data"))
-    def refresh_other(tab: str, _tick: Any, agency: str | None,
-                      lang_value: str) -> dict[str, Any] | Any:
+    def refresh_other(tab: str, _tick: Any, agency: str | None, held: str | None,
+                      lang_value: str) -> tuple[Any, Any]:
         if tab == "incidents":
-            return no_update
+            return no_update, no_update
         lang, now = Lang.of(lang_value), datetime.now(UTC)
         chosen = None if agency in (None, ALL) else agency
         body: Any
         try:
             if tab == "units":
                 units, busy = data.units(now)
-                body = render_unit_rows(unit_rows(units, busy, chosen, taxonomy, lang, now,
-                                                  data.online_s), lang)
+                body = unit_list(unit_rows(units, busy, chosen, taxonomy, lang, now,
+                                           data.online_s), lang)
             else:
-                body = render_alarm_rows(data.alarms(now, chosen), taxonomy, lang)
+                body = alarm_list(data.alarms(now, chosen), taxonomy, lang)
         except StoreUnavailable:
-            body = LABELS("unavailable", lang)
+            body = {"kind": tab, "rows": [], "empty": LABELS("unavailable", lang)}
         # Which tab and agency it answers: assets/desk.js shows it only if still chosen.
-        return {"tab": tab, "agency": agency, "body": body}
+        answer = {"tab": tab, "agency": agency, "body": body}
+        fingerprint = digest(answer)
+        if fingerprint == held:
+            return no_update, no_update
+        return answer, fingerprint
 
     app.clientside_callback(  # type: ignore[no-untyped-call]
         ClientsideFunction("sitroomDesk", "otherList"),
         Output("desk-lsec-incidents", "style"), Output("desk-lsec-other", "style"),
-        Output("desk-other", "children"), Input("desk-ltab", "value"),
+        Output("desk-other-shown", "data"), Input("desk-ltab", "value"),
         Input("desk-other-data", "data"), Input("desk-f-agency", "value"))
+    app.clientside_callback(  # type: ignore[no-untyped-call]
+        ClientsideFunction("sitroomDeskList", "incidents"),
+        Output("desk-list-drawn", "data"), Input("desk-list-data", "data"),
+        Input("desk-selected", "data"))
+    app.clientside_callback(  # type: ignore[no-untyped-call]
+        ClientsideFunction("sitroomDeskList", "other"),
+        Output("desk-other-drawn", "data"), Input("desk-other-shown", "data"))
 
 
 def _selection(app: Dash, data: DeskData, map_id: str) -> None:

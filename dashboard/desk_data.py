@@ -92,6 +92,9 @@ class DeskData:
         """When the dispatch dialog marks a unit far."""
         self.districts = districts
         """District lookups."""
+        self.max_incidents = settings.desk.max_incidents
+        """Most incidents the incident list reads."""
+        self._max_alarms = settings.desk.max_alarms
 
     @property
     def service(self) -> CommandService:
@@ -169,7 +172,8 @@ class DeskData:
     def alarms(self, now: datetime, agency: str | None) -> list[AlarmSeen]:
         """Alarms of the last day, newest first, of one agency if given."""
         async def read() -> list[AlarmSeen]:
-            return await (await self._replay()).alarms(now, now - ALARM_WINDOW, agency)
+            return await (await self._replay()).alarms(now, now - ALARM_WINDOW, agency,
+                                                       limit=self._max_alarms)
         return self._bridge.call(read)
 
     def picture(self, at: datetime, window: timedelta) -> tuple[list[UnitState],

@@ -1,8 +1,12 @@
 """The desk's left column, pure: the incident list's filter and order, and the rows of the
-incident, unit and alarm lists as view models and Dash components. No I/O here."""
+incident, unit and alarm lists as view models, as plain data for the browser's windowed
+lists (assets/desk_list.js), and as Dash components (the replay page's short list). No I/O
+here."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -208,37 +212,49 @@ def unit_rows(units: Iterable[UnitState], busy: Iterable[str], agency: str | Non
     return sorted(rows, key=lambda r: (not r.online, r.agency, r.unit))
 
 
-def render_unit_rows(rows: Sequence[UnitRow], lang: Lang) -> html.Div:
-    """The unit list as a compact table."""
-    if not rows:
-        return html.Div(LABELS("empty_units", lang), className="desk-empty")
-    head = html.Tr([html.Th(LABELS(k, lang)) for k in ("u_unit", "f_agency", "u_kind",
-                                                        "u_seen", "u_state")])
-    body = [html.Tr(className="" if r.online else "desk-dim", children=[
-        html.Td(html.Span([html.Span(className="desk-dot",
-                                     style={"background": agency_colour(r.agency)}), r.unit])),
-        html.Td(r.agency_text), html.Td(r.kind_text), html.Td(r.seen),
-        html.Td(LABELS("busy" if r.busy else "online" if r.online else "offline", lang),
-                className="desk-busy" if r.busy else ""),
-    ]) for r in rows]
-    return html.Div(className="desk-table-wrap", children=html.Table(
-        className="desk-table", children=[html.Thead(head), html.Tbody(body)]))
+# --- the lists as data for the browser (assets/desk_list.js draws the visible rows) -------
+
+ListData = dict[str, Any]
+"""What a list sends to the browser: {"kind", "rows", "empty", "label"?, "head"?}; every row a flat
+list whose first item is its key. Plain data, so the browser can draw only the rows in view
+and update them one by one (see docs/decisions.md 63)."""
 
 
-def render_alarm_rows(alarms: Sequence[AlarmSeen], taxonomy: Taxonomy, lang: Lang) -> html.Div:
-    """Recent alarms as a compact table, newest first."""
-    if not alarms:
-        return html.Div(LABELS("empty_alarms", lang), className="desk-empty")
-    head = html.Tr([html.Th(LABELS(k, lang)) for k in ("a_time", "f_agency", "a_device",
-                                                        "a_type", "u_state")])
-    body = [html.Tr(className=f"desk-alarm-{a.alarm.state.value}", title=a.alarm.text or "",
-                    children=[
-                        html.Td(stamp(a.alarm.ts)), html.Td(agency_name(taxonomy, a.agency, lang)),
-                        html.Td(a.alarm.device), html.Td(a.alarm.type),
-                        html.Td(alarm_state_name(a.alarm.state, lang))])
-            for a in alarms]
-    return html.Div(className="desk-table-wrap", children=html.Table(
-        className="desk-table", children=[html.Thead(head), html.Tbody(body)]))
+def incident_list(rows: Sequence[IncidentRow], lang: Lang) -> ListData:
+    """The incident list as data: per row [id, level, status, level colour, level text,
+    type, status text, title, place, "when · age"]."""
+    return {"kind": "incidents", "empty": LABELS("empty_list", lang), "rows": [
+        [r.id, r.level.value, r.status.value, r.level.colour, r.level_text, r.type_text,
+         r.status_text, r.title, r.place, f"{r.when} · {r.age}"] for r in rows]}
+
+
+def unit_list(rows: Sequence[UnitRow], lang: Lang) -> ListData:
+    """The unit list as data: per row [unit, row class, tooltip, dot colour, and the cells
+    call sign, agency, kind, last fix, state]."""
+    head = [LABELS(k, lang) for k in ("u_unit", "f_agency", "u_kind", "u_seen", "u_state")]
+    return {"kind": "units", "label": LABELS("tab_units", lang), "head": head,
+            "empty": LABELS("empty_units", lang), "rows": [
+        [r.unit, "desk-vrow-busy" if r.busy else "" if r.online else "desk-dim", "",
+         agency_colour(r.agency), r.unit, r.agency_text, r.kind_text, r.seen,
+         LABELS("busy" if r.busy else "online" if r.online else "offline", lang)]
+        for r in rows]}
+
+
+def alarm_list(alarms: Sequence[AlarmSeen], taxonomy: Taxonomy, lang: Lang) -> ListData:
+    """Recent alarms as data, newest first: per row [id, row class, text, no dot, and the
+    cells time, agency, device, type, state]."""
+    head = [LABELS(k, lang) for k in ("a_time", "f_agency", "a_device", "a_type", "u_state")]
+    return {"kind": "alarms", "label": LABELS("tab_alarms", lang), "head": head,
+            "empty": LABELS("empty_alarms", lang), "rows": [
+        [a.alarm.id, f"desk-alarm-{a.alarm.state.value}", a.alarm.text or "", "",
+         stamp(a.alarm.ts), agency_name(taxonomy, a.agency, lang), a.alarm.device,
+         a.alarm.type, alarm_state_name(a.alarm.state, lang)] for a in alarms]}
+
+
+def digest(data: Any) -> str:
+    """A short fingerprint of what a list would send: an unchanged list is not sent again."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
 
 
 def agency_options(taxonomy: Taxonomy, lang: Lang) -> list[dict[str, str]]:

@@ -1,6 +1,6 @@
 /*
- * The leader's desk in the browser: a click on an incident row of the list or an incident
- * marker of the desk's map selects it (both carry data-incident), and the drawing functions
+ * The leader's desk in the browser: a click on an incident marker of the desk's map selects
+ * it (the list's rows select themselves: assets/desk_list.js), and the drawing functions
  * of the replay map, referenced from Python with
  * dash_extensions.javascript.Namespace("sitroomDesk", "replay").
  *
@@ -12,12 +12,9 @@
   document.addEventListener("click", function (event) {
     var target = event.target;
     if (!target || !target.closest) { return; }
-    // Read at the click, not through the rows' n_clicks: the list re-renders on every poll
-    // and push, and Dash drops a click callback whose row was replaced meanwhile.
+    // Read at the click: the map's markers are redrawn on every push.
     var marker = target.closest("[data-incident]");
-    if (!marker) { return; }
-    var row = marker.tagName === "BUTTON" && marker.closest("#desk-list");
-    if (!row && !marker.closest(".desk-map")) { return; }
+    if (!marker || !marker.closest(".desk-map")) { return; }
     var clientside = window.dash_clientside;
     if (clientside && clientside.set_props) {
       clientside.set_props("desk-selected", { data: marker.getAttribute("data-incident") });
@@ -131,7 +128,8 @@
   }
 
   /**
-   * The left column's units and alarms lists (a Dash clientside callback). The tab switches
+   * The left column's units and alarms lists (a Dash clientside callback): which list data
+   * assets/desk_list.js draws ([] clears it). The tab switches
    * at once; a list is shown only if it answers for the tab and agency now chosen: the
    * server callback also runs on a 3 s tick, and on a loaded machine an answer for the tab
    * just left could land after the new tab's and stand until the next tick.

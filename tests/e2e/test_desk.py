@@ -243,14 +243,15 @@ async def test_leader_verifies_escalates_dispatches_and_sees_acks(
             # The other lists: alarms of the last day, units filtered by agency.
             other = page.locator("#desk-other")
             await page.click("#desk-ltab label:has-text('告警')")
-            await expect(other.locator("tr", has_text="gas-7")).to_contain_text("测试")
+            await expect(other.locator("[role=row]", has_text="gas-7")).to_contain_text("测试")
             await page.click("#desk-ltab label:has-text('单位')")
-            await expect(other.locator("tr", has_text="xt-119-hz1")).to_contain_text("执行任务")
-            await expect(other.locator("tr", has_text="xt-119-fe2")).to_contain_text("在线")
+            await expect(other.locator("[role=row]", has_text="xt-119-hz1")).to_contain_text(
+                "执行任务")
+            await expect(other.locator("[role=row]", has_text="xt-119-fe2")).to_contain_text("在线")
             await page.click("#desk-f-agency")
             await page.get_by_role("option", name="公安", exact=True).click()
             await expect(other).not_to_contain_text("xt-119-hz1")
-            await expect(other.locator("tr", has_text="xt-110-p1")).to_have_count(1)
+            await expect(other.locator("[role=row]", has_text="xt-110-p1")).to_have_count(1)
             # An answer for the tab just left (or another agency) is not shown over the
             # chosen one's; the tab's own answer is.
             stale = await page.evaluate("""() => {

@@ -11,10 +11,13 @@ from dash import html
 from dashboard.desk_list import (
     ListFilter,
     SortKey,
+    alarm_list,
+    digest,
+    incident_list,
     incident_rows,
-    render_alarm_rows,
     render_incident_rows,
     select,
+    unit_list,
     unit_rows,
 )
 from dashboard.i18n import Lang
@@ -121,10 +124,36 @@ def test_units_of_one_agency_online_first() -> None:
     assert police[0].agency_text.startswith("Public security")
 
 
-def test_alarm_table_rows() -> None:
+def test_the_lists_leave_as_compact_rows_keyed_by_id() -> None:
+    rows = incident_rows(INCIDENTS[:2], DISTRICTS, NAMES, TAXONOMY, Lang.ZH, NOW)
+    data = incident_list(rows, Lang.ZH)
+    assert data["kind"] == "incidents" and data["empty"] == "暂无符合条件的事件"
+    assert data["rows"][0] == ["a", "IV", "reported", Level.IV.colour, "IV级", "火灾", "接报",
+                               "标题a", "襄都区", "11-26 09:55 · 5分钟前"]
+    assert incident_list([], Lang.EN)["rows"] == []
+    units = [UnitState(unit="p1", agency="police", lat=0, lon=0, ts=NOW, unit_type="patrol_car"),
+             UnitState(unit="p2", agency="police", lat=0, lon=0, ts=NOW - timedelta(hours=1))]
+    listed = unit_list(unit_rows(units, {"p1"}, None, TAXONOMY, Lang.EN, NOW, 300), Lang.EN)
+    assert listed["head"][0] == "Unit" and len(listed["head"]) == 5
+    (busy, offline) = listed["rows"]
+    assert busy[:2] == ["p1", "desk-vrow-busy"] and busy[4] == "p1" and len(busy) == 9
+    assert offline[1] == "desk-dim"
+
+
+def test_alarm_list_rows() -> None:
     seen = [AlarmSeen(agency="fire", source="s", alarm=Alarm(
         id="x", ts=NOW, device="smoke-1", type="smoke", state=AlarmState.ACTIVE, lat=0, lon=0))]
-    table = render_alarm_rows(seen, TAXONOMY, Lang.ZH)
-    text = str(props(table))
-    assert "smoke-1" in text and "告警中" in text and "消防救援" in text
-    assert render_alarm_rows([], TAXONOMY, Lang.EN).children == "No alarm in the last 24 hours"
+    data = alarm_list(seen, TAXONOMY, Lang.ZH)
+    (row,) = data["rows"]
+    assert row[0] == "x" and row[1] == "desk-alarm-active"
+    assert "smoke-1" in row and "告警中" in row and any("消防救援" in str(c) for c in row)
+    assert alarm_list([], TAXONOMY, Lang.EN)["empty"] == "No alarm in the last 24 hours"
+
+
+def test_a_list_is_fingerprinted_by_its_content() -> None:
+    rows = incident_rows(INCIDENTS, DISTRICTS, NAMES, TAXONOMY, Lang.ZH, NOW)
+    same = incident_rows(INCIDENTS, DISTRICTS, NAMES, TAXONOMY, Lang.ZH, NOW)
+    assert digest(incident_list(rows, Lang.ZH)) == digest(incident_list(same, Lang.ZH))
+    later = incident_rows(INCIDENTS, DISTRICTS, NAMES, TAXONOMY, Lang.ZH,
+                          NOW + timedelta(minutes=1))
+    assert digest(incident_list(rows, Lang.ZH)) != digest(incident_list(later, Lang.ZH))

@@ -5,17 +5,18 @@ figures."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
+import dash
 import pytest
 from flask import Flask, g
 
 from config.settings import Settings
-from dashboard import desk, situation
+from dashboard import desk, desk_callbacks, situation
 from dashboard.analytics import days_between, figures
 from dashboard.auth import Action, AuthMethod, Role, User
 from dashboard.desk_callbacks import attempt
-from dashboard.desk_data import Districts
+from dashboard.desk_data import DeskData, Districts
 from dashboard.i18n import Lang
 from dashboard.replay import SPAN_MIN, moment, parse_at, slider_value, summarize
 from incidents.command import Actor
@@ -153,3 +154,17 @@ def test_analytics_figures() -> None:
                                                                     date(2026, 12, 1)]
     empty = figures([], date(2026, 11, 26), date(2026, 11, 26), TAXONOMY, {}, names, Lang.EN)
     assert (empty.total, empty.median_verify_min, empty.over_time["data"]) == (0, None, [])
+
+
+def test_the_lists_filters_and_selection_leave_the_map_alone() -> None:
+    app = dash.Dash(__name__)
+    desk_callbacks.register(app, cast(DeskData, None), TAXONOMY, None, situation.MAP_ID)
+    listing = ("desk-f-", "desk-ltab", "desk-list-data", "desk-other")
+    for output, spec in app.callback_map.items():
+        inputs = {i["id"] for i in spec["inputs"] if isinstance(i["id"], str)}
+        if any(i.startswith(listing) for i in inputs):
+            assert situation.MAP_ID not in output and "desk-focus" not in output, output
+    # The lists leave as data, and selecting an incident re-reads no list on the server.
+    (refresh,) = [spec for out, spec in app.callback_map.items() if "desk-list-data" in out
+                  and "desk-list-drawn" not in out]
+    assert "desk-selected" not in {i["id"] for i in refresh["inputs"]}
