@@ -13,7 +13,7 @@ from dash import Dash, Input, Output, State, dcc, html, no_update
 from dashboard.auth import Action
 from dashboard.desk_callbacks import attempt, clicked
 from dashboard.desk_data import DeskData
-from dashboard.desk_text import LABELS
+from dashboard.desk_text import LABELS, clock
 from dashboard.i18n import Lang
 from incidents.command import StateCheck
 from incidents.model import Availability
@@ -38,9 +38,11 @@ def banner_view(check: StateCheck | None, lang: Lang) -> tuple[str, bool, str]:
     if check is None or not check.findings:
         return "", True, ""
     n = len(check.findings)
-    text = LABELS("check_failed", lang).format(n=n, at=check.at.astimezone(UTC).strftime(
-        "%H:%M:%S UTC"))
-    lines = [f"{f.line(lang)}\n  → {f.repair}" for f in check.findings[:MAX_SHOWN]]
+    text = LABELS("check_failed", lang).format(n=n, at=clock(check.at))
+    # The page's language only: the repair commands are for the CLI (`sitroom check` prints
+    # them), the tooltip names what is wrong and where.
+    lines = [f"{f.check.label(lang)}：{f.subject}" if lang is Lang.ZH
+             else f"{f.check.label(lang)}: {f.subject}" for f in check.findings[:MAX_SHOWN]]
     if n > MAX_SHOWN:
         lines.append(LABELS("check_more", lang).format(n=n - MAX_SHOWN))
     return text, False, "\n".join(lines)
