@@ -4,12 +4,14 @@ serves and the desk shows (the order's wire form to units is `incidents.dispatch
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
 
 from incidents.dispatch import OrderState
+from incidents.lang import Lang
 from incidents.plans import Requirement
 from incidents.taxonomy import Text
 
@@ -73,3 +75,17 @@ def reassigned(old: Order, unit: str, agency: str, actor: str, now: datetime) ->
         old, id=str(uuid.uuid4()), unit=unit, agency=agency, state=OrderState.ISSUED,
         issued_by=actor, issued_at=now, deadline_at=now + (old.deadline_at - old.issued_at),
         sent_at=None, send_count=0, escalated_at=None, replaces=old.id, updated_at=now)
+
+
+def order_numbers(orders: Iterable[Order]) -> dict[str, int]:
+    """Short per-incident numbers of orders (1, 2, 3 … by issue time, then id): what people
+    read aloud ("令-3") instead of the UUID. Numbers are stable because an incident's orders
+    are only ever added, each issued after the ones before; pass every order of the incident
+    (cancelled and rejected ones too) so that the numbers never shift."""
+    ranked = sorted(orders, key=lambda o: (o.issued_at, o.id))
+    return {o.id: n for n, o in enumerate(ranked, 1)}
+
+
+def order_number_text(number: int, lang: Lang) -> str:
+    """An order's short number as people write it: 令-3, Order 3."""
+    return f"令-{number}" if lang is Lang.ZH else f"Order {number}"
