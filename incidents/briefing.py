@@ -48,8 +48,10 @@ from incidents.spatial import DownwindZone, Spatial, UnitPoint
 from incidents.taxonomy import Taxonomy
 
 ISSUER = LocalText(zh="邢台市应急指挥中心", en="Xingtai Emergency Command Centre")
-MAP_MARGIN_DEG = 0.05
-"""Margin of the map around the incident (and the units and zones on it), in degrees."""
+MAP_MARGIN_DEG = 0.02
+"""Least distance from the incident to the map's edge, in degrees of latitude (about 2 km)."""
+MAP_PAD = 0.15
+"""Padding around the units and zones on the map, as a share of their extent."""
 MAP_MAX_SPAN_DEG = 0.6
 """Widest map frame: units farther out are left off rather than shrink the scene to a dot."""
 SITREP_ACTION = "sitrep"
@@ -91,7 +93,8 @@ def describe(event: dict[str, Any], lang: Lang, numbers: dict[str, int] | None =
             detail = (f"{len(data.get('orders', []))} 条指令" if zh
                       else f"{len(data.get('orders', []))} orders")
         case "order_ack":
-            detail = f"{data.get('unit')}{order()}: {_state_name(data.get('state'), lang)}"
+            colon = "：" if zh else ": "
+            detail = f"{data.get('unit')}{order()}{colon}{_state_name(data.get('state'), lang)}"
         case "order_ack_refused":
             detail = (f"{data.get('unit')} 不是该指令的受令力量{order()}" if zh else
                       f"{data.get('unit')} is not the unit of the order{order()}")
@@ -342,8 +345,13 @@ def _frame(incident: Incident, points: Sequence[MapPoint], zones: Sequence[MapZo
             lons.extend(float(pos[0]) for pos in ring)
             lats.extend(float(pos[1]) for pos in ring)
     m = MAP_MARGIN_DEG
-    return BoundingBox(south=max(-90.0, min(lats) - m), north=min(90.0, max(lats) + m),
-                       west=max(-180.0, min(lons) - m * 1.3), east=min(180.0, max(lons) + m * 1.3))
+    lats += [incident.lat - m, incident.lat + m]
+    lons += [incident.lon - m * 1.3, incident.lon + m * 1.3]
+    pad_lat = (max(lats) - min(lats)) * MAP_PAD
+    pad_lon = (max(lons) - min(lons)) * MAP_PAD
+    return BoundingBox(south=max(-90.0, min(lats) - pad_lat), north=min(90.0, max(lats) + pad_lat),
+                       west=max(-180.0, min(lons) - pad_lon),
+                       east=min(180.0, max(lons) + pad_lon))
 
 
 def _rings(geometry: dict[str, Any]) -> list[Any]:
