@@ -113,7 +113,8 @@ def big_report() -> SitrepInput:
             summary=f"第{n}条处置动态：现场持续监测下风向浓度，检测点{n % 12}读数正常，"
                     f"继续做好警戒与疏散引导") for n in range(200)),
         orders=tuple(OrderRow(
-            order_id=f"ord-{n:03d}", unit=f"U{n:02d}", agency=AGENCIES[n % len(AGENCIES)],
+            order_id=f"ord-{n:03d}", number=n + 1, unit=f"U{n:02d}",
+            agency=AGENCIES[n % len(AGENCIES)],
             task=("堵漏与稀释", "交通管制", "医疗救护", "环境监测", "人员疏散")[n % 5],
             state=list(OrderState)[n % len(OrderState)], issued_at=T0 + timedelta(minutes=n),
             changed_at=T0 + timedelta(minutes=n + 20)) for n in range(50)),

@@ -10,6 +10,7 @@ import asyncio
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from flask import Flask
 
@@ -20,6 +21,7 @@ from incidents.command import CommandService
 from incidents.plans import load_plans
 from incidents.store import Store
 from incidents.store.layers import LayerStore
+from incidents.store.users import UserStore
 from incidents.taxonomy import load_taxonomy
 from maps.analysis.spatial import LayerSpatial
 from maps.analysis.units import GridUnitIndex
@@ -58,6 +60,7 @@ def commands_factory(settings: Settings) -> Callable[[AsyncBridge], Commands]:
     """A factory the command API calls once, with the dashboard's bridge."""
     taxonomy = load_taxonomy()
     plans = load_plans(taxonomy)
+    zone = ZoneInfo(settings.auth.timezone)  # an unknown zone fails here, at start-up
 
     def build(bridge: AsyncBridge) -> Commands:
         async def make() -> Commands:
@@ -73,8 +76,10 @@ def commands_factory(settings: Settings) -> Callable[[AsyncBridge], Commands]:
             bridge.keep(refresher)  # cancelled before the pool closes; a death is reported
             bridge.keep(asyncio.get_running_loop().create_task(
                 service.watch_states(settings.dispatch.check_every_s), name="state-check"))
+            # Reports name people from the accounts, over the store's own pool.
             return Commands(service=service, briefing=Briefing(
-                service, store.commands, taxonomy, report_districts(), spatial))
+                service, store.commands, taxonomy, report_districts(), spatial,
+                people=UserStore(store.pool), tz=zone))
         return bridge.call(make)
 
     return build

@@ -15,7 +15,6 @@ from dashboard.portal import AsyncBridge
 from incidents.cap import CapAlert, CapMsgType
 from incidents.cap_xml import export_cap
 from incidents.command import Actor
-from incidents.model import LOCAL_TZ
 from incidents.reports import daily, pdf, sitrep
 from incidents.reports.model import Lang
 from incidents.store import StoreError
@@ -26,6 +25,8 @@ FIRST_DAY = date(2000, 1, 1)
 """Earliest day a daily report can be asked for."""
 LAST_DAY = date(2099, 12, 31)
 """Latest day a daily report can be asked for."""
+REVIEWER_MAX_CHARS = 64
+"""Longest reviewer (审核人) a request may name: a user name or a person's name."""
 
 
 def _lang() -> Lang:
@@ -34,6 +35,15 @@ def _lang() -> Lang:
         return Lang(raw.split("-")[0].lower())
     except ValueError:
         raise BadRequest("lang must be zh or en", "lang 须为 zh 或 en") from None
+
+
+def _reviewer() -> str | None:
+    """The 审核人 a request names (?reviewer=, or the form field), trimmed; None for none."""
+    raw = (request.args.get("reviewer") or request.form.get("reviewer") or "").strip()
+    if len(raw) > REVIEWER_MAX_CHARS or any(not ch.isprintable() for ch in raw):
+        raise BadRequest(f"reviewer must be a name of at most {REVIEWER_MAX_CHARS} printable"
+                         " characters", f"审核人须为不超过 {REVIEWER_MAX_CHARS} 个可打印字符的姓名")
+    return raw or None
 
 
 def _format(*allowed: str) -> str:
@@ -68,27 +78,30 @@ def reports_blueprint(bridge: AsyncBridge, access: CommandAccess,
     reports = Blueprint("reports", __name__)
     briefing, run = access.briefing, access.run
 
-    def sitrep_response(incident_id: str, actor: Actor | None) -> Response:
-        kind, lang = _format("html", "pdf"), _lang()
-        issue_as = actor.name if actor else None
+    def sitrep_response(incident_id: str, actor: Actor, issue: bool) -> Response:
+        kind, lang, reviewer = _format("html", "pdf"), _lang(), _reviewer()
         briefs = briefing()  # outside the loop: building it the first time calls into it
 
         async def build() -> Any:
-            return await briefs.sitrep(incident_id, lang, issue_as=issue_as)
+            # The signed-in person signs (签发人) what they issue, and sees their name on
+            # the preview of what they would issue.
+            return await briefs.sitrep(incident_id, lang, issue_as=actor.name if issue else None,
+                                       signer=actor.name, reviewer=reviewer)
         data = run(build)
         return _document(kind, lambda: sitrep.render_html(data), lambda: pdf.render_pdf(data),
-                         f"sitrep-{incident_id[:8]}-{data.sequence}", 201 if actor else 200)
+                         f"sitrep-{incident_id[:8]}-{data.sequence}", 201 if issue else 200)
 
     @reports.get("/api/incidents/<incident_id>/sitrep")
     def sitrep_preview(incident_id: str) -> Response:
-        """The situation report as it would be issued now (not journaled)."""
-        authorize("view")
-        return sitrep_response(incident_id, None)
+        """The situation report as it would be issued now (not journaled); ?reviewer= names
+        the 审核人."""
+        return sitrep_response(incident_id, authorize("view"), issue=False)
 
     @reports.post("/api/incidents/<incident_id>/sitrep")
     def sitrep_issue(incident_id: str) -> Response:
-        """Issue the next situation report: journaled with its number."""
-        return sitrep_response(incident_id, authorize("incident_act"))
+        """Issue the next situation report, signed by the caller: journaled with its number;
+        ?reviewer= names the 审核人 (a user name, or a name as written)."""
+        return sitrep_response(incident_id, authorize("incident_act"), issue=True)
 
     @reports.get("/api/incidents/<incident_id>/cap")
     def cap_alert(incident_id: str) -> Response:
@@ -114,24 +127,26 @@ def reports_blueprint(bridge: AsyncBridge, access: CommandAccess,
         """The daily summary: incidents by type, level and district; response times."""
         authorize("view")
         kind, lang = _format("html", "pdf", "json"), _lang()
+        briefs = briefing()
         raw = request.args.get("day")
         try:
-            day = date.fromisoformat(raw) if raw else datetime.now(LOCAL_TZ).date()
+            day = date.fromisoformat(raw) if raw else datetime.now(briefs.tz).date()
         except ValueError:
             raise BadRequest("day must be YYYY-MM-DD", "day 须为 YYYY-MM-DD") from None
         if not FIRST_DAY <= day <= LAST_DAY:  # far dates overflow the day's time range
             raise BadRequest(f"day must be between {FIRST_DAY} and {LAST_DAY}",
                              f"day 须在 {FIRST_DAY} 至 {LAST_DAY} 之间")
 
-        briefs = briefing()
-
         async def build() -> Any:
-            return await briefs.daily(day, LOCAL_TZ)
+            return await briefs.daily(day)
         summary = run(build)
         if kind == "json":
             return json_response(summary)
-        return _document(kind, lambda: daily.render_html(summary, lang),
-                         lambda: daily.render_pdf(summary, lang), f"daily-{day}", 200)
+        made = datetime.now(briefs.tz)  # the report says when it was made, in Beijing time
+        return _document(
+            kind, lambda: daily.render_html(summary, lang, issuer=briefs.issuer, generated_at=made),
+            lambda: daily.render_pdf(summary, lang, issuer=briefs.issuer, generated_at=made),
+            f"daily-{day}", 200)
 
     @reports.get("/api/cap")
     def cap_list() -> Response:

@@ -5,8 +5,10 @@ Roles are plain strings here (the dashboard owns their meaning).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from incidents.errors import StoreError
 
@@ -73,3 +75,39 @@ class FailedLogin:
     """Consecutive failures counted so far."""
     locked_until: datetime | None
     """Set when this failure locked the account."""
+
+
+TOKEN_PREFIX = "token:"
+"""How an API token's actor name begins (`token:{token_id}`), as sign-in names it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """Who a journal actor name stands for, as documents print them."""
+
+    name: str
+    """Display name of the account, or the label of the API token."""
+    role: str
+    """Role code: operator, leader, liaison or admin."""
+    token: bool = False
+    """An API token acting with that role, not a person signed in."""
+
+
+class People(Protocol):
+    """Looks up the people behind actor names (user names and `token:{id}`)."""
+
+    async def people(self, names: Collection[str]) -> dict[str, Person]:
+        """The accounts and tokens among `names`; names of neither are left out."""
+        ...
+
+
+class KnownPeople:
+    """A fixed directory of people: tests, and deployments without a user table."""
+
+    def __init__(self, known: dict[str, Person] | None = None) -> None:
+        """Start with `known` (actor name → person)."""
+        self._known = dict(known or {})
+
+    async def people(self, names: Collection[str]) -> dict[str, Person]:
+        """The known people among `names`."""
+        return {n: self._known[n] for n in names if n in self._known}

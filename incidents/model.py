@@ -144,6 +144,31 @@ class Position(
     """Team or group the unit belongs to (CoT `__group`), if known."""
 
 
+MAX_CASUALTIES = 1_000_000
+"""Largest casualty figure a report may carry: above it the figure is a typo or an attack."""
+Casualty = Annotated[int, msgspec.Meta(ge=0, le=MAX_CASUALTIES)]
+"""A number of people in a casualty figure."""
+
+
+class ReportCasualties(
+    msgspec.Struct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True  # acyclic
+):
+    """Casualty figures a report carries, as counted at the report's time; None: not said."""
+
+    deaths: Casualty | None = None
+    """People killed (死亡)."""
+    injured: Casualty | None = None
+    """People injured (受伤)."""
+    missing: Casualty | None = None
+    """People missing (失踪)."""
+    trapped: Casualty | None = None
+    """People trapped (被困)."""
+
+
+CASUALTY_FIELDS = ("deaths", "injured", "missing", "trapped")
+"""The figures of `ReportCasualties`, in the order reports print them."""
+
+
 class Report(
     msgspec.Struct, frozen=True, kw_only=True, gc=False  # acyclic: no GC tracking needed
 ):
@@ -167,6 +192,9 @@ class Report(
     """The reporter's estimate of the level, if any."""
     reporter: Annotated[str, msgspec.Meta(max_length=128)] | None = None
     """Who reported (call sign, operator or phone line), if known."""
+    casualties: ReportCasualties | None = None
+    """Casualty figures as the reporter knows them now, if any; a later report of the same
+    source replaces its earlier figures (they are not added up)."""
 
 
 Code = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+\Z")]

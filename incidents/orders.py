@@ -4,13 +4,14 @@ serves and the desk shows (the order's wire form to units is `incidents.dispatch
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
 
 from incidents.dispatch import OrderState
+from incidents.lang import Lang
 from incidents.plans import Requirement
 from incidents.taxonomy import Text
 
@@ -82,3 +83,17 @@ def override_data(units: Sequence[str], reason: str | None) -> dict[str, Any]:
     """What a dispatch or reassignment journals when it sends units that hold an open order
     on purpose (nothing when it sends none)."""
     return {"busy_override": list(units), "reason": reason} if units else {}
+
+
+def order_numbers(orders: Iterable[Order]) -> dict[str, int]:
+    """Short per-incident numbers of orders (1, 2, 3 … by issue time, then id): what people
+    read aloud ("令-3") instead of the UUID. Numbers are stable because an incident's orders
+    are only ever added, each issued after the ones before; pass every order of the incident
+    (cancelled and rejected ones too) so that the numbers never shift."""
+    ranked = sorted(orders, key=lambda o: (o.issued_at, o.id))
+    return {o.id: n for n, o in enumerate(ranked, 1)}
+
+
+def order_number_text(number: int, lang: Lang) -> str:
+    """An order's short number as people write it: 令-3, Order 3."""
+    return f"令-{number}" if lang is Lang.ZH else f"Order {number}"

@@ -31,7 +31,7 @@ _EXAMPLES: dict[Kind, dict[str, Any]] = {
     Kind.REPORT: {"id": "c119-20261126-0042", "ts": "2026-11-26T09:31:12+08:00",
                   "type": "fire", "lat": 37.0613, "lon": 114.4921,
                   "text": "居民楼三层起火，有浓烟，疑似有人被困", "level": "III",
-                  "reporter": "119-seat-04"},
+                  "reporter": "119-seat-04", "casualties": {"injured": 1, "trapped": 2}},
 }
 
 _REASONS = {

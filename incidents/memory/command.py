@@ -25,7 +25,15 @@ from incidents.errors import Conflict, StoreUnavailable, not_found
 from incidents.journal import Event
 from incidents.lifecycle import Outcome, State, merge_events
 from incidents.memory.switch import OutageSwitch
-from incidents.model import AckState, Availability, Incident, IncidentStatus, Level
+from incidents.model import (
+    CASUALTY_FIELDS,
+    AckState,
+    Availability,
+    Incident,
+    IncidentStatus,
+    Level,
+    ReportCasualties,
+)
 from incidents.orders import Order, new_order, override_data, reassigned
 from incidents.plans import Requirement
 from incidents.ports.command import Decide, DecideMerge
@@ -103,6 +111,8 @@ class _Tables:
     units: dict[str, _Unit] = field(default_factory=dict)
     observations: list[_Observation] = field(default_factory=list)
     acks: list[tuple[str, AckState, datetime]] = field(default_factory=list)
+    casualties: list[tuple[str, str, datetime, ReportCasualties]] = field(default_factory=list)
+    """Reports with casualty figures: (incident, agency/source, report time, figures)."""
 
 
 class MemoryCommandStore(OutageSwitch):
@@ -177,6 +187,12 @@ class MemoryCommandStore(OutageSwitch):
         self._append([Event(order.incident_id, actor, "order_ack", {
             "order": order.id, "unit": order.unit, "task": order.task_id,
             "from_state": order.state.value, "state": moved.value})])
+
+    def record_casualties(self, incident_id: str, source: str, ts: datetime,
+                          figures: ReportCasualties) -> None:
+        """A report's casualty figures, as ingest stores a report linked to the incident."""
+        self._check()
+        self._t.casualties.append((incident_id, source, ts, figures))
 
     def record_observation(self, sensor: str, quantity: str, value: float, lat: float,
                            lon: float, ts: datetime) -> None:
@@ -475,6 +491,21 @@ class MemoryCommandStore(OutageSwitch):
             return None
         _, _, best = min(found, key=lambda f: (f[0], f[1]))
         return best.value % 360.0, speeds[best.sensor].value, best.sensor, best.ts
+
+    async def casualties(self, incident_id: str) -> ReportCasualties:
+        """Per figure, the sum of each source's latest report carrying casualty figures."""
+        self._check()
+        latest: dict[str, tuple[datetime, ReportCasualties]] = {}
+        for incident, source, ts, figures in self._t.casualties:
+            said = any(getattr(figures, f) is not None for f in CASUALTY_FIELDS)
+            if incident == incident_id and said and (
+                    source not in latest or latest[source][0] <= ts):
+                latest[source] = (ts, figures)
+        sums: dict[str, int | None] = {}
+        for f in CASUALTY_FIELDS:
+            values = [getattr(c, f) for _, c in latest.values() if getattr(c, f) is not None]
+            sums[f] = sum(values) if values else None
+        return ReportCasualties(**sums)
 
     async def daily_rows(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
         """Incidents reported in [start, end) with when they were verified and first reached."""

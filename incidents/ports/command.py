@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from incidents.lifecycle import Outcome, State
-from incidents.model import Availability, Incident, IncidentStatus, Level
+from incidents.model import Availability, Incident, IncidentStatus, Level, ReportCasualties
 from incidents.orders import Order
 from incidents.plans import Requirement
 from incidents.spatial import UnitChanges, UnitPoint
@@ -153,6 +153,11 @@ class CommandStore(Protocol):
                           ) -> tuple[float, float, str, datetime] | None:
         """The nearest station's latest wind since `since` within `radius_m`: (from degrees,
         m/s, sensor, time), or None."""
+        ...
+
+    async def casualties(self, incident_id: str) -> ReportCasualties:
+        """The incident's casualty figures: per figure, the sum over sources (agency/source)
+        of each source's latest report that carries figures; None where no source says."""
         ...
 
     async def daily_rows(self, start: datetime, end: datetime) -> list[dict[str, Any]]:

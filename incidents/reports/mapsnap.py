@@ -18,7 +18,15 @@ from typing import Any
 
 from incidents.geo import KM_PER_DEGREE as KM_PER_DEGREE  # tests read it from here
 from incidents.model import Level
-from incidents.reports.model import Lang, LocalText, MapDistrict, MapInput, PointKind
+from incidents.reports.model import (
+    Lang,
+    LocalText,
+    MapDistrict,
+    MapInput,
+    MapZone,
+    PointKind,
+    ZoneKind,
+)
 from incidents.reports.texts import agency_name, label, level_name
 
 MIN_SPAN_DEG = 0.005
@@ -32,6 +40,13 @@ AGENCY_COLOURS: dict[str, str] = {
 _SPARE_COLOURS = ("#be185d", "#4d7c0f", "#9333ea", "#0369a1", "#b45309", "#475569")
 FACILITY_COLOUR = "#4b5563"
 """Marker colour of facilities."""
+ZONE_COLOURS: dict[ZoneKind, tuple[str, str]] = {
+    ZoneKind.CORDON: ("#fca5a5", "#b91c1c"), ZoneKind.DOWNWIND: ("#fde68a", "#b45309")}
+"""Fill and outline colour of each kind of area."""
+ZONE_OPACITY = 0.35
+"""Fill opacity of areas: the districts and markers under and over them stay readable."""
+RADIUS_COLOUR = "#b91c1c"
+"""Outline colour of the assessment radius."""
 
 Pt = tuple[float, float]
 """A projected point (x right, y down)."""
@@ -119,11 +134,33 @@ class Marker:
 
 
 @dataclass(frozen=True, slots=True)
+class ZoneShape:
+    """A projected area (cordon, downwind zone)."""
+
+    kind: ZoneKind
+    """What it is: decides the colours."""
+    rings: tuple[tuple[Pt, ...], ...]
+    """Every ring of every polygon."""
+
+
+@dataclass(frozen=True, slots=True)
+class LinkShape:
+    """A projected order line, unit → incident."""
+
+    start: Pt
+    """The unit's end."""
+    end: Pt
+    """The incident's end."""
+    colour: str
+    """The unit's agency colour."""
+
+
+@dataclass(frozen=True, slots=True)
 class LegendEntry:
     """One line of the legend."""
 
-    kind: PointKind
-    """Marker shape of the line."""
+    kind: PointKind | ZoneKind | None
+    """Swatch of the line: a marker shape, an area, or None for a dashed line."""
     colour: str
     """Marker colour."""
     text: str
@@ -144,6 +181,10 @@ class MapLayout:
     """District outlines."""
     radii: tuple[tuple[Pt, float], ...]
     """Decision-support circles: centre and radius."""
+    zones: tuple[ZoneShape, ...]
+    """Areas, drawn over the districts and under the rest."""
+    links: tuple[LinkShape, ...]
+    """Order lines, drawn under the markers."""
     markers: tuple[Marker, ...]
     """Point markers, in drawing order."""
     scale_bar: tuple[Pt, float, str]
@@ -225,6 +266,9 @@ def layout_map(map_input: MapInput, width: float, height: float, *, lang: Lang =
     box = map_input.bbox
     proj = fit(box.south, box.west, box.north, box.east, width, height, margin=font)
     districts = [_district_shape(d, proj, width, height, lang) for d in map_input.districts]
+    zones = [_zone_shape(z, proj, width) for z in map_input.zones]
+    links = [LinkShape(start=proj.point(k.from_lat, k.from_lon), end=proj.point(k.to_lat, k.to_lon),
+                       colour=agency_colour(k.agency or "unknown")) for k in map_input.links]
     markers: list[Marker] = []
     radii: list[tuple[Pt, float]] = []
     legend: dict[tuple[PointKind, str], LegendEntry] = {}
@@ -247,15 +291,30 @@ def layout_map(map_input: MapInput, width: float, height: float, *, lang: Lang =
         legend.setdefault((point.kind, colour), LegendEntry(kind=point.kind, colour=colour,
                                                             text=text))
     bar_km = _nice_distance(width / 5.0 / proj.units_per_km)
+    extra = [LegendEntry(kind=z, colour=ZONE_COLOURS[z][0], text=label(f"legend_{z.value}", lang))
+             for z in ZoneKind if any(s.kind is z for s in zones)]
+    if radii:
+        assert map_input.radius_m is not None
+        extra.append(LegendEntry(kind=None, colour=RADIUS_COLOUR, text=(
+            f"{label('legend_radius', lang)} {_distance_text(map_input.radius_m / 1000, lang)}")))
+    if links:
+        extra.append(LegendEntry(kind=None, colour="#374151", text=label("legend_order", lang)))
+    ordered = sorted(legend.values(), key=lambda e: (list(PointKind).index(e.kind), e.text)
+                     if isinstance(e.kind, PointKind) else (0, e.text))
     return MapLayout(
         width=width, height=height, font=font, districts=tuple(districts), radii=tuple(radii),
-        markers=tuple(markers),
+        zones=tuple(zones), links=tuple(links), markers=tuple(markers),
         scale_bar=((font, height - font * 1.2), bar_km * proj.units_per_km,
                    _distance_text(bar_km, lang)),
         north=(width - font * 1.5, font * 0.8), north_text=label("north", lang),
-        legend=tuple(sorted(legend.values(), key=lambda e: (list(PointKind).index(e.kind),
-                                                            e.text))),
+        legend=(*ordered, *extra),
     )
+
+
+def _zone_shape(zone: MapZone, proj: Projection, width: float) -> ZoneShape:
+    rings = tuple(r for r in (_project_ring(ring, proj, width / 2000.0)
+                              for ring in _rings(zone.geometry)) if len(r) >= 3)
+    return ZoneShape(kind=zone.kind, rings=rings)
 
 
 def _num(value: float) -> str:
@@ -306,6 +365,15 @@ def to_svg(layout: MapLayout, *, standalone: bool = False) -> str:
         if d.label_at is not None:
             out.append(f'<text x="{_num(d.label_at[0])}" y="{_num(d.label_at[1])}" '
                        f'text-anchor="middle" fill="#475569">{escape(d.name)}</text>')
+    for z in layout.zones:
+        fill, stroke = ZONE_COLOURS[z.kind]
+        out.append(f'<path class="zone {z.kind.value}" d="{_path(z.rings)}" fill="{fill}" '
+                   f'fill-opacity="{ZONE_OPACITY}" fill-rule="evenodd" stroke="{stroke}" '
+                   f'stroke-width="{_num(f / 10)}"/>')
+    for k in layout.links:
+        out.append(f'<path class="order" d="M{_num(k.start[0])} {_num(k.start[1])} '
+                   f'L{_num(k.end[0])} {_num(k.end[1])}" stroke="{k.colour}" '
+                   f'stroke-width="{_num(f / 8)}" stroke-dasharray="{_num(f / 3)} {_num(f / 5)}"/>')
     for (cx, cy), r in layout.radii:
         out.append(f'<circle class="radius" cx="{_num(cx)}" cy="{_num(cy)}" r="{_num(r)}" '
                    f'fill="none" stroke="#b91c1c" stroke-width="{_num(f / 10)}" '
@@ -349,7 +417,16 @@ def _legend_svg(layout: MapLayout) -> list[str]:
            f'height="{_num(h)}" fill="#ffffff" fill-opacity="0.9" stroke="#94a3b8"/>']
     for n, entry in enumerate(layout.legend):
         cy = y + f * (1.0 + 1.3 * n)
-        out.append(_marker_svg(entry.kind, x + f, cy, f * 0.4, entry.colour))
+        if isinstance(entry.kind, PointKind):
+            out.append(_marker_svg(entry.kind, x + f, cy, f * 0.4, entry.colour))
+        elif isinstance(entry.kind, ZoneKind):
+            out.append(f'<rect x="{_num(x + f * 0.5)}" y="{_num(cy - f * 0.35)}" '
+                       f'width="{_num(f)}" height="{_num(f * 0.7)}" fill="{entry.colour}" '
+                       f'stroke="{ZONE_COLOURS[entry.kind][1]}"/>')
+        else:
+            out.append(f'<path d="M{_num(x + f * 0.4)} {_num(cy)} H{_num(x + f * 1.6)}" '
+                       f'stroke="{entry.colour}" stroke-width="{_num(f / 8)}" '
+                       f'stroke-dasharray="{_num(f / 3)} {_num(f / 5)}"/>')
         out.append(f'<text x="{_num(x + f * 1.8)}" y="{_num(cy + f * 0.35)}" '
                    f'font-size="{_num(f * 0.85)}">{escape(entry.text)}</text>')
     return out

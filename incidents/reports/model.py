@@ -77,7 +77,9 @@ class OrderRow(msgspec.Struct, frozen=True, kw_only=True, gc=False):  # acyclic
     """A dispatch order sent to a unit and where it stands."""
 
     order_id: str
-    """The order's id."""
+    """The order's id (internal: documents print `number`)."""
+    number: Annotated[int, msgspec.Meta(ge=1)]
+    """The order's short number within the incident (see incidents.orders.order_numbers)."""
     unit: str
     """The unit (call sign or name) the order went to."""
     agency: str
@@ -167,6 +169,39 @@ class PointKind(StrEnum):
     FACILITY = "facility"
 
 
+class ZoneKind(StrEnum):
+    """What an area drawn on the map stands for; decides its colours and legend line."""
+
+    CORDON = "cordon"
+    """The cordon: the initial isolation zone around the scene (警戒区)."""
+    DOWNWIND = "downwind"
+    """The downwind protective action zone of a gas release."""
+
+
+class MapZone(msgspec.Struct, frozen=True, kw_only=True, gc=False):  # acyclic
+    """An area to draw under the markers."""
+
+    kind: ZoneKind
+    """What it is."""
+    geometry: dict[str, Any]
+    """GeoJSON geometry (Polygon or MultiPolygon), WGS-84 [lon, lat] positions."""
+
+
+class MapLink(msgspec.Struct, frozen=True, kw_only=True, gc=False):  # acyclic
+    """A dispatch order as a line from the unit to the incident."""
+
+    from_lat: Latitude
+    """Latitude of the unit."""
+    from_lon: Longitude
+    """Longitude of the unit."""
+    to_lat: Latitude
+    """Latitude of the incident."""
+    to_lon: Longitude
+    """Longitude of the incident."""
+    agency: str | None = None
+    """The unit's agency: decides the line's colour."""
+
+
 class MapDistrict(msgspec.Struct, frozen=True, kw_only=True, gc=False):  # acyclic
     """A district outline to draw, with its name."""
 
@@ -206,6 +241,19 @@ class MapInput(msgspec.Struct, frozen=True, kw_only=True, gc=False):  # acyclic
     """Markers, drawn in order (put the incident last so it stays on top)."""
     radius_m: Annotated[float, msgspec.Meta(gt=0)] | None = None
     """Decision-support radius to draw around each incident marker, in metres."""
+    zones: tuple[MapZone, ...] = ()
+    """Areas (cordon, downwind zone), drawn under everything else but the districts."""
+    links: tuple[MapLink, ...] = ()
+    """Dispatch orders as lines unit → incident."""
+
+
+class Signatory(msgspec.Struct, frozen=True, kw_only=True, gc=False):  # acyclic
+    """A person who signs a report off: the issuer (签发人) or the reviewer (审核人)."""
+
+    name: str
+    """Their name as people know it (display name), never an account id."""
+    role: str
+    """Their role or post, in the report's language (值班领导); empty when not known."""
 
 
 class SitrepInput(msgspec.Struct, frozen=True, kw_only=True, gc=False):  # acyclic
@@ -218,7 +266,8 @@ class SitrepInput(msgspec.Struct, frozen=True, kw_only=True, gc=False):  # acycl
     language: Lang
     """Language the report is written in."""
     generated_at: Timestamp
-    """When the report was made; every time is shown in this time's UTC offset."""
+    """When the report was made, in the configured display zone: every time of the report
+    is shown in this time's zone (Beijing time by default)."""
     issuer: LocalText
     """Issuing organisation, e.g. 邢台市应急指挥中心."""
     incident: Incident
@@ -247,6 +296,10 @@ class SitrepInput(msgspec.Struct, frozen=True, kw_only=True, gc=False):  # acycl
     """Result paragraphs (处置结果) of a final report; a summary of the figures follows them."""
     agency_names: dict[str, LocalText] = msgspec.field(default_factory=dict)
     """Names of agency codes beyond the built-in six (and overrides of them)."""
+    signed_by: Signatory | None = None
+    """Who issues (签发) the report: the signed-in leader; None in a preview nobody signs."""
+    reviewed_by: Signatory | None = None
+    """Who reviewed (审核) it, as the issuer named them; None when nobody is named."""
 
 
 class DailyIncidentRow(msgspec.Struct, frozen=True, kw_only=True, gc=False):  # acyclic

@@ -19,8 +19,16 @@ from fpdf.fonts import TTFFont
 from incidents.model import Level
 from incidents.reports.charts import layout_bars
 from incidents.reports.fonts import FontSpec, find_cjk_font
-from incidents.reports.mapsnap import MapLayout, layout_map, legend_box, triangle
-from incidents.reports.model import PointKind, SitrepInput
+from incidents.reports.mapsnap import (
+    RADIUS_COLOUR,
+    ZONE_COLOURS,
+    ZONE_OPACITY,
+    MapLayout,
+    layout_map,
+    legend_box,
+    triangle,
+)
+from incidents.reports.model import PointKind, SitrepInput, ZoneKind
 from incidents.reports.pdf_table import INK, Cell, TextMeasure, draw_grid
 from incidents.reports.sitrep import sitrep_document
 from incidents.reports.view import BarChart, Document, Fact, MapFigure, Section, Table
@@ -33,6 +41,12 @@ _RED = (185, 28, 28)
 _ON_LEVEL: dict[Level, tuple[int, int, int]] = {
     Level.I: (255, 255, 255), Level.II: INK, Level.III: INK, Level.IV: (255, 255, 255)}
 """Text colour readable on each level's colour."""
+HEADING_MM = 10.0
+"""Height of a section heading with the space above it."""
+KEEP_WITH_HEADING_MM = 20.0
+"""Least of a section's content that must fit under its heading on the same page."""
+MAP_ASPECT = 0.68
+"""Height of the map as a share of its width."""
 
 
 def _rgb(colour: str) -> tuple[int, int, int]:
@@ -108,9 +122,10 @@ class PdfWriter:
                        align="C", new_x="LMARGIN", new_y="NEXT")
         pdf.ln(2)
 
-    def heading(self, text: str) -> None:
-        """A section heading; starts a new page rather than leave it alone at the bottom."""
-        if self.pdf.will_page_break(30):
+    def heading(self, text: str, keep_mm: float = KEEP_WITH_HEADING_MM) -> None:
+        """A section heading; starts a new page unless `keep_mm` of what follows fits under
+        it too, so that a heading never stands alone at the foot of a page."""
+        if self.pdf.will_page_break(HEADING_MM + keep_mm):
             self.pdf.add_page()
         self.pdf.ln(2)
         with self.strong(13):
@@ -186,12 +201,16 @@ class PdfWriter:
         pdf.set_fill_color(255, 255, 255)  # fpdf2's tables fill cells with the current colour
         pdf.set_y(y0 + layout.height + 3)
 
+    def map_layout(self, figure: MapFigure, doc: Document) -> MapLayout:
+        """The map laid out the full text width."""
+        width = self.pdf.epw
+        return layout_map(figure.map, width, width * MAP_ASPECT, lang=doc.lang,
+                          agency_names=doc.agency_names)
+
     def map(self, figure: MapFigure, doc: Document) -> None:
         """The map snapshot in vector graphics, the full text width, with its caption."""
         pdf = self.pdf
-        width = pdf.epw
-        layout = layout_map(figure.map, width, width * 0.68, lang=doc.lang,
-                            agency_names=doc.agency_names)
+        layout = self.map_layout(figure, doc)
         if pdf.will_page_break(layout.height + 10):
             pdf.add_page()
         x0, y0 = pdf.l_margin, pdf.get_y()
@@ -203,9 +222,19 @@ class PdfWriter:
         self.use(9)
         pdf.multi_cell(0, 5, figure.caption, align="C", new_x="LMARGIN", new_y="NEXT")
 
+    def first_block_mm(self, section: Section, doc: Document) -> float:
+        """Height of what must follow a section's heading on the same page: the map when it
+        comes first (a map never breaks), else a few lines of text or table."""
+        if section.paragraphs or section.facts or section.tables or not section.figures:
+            return KEEP_WITH_HEADING_MM
+        first = section.figures[0]
+        if isinstance(first, MapFigure):
+            return self.map_layout(first, doc).height + 10
+        return KEEP_WITH_HEADING_MM
+
     def section(self, section: Section, doc: Document) -> None:
         """A whole section, blocks in the order the HTML shows them."""
-        self.heading(section.heading)
+        self.heading(section.heading, self.first_block_mm(section, doc))
         for paragraph in section.paragraphs:
             self.paragraph(paragraph)
         if section.facts:
@@ -251,7 +280,20 @@ def _draw_map(w: PdfWriter, layout: MapLayout, x0: float, y0: float) -> None:
         if d.label_at is not None:
             x, y = d.label_at
             pdf.text(x0 + x - pdf.get_string_width(d.name) / 2, y0 + y, d.name)
-    pdf.set_draw_color(185, 28, 28)
+    for z in layout.zones:
+        fill, stroke = ZONE_COLOURS[z.kind]
+        pdf.set_draw_color(*_rgb(stroke))
+        pdf.set_fill_color(*_rgb(fill))
+        pdf.set_line_width(f / 10)
+        with pdf.local_context(fill_opacity=ZONE_OPACITY):
+            for ring in z.rings:
+                pdf.polygon([(x0 + x, y0 + y) for x, y in ring], style="DF")
+    pdf.set_line_width(f / 8)
+    pdf.set_dash_pattern(dash=f / 3, gap=f / 5)
+    for k in layout.links:
+        pdf.set_draw_color(*_rgb(k.colour))
+        pdf.line(x0 + k.start[0], y0 + k.start[1], x0 + k.end[0], y0 + k.end[1])
+    pdf.set_draw_color(*_rgb(RADIUS_COLOUR))
     pdf.set_line_width(f / 10)
     pdf.set_dash_pattern(dash=f / 2, gap=f / 3)
     for (cx, cy), r in layout.radii:
@@ -284,12 +326,31 @@ def _draw_map(w: PdfWriter, layout: MapLayout, x0: float, y0: float) -> None:
         w.use(f * 0.85 * PT_PER_MM)
         for n, entry in enumerate(layout.legend):
             cy = y0 + ly + f * (1.0 + 1.3 * n)
-            _marker(pdf, entry.kind, x0 + lx + f, cy, f * 0.4, entry.colour)
+            _swatch(pdf, entry.kind, x0 + lx + f, cy, f, entry.colour)
             pdf.text(x0 + lx + f * 1.8, cy + f * 0.35, entry.text)
     pdf.set_text_color(0, 0, 0)
     pdf.set_draw_color(0, 0, 0)
     pdf.set_fill_color(255, 255, 255)  # fpdf2's tables fill cells with the current colour
     pdf.set_line_width(0.2)
+
+
+def _swatch(pdf: FPDF, kind: PointKind | ZoneKind | None, x: float, y: float, f: float,
+            colour: str) -> None:
+    """A legend line's symbol centred at (x, y): marker, area or dashed line."""
+    if isinstance(kind, PointKind):
+        _marker(pdf, kind, x, y, f * 0.4, colour)
+        return
+    if isinstance(kind, ZoneKind):
+        pdf.set_fill_color(*_rgb(colour))
+        pdf.set_draw_color(*_rgb(ZONE_COLOURS[kind][1]))
+        pdf.set_line_width(f / 12)
+        pdf.rect(x - f / 2, y - f * 0.35, f, f * 0.7, style="DF")
+        return
+    pdf.set_draw_color(*_rgb(colour))
+    pdf.set_line_width(f / 8)
+    pdf.set_dash_pattern(dash=f / 3, gap=f / 5)
+    pdf.line(x - f * 0.6, y, x + f * 0.6, y)
+    pdf.set_dash_pattern()
 
 
 def _marker(pdf: FPDF, kind: PointKind, x: float, y: float, size: float, colour: str) -> None:

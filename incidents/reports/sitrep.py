@@ -15,9 +15,10 @@ import jinja2
 from markupsafe import Markup
 
 from incidents.model import IncidentStatus
+from incidents.orders import order_number_text
 from incidents.reports.charts import bars_svg
 from incidents.reports.mapsnap import render_svg
-from incidents.reports.model import Lang, OrderState, ReportKind, SitrepInput
+from incidents.reports.model import Lang, OrderState, ReportKind, Signatory, SitrepInput
 from incidents.reports.texts import (
     action_name,
     agency_name,
@@ -28,6 +29,7 @@ from incidents.reports.texts import (
     order_state_name,
     short_time,
     status_name,
+    time_heading,
 )
 from incidents.reports.view import BarChart, Document, Fact, MapFigure, Section, Table
 
@@ -83,15 +85,11 @@ def _basic(data: SitrepInput) -> Section:
     else:
         paragraphs = [f"At {when}, {agency} reported a {kind} in {district} ({inc.title}). "
                       f"Level: {level}; status: {status}."]
-    figures = _casualty_figures(data)
-    if figures:
-        as_of = long_time(data.generated_at, lang, tz)
-        paragraphs.append(f"截至{as_of}，{'、'.join(figures)}。" if lang is Lang.ZH
-                          else f"As of {as_of}: {', '.join(figures)}.")
     if data.decision is not None:
         paragraphs.append(_surroundings(data))
     facts = (
-        Fact(label("incident", lang), inc.title), Fact(label("incident_id", lang), inc.id),
+        # The id's first 8 hex digits: what the desk and file names show, never the UUID.
+        Fact(label("incident", lang), inc.title), Fact(label("incident_id", lang), inc.id[:8]),
         Fact(label("type", lang), kind), Fact(label("level", lang), level, inc.level.colour),
         Fact(label("status", lang), status),
         Fact(label("place", lang), f"{district} ({inc.lat:.5f}°N, {inc.lon:.5f}°E)"),
@@ -100,6 +98,32 @@ def _basic(data: SitrepInput) -> Section:
         Fact(label("lead_agency", lang), agency),
     )
     return Section(label("sec_basic", lang), paragraphs=tuple(paragraphs), facts=facts)
+
+
+_CASUALTY_KEYS = ("deaths", "injured", "missing", "trapped")
+"""The four figures every report prints, known or not (死亡/受伤/失踪/被困)."""
+
+
+def _casualties(data: SitrepInput) -> Section:
+    """人员伤亡: the four figures (不详 where no report gives one), then evacuated/affected."""
+    lang, tz, c = data.language, data.generated_at.tzinfo, data.casualties
+    as_of = long_time(data.generated_at, lang, tz)
+    figures = _casualty_figures(data)
+    if figures:
+        text = (f"截至{as_of}，据各方报告：{'、'.join(figures)}。" if lang is Lang.ZH
+                else f"As of {as_of}, reports give: {', '.join(figures)}.")
+    else:
+        text = label("casualties_none", lang)
+
+    def shown(key: str) -> str:
+        value = getattr(c, key) if c is not None else None
+        return label("unknown", lang) if value is None else str(value)
+    table = Table(caption="", headers=tuple(label(k, lang) for k in _CASUALTY_KEYS),
+                  rows=((tuple(shown(k) for k in _CASUALTY_KEYS)),), widths=(1, 1, 1, 1),
+                  numeric=frozenset({0, 1, 2, 3}))
+    note = label("casualty_source", lang)
+    return Section(label("sec_casualties", lang), paragraphs=(text,), tables=(table,),
+                   closing=(f"（{note}）" if lang is Lang.ZH else f"({note}.)",))
 
 
 def _casualty_figures(data: SitrepInput) -> list[str]:
@@ -134,7 +158,8 @@ def _surroundings(data: SitrepInput) -> str:
 def _progress(data: SitrepInput) -> Section:
     lang, tz = data.language, data.generated_at.tzinfo
     table = Table(
-        caption="", headers=(label("time", lang), label("actor", lang), label("action", lang),
+        caption="", headers=(time_heading("time", lang, tz, data.generated_at),
+                             label("actor", lang), label("action", lang),
                              label("content", lang)),
         rows=tuple((short_time(e.at, tz), e.actor, action_name(e.action, lang), e.summary)
                    for e in data.timeline),
@@ -159,12 +184,14 @@ def _forces(data: SitrepInput) -> Section:
         empty=label("none", lang))
     orders = Table(
         caption=label("caption_orders", lang),
-        headers=tuple(label(k, lang) for k in ("order", "unit", "agency", "task", "state",
-                                                 "issued", "changed")),
-        rows=tuple((o.order_id, o.unit, agency_name(o.agency, lang, names), o.task,
+        headers=(*(label(k, lang) for k in ("order", "unit", "agency", "task", "state")),
+                 time_heading("issued", lang, tz, data.generated_at),
+                 time_heading("changed", lang, tz, data.generated_at)),
+        rows=tuple((order_number_text(o.number, lang), o.unit,
+                    agency_name(o.agency, lang, names), o.task,
                     order_state_name(o.state, lang), short_time(o.issued_at, tz),
                     short_time(o.changed_at, tz)) for o in data.orders),
-        widths=(1.6, 1.4, 1.2, 2.2, 1.1, 1.25, 1.25), empty=label("none", lang))
+        widths=(1.1, 1.6, 1.2, 2.2, 1.1, 1.4, 1.4), empty=label("none", lang))
     tasks = Table(
         caption=label("caption_tasks", lang),
         headers=tuple(label(k, lang) for k in ("task", "agency", "required", "assigned",
@@ -214,6 +241,28 @@ def _outcome(data: SitrepInput) -> Section:
     return Section(label("sec_outcome", lang), paragraphs=tuple(paragraphs))
 
 
+def signatory_text(who: Signatory | None, lang: Lang) -> str:
+    """王强（值班领导）, or （未填写） when nobody is named."""
+    if who is None:
+        return label("not_given", lang)
+    if not who.role:
+        return who.name
+    return f"{who.name}（{who.role}）" if lang is Lang.ZH else f"{who.name} ({who.role})"
+
+
+def signatory_fact(key: str, who: Signatory | None, lang: Lang) -> Fact:
+    """签发人 or 审核人 with the person's name and role."""
+    return Fact(label(key, lang), signatory_text(who, lang))
+
+
+def _signoff(data: SitrepInput, meta: tuple[Fact, ...]) -> Section:
+    """The sign-off block: 签发人, 审核人, issuing office and time."""
+    lang = data.language
+    return Section(label("sec_signoff", lang), facts=(
+        signatory_fact("signed_by", data.signed_by, lang),
+        signatory_fact("reviewed_by", data.reviewed_by, lang), *meta))
+
+
 def sitrep_document(data: SitrepInput) -> Document:
     """The report's whole content, every text in its language (pure)."""
     lang, tz = data.language, data.generated_at.tzinfo
@@ -225,8 +274,9 @@ def sitrep_document(data: SitrepInput) -> Document:
     meta = (Fact(label("issuer", lang), data.issuer.pick(lang)),
             Fact(label("issued_at", lang), long_time(data.generated_at, lang, tz)))
     return Document(lang=lang, title=sitrep_title(data), subtitle=data.incident.title,
-                    meta=meta, sections=(_basic(data), _progress(data), _forces(data), last,
-                                         annex),
+                    meta=(*meta, signatory_fact("signed_by", data.signed_by, lang)),
+                    sections=(_basic(data), _casualties(data), _progress(data), _forces(data),
+                              last, _signoff(data, meta), annex),
                     agency_names=data.agency_names)
 
 

@@ -21,12 +21,20 @@ _LABELS: dict[str, tuple[str, str]] = {
     "progress": ("续报", "Progress Report"),
     "final": ("终报", "Final Report"),
     "sec_basic": ("一、基本情况", "1. Basic facts"),
-    "sec_progress": ("二、处置进展", "2. Response so far"),
-    "sec_forces": ("三、力量调度", "3. Forces dispatched"),
-    "sec_next": ("四、下一步工作", "4. Next steps"),
-    "sec_outcome": ("四、处置结果", "4. Outcome"),
+    "sec_casualties": ("二、人员伤亡", "2. Casualties"),
+    "sec_progress": ("三、处置进展", "3. Response so far"),
+    "sec_forces": ("四、力量调度", "4. Forces dispatched"),
+    "sec_next": ("五、下一步工作", "5. Next steps"),
+    "sec_outcome": ("五、处置结果", "5. Outcome"),
+    "sec_signoff": ("签发", "Sign-off"),
+    "signed_by": ("签发人", "Issued by (signed)"),
+    "reviewed_by": ("审核人", "Reviewed by"),
+    "not_given": ("（未填写）", "(not given)"),
+    "casualty_figure": ("人数", "People"),
+    "casualty_source": ("各来源最新报告数字之和", "Sum of each source's latest report"),
+    "casualties_none": ("暂无人员伤亡报告。", "No casualties reported so far."),
     "sec_map": ("附图：现场态势图", "Annex: situation map"),
-    "issuer": ("报送单位", "Issued by"),
+    "issuer": ("报送单位", "Issuing office"),
     "issued_at": ("报送时间", "Issued at"),
     "incident": ("事件名称", "Incident"),
     "type": ("事件类型", "Type"),
@@ -66,7 +74,7 @@ _LABELS: dict[str, tuple[str, str]] = {
     # casualty figures
     "deaths": ("死亡", "Dead"),
     "injured": ("受伤", "Injured"),
-    "missing": ("失联", "Missing"),
+    "missing": ("失踪", "Missing"),
     "trapped": ("被困", "Trapped"),
     "evacuated": ("转移疏散", "Evacuated"),
     "affected": ("受影响", "Affected"),
@@ -75,6 +83,20 @@ _LABELS: dict[str, tuple[str, str]] = {
     "km": ("公里", "km"),
     "legend_incident": ("事发点", "Incident"),
     "legend_facility": ("重点目标", "Facility"),
+    "legend_order": ("调度指令（力量→事发点）", "Order (unit to incident)"),
+    "legend_cordon": ("警戒区（初始隔离区）", "Cordon (initial isolation)"),
+    "legend_downwind": ("下风向防护区", "Downwind protective zone"),
+    "legend_radius": ("研判范围", "Assessment radius"),
+    # people
+    "role_operator": ("值班员", "duty operator"),
+    "role_leader": ("值班领导", "duty leader"),
+    "role_liaison": ("联络员", "liaison"),
+    "role_admin": ("系统管理员", "administrator"),
+    "api_token": ("API令牌", "API token"),
+    "rules": ("自动研判规则", "automatic rules"),
+    "cap_feed": ("预警信息接收", "CAP feed"),
+    "facility_other": ("其他设施", "other facilities"),
+    "beijing_time": ("北京时间", "Beijing time"),
     # daily summary
     "daily_title": ("突发事件日报", "Daily Incident Summary"),
     "daily_overview": ("一、总体情况", "1. Overview"),
@@ -135,23 +157,36 @@ def agency_name(code: str, lang: Lang, names: Mapping[str, LocalText]) -> str:
 
 
 def facility_name(kind: str, lang: Lang) -> str:
-    """Name of a facility kind mid-sentence (plural, lower case in English), or the code."""
+    """Name of a facility kind mid-sentence (plural, lower case in English); a kind without a
+    name is one of the 其他设施 / other facilities, never its code."""
     name = facility_kind_name(kind, lang)
+    if name == kind:
+        return label("facility_other", lang)
     return name.lower() if lang is Lang.EN else name
 
 
 def action_name(code: str, lang: Lang) -> str:
-    """Name of a journal action code, or the code itself for one without a name."""
-    return journal_action_label(code, lang)
+    """Name of a journal action code; 其他事项 / Other for one without a name, never the code."""
+    name = journal_action_label(code, lang)
+    return pick(("其他事项", "Other"), lang) if name == code else name
 
 
-def _offset(value: datetime) -> str:
-    """The UTC offset as UTC+08:00."""
+_CHINA_ZONES = frozenset({"Asia/Shanghai", "Asia/Chongqing", "Asia/Harbin", "PRC"})
+"""Time zone names that mean Beijing time."""
+
+
+def zone_name(value: datetime, lang: Lang) -> str:
+    """What to call the time zone of the aware `value`: 北京时间 for China's zone (or a bare
+    +08:00 offset), else the zone's own name, else its offset as GMT+hh:mm."""
+    key = getattr(value.tzinfo, "key", None)
     delta = value.utcoffset() or timedelta(0)
+    if key in _CHINA_ZONES or (key is None and delta == timedelta(hours=8)):
+        return label("beijing_time", lang)
+    if isinstance(key, str):
+        return key
     minutes = int(delta.total_seconds()) // 60
-    sign = "+" if minutes >= 0 else "-"
     hours, mins = divmod(abs(minutes), 60)
-    return f"UTC{sign}{hours:02d}:{mins:02d}"
+    return f"GMT{'+' if minutes >= 0 else '-'}{hours:02d}:{mins:02d}"
 
 
 def long_time(value: datetime, lang: Lang, tz: tzinfo | None) -> str:
@@ -159,9 +194,21 @@ def long_time(value: datetime, lang: Lang, tz: tzinfo | None) -> str:
     local = value.astimezone(tz)
     if lang is Lang.ZH:
         return (f"{local.year}年{local.month}月{local.day}日{local.hour:02d}时"
-                f"{local.minute:02d}分（{_offset(local)}）")
+                f"{local.minute:02d}分（{zone_name(local, lang)}）")
     return (f"{local.day} {_MONTHS_EN[local.month - 1]} {local.year}, "
-            f"{local.hour:02d}:{local.minute:02d} ({_offset(local)})")
+            f"{local.hour:02d}:{local.minute:02d} ({zone_name(local, lang)})")
+
+
+def time_heading(key: str, lang: Lang, tz: tzinfo | None, at: datetime) -> str:
+    """A table's time column heading naming the zone: 时间（北京时间）."""
+    zone = zone_name(at.astimezone(tz), lang)
+    return f"{label(key, lang)}（{zone}）" if lang is Lang.ZH else f"{label(key, lang)} ({zone})"
+
+
+def role_name(role: str, lang: Lang) -> str:
+    """Name of an account role code; the generic 工作人员 / staff for one without a name."""
+    key = f"role_{role}"
+    return label(key, lang) if key in _LABELS else pick(("工作人员", "staff"), lang)
 
 
 def short_time(value: datetime, tz: tzinfo | None) -> str:

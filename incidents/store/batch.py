@@ -13,6 +13,7 @@ from incidents.cap import CapAlertMessage
 from incidents.feeds import BatchResult, Evaluate, UnitFix
 from incidents.journal import Event, JournalKeyError
 from incidents.model import (
+    CASUALTY_FIELDS,
     Ack,
     Alarm,
     DeadLetter,
@@ -255,9 +256,10 @@ async def _insert_reports(
     """Insert reports; return the ids stored now and, without rules, one incident per report."""
     inserted = await conn.fetch(
         "INSERT INTO reports (id, agency, source, ts, type, lat, lon, text, level, reporter,"
-        " received_at) SELECT * FROM unnest($1::text[], $2::text[], $3::text[],"
-        " $4::timestamptz[], $5::text[], $6::float8[], $7::float8[], $8::text[], $9::text[],"
-        " $10::text[], $11::timestamptz[]) ON CONFLICT (id) DO NOTHING RETURNING id",
+        " received_at, deaths, injured, missing, trapped) SELECT * FROM unnest($1::text[],"
+        " $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::float8[], $7::float8[],"
+        " $8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::int[], $13::int[],"
+        " $14::int[], $15::int[]) ON CONFLICT (id) DO NOTHING RETURNING id",
         [r.id for _, r in reports],
         [e.agency for e, _ in reports],
         [e.source for e, _ in reports],
@@ -269,6 +271,8 @@ async def _insert_reports(
         [r.level.value if r.level else None for _, r in reports],
         [r.reporter for _, r in reports],
         [e.received_at for e, _ in reports],
+        *([getattr(r.casualties, f) if r.casualties else None for _, r in reports]
+          for f in CASUALTY_FIELDS),
     )
     new_ids = {row["id"] for row in inserted}
     incidents: list[Incident] = []

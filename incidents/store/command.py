@@ -22,7 +22,7 @@ from incidents.errors import Conflict
 from incidents.errors import not_found as _not_found
 from incidents.journal import Event, JournalKeyError
 from incidents.lifecycle import Outcome, State, merge_events
-from incidents.model import Availability, Incident, IncidentStatus, Level
+from incidents.model import Availability, Incident, IncidentStatus, Level, ReportCasualties
 from incidents.orders import Order, override_data
 from incidents.orders import new_order as _new_order
 from incidents.plans import Requirement
@@ -170,6 +170,19 @@ class CommandStore:
                 await self._append(conn, [Event(str(key), actor, action, data, client)])
         except asyncpg.ForeignKeyViolationError:
             raise _not_found("incident", incident_id) from None
+
+    async def casualties(self, incident_id: str) -> ReportCasualties:
+        """Per figure, the sum of each source's latest report carrying casualty figures."""
+        async with connection(self._pool) as conn:
+            row = await conn.fetchrow(
+                "SELECT sum(deaths)::int AS deaths, sum(injured)::int AS injured,"
+                " sum(missing)::int AS missing, sum(trapped)::int AS trapped FROM ("
+                " SELECT DISTINCT ON (agency, source) deaths, injured, missing, trapped"
+                " FROM reports WHERE incident_id = $1"
+                " AND num_nonnulls(deaths, injured, missing, trapped) > 0"
+                " ORDER BY agency, source, ts DESC, received_at DESC) AS latest",
+                uuid.UUID(incident_id))
+        return ReportCasualties(**dict(row.items())) if row else ReportCasualties()
 
     async def daily_rows(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
         """Incidents reported in [start, end) with when they were verified and first reached."""

@@ -12,18 +12,19 @@ import asyncpg
 
 from incidents.feeds import BatchResult, Evaluate
 from incidents.journal import JournalEntry
-from incidents.model import Inbound, Incident, Report
+from incidents.model import CASUALTY_FIELDS, Inbound, Incident, Report
 from incidents.outcomes import OpenIncident, Rule
 from incidents.store.journal_sql import AFTER_LAST_CTES, JournalWriter
 from incidents.store.rules_sql import INCIDENT_ROWS, incident_arrays, opened
 
 _REPORT_ROWS = (
     "INSERT INTO reports (id, agency, source, ts, type, lat, lon, text, level, reporter,"
-    " received_at, incident_id) SELECT * FROM unnest($28::text[], $29::text[], $30::text[],"
-    " $31::timestamptz[], $32::text[], $33::float8[], $34::float8[], $35::text[],"
-    " $36::text[], $37::text[], $38::timestamptz[], $39::uuid[])")
+    " received_at, incident_id, deaths, injured, missing, trapped) SELECT * FROM unnest("
+    "$28::text[], $29::text[], $30::text[], $31::timestamptz[], $32::text[], $33::float8[],"
+    " $34::float8[], $35::text[], $36::text[], $37::text[], $38::timestamptz[], $39::uuid[],"
+    " $40::int[], $41::int[], $42::int[], $43::int[])")
 
-# Journal ($1..$14), incidents ($15..$27), reports ($28..$39): all written, or (the head moved
+# Journal ($1..$14), incidents ($15..$27), reports ($28..$43): all written, or (the head moved
 # since this writer's last append) none. A report stored before fails the statement with a
 # unique violation (no ON CONFLICT here), which also writes nothing.
 _OPEN_REPORTS = (
@@ -72,7 +73,9 @@ def plan_reports_at_once(inbound: Sequence[Inbound], evaluate: Evaluate,
         [r.lat for _, r in reports], [r.lon for _, r in reports],
         [r.text for _, r in reports], [r.level.value if r.level else None for _, r in reports],
         [r.reporter for _, r in reports], [e.received_at for e, _ in reports],
-        [uuid.UUID(i.id) for i in incidents])
+        [uuid.UUID(i.id) for i in incidents],
+        *([getattr(r.casualties, f) if r.casualties else None for _, r in reports]
+          for f in CASUALTY_FIELDS))
     return ReportsAtOnce(incidents, entries, arguments)
 
 

@@ -7,11 +7,19 @@ clock in tests exactly as they follow the wall clock in production.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
 import asyncpg
 
-from incidents.accounts import FailedLogin, StoredToken, StoredUser, UserExists
+from incidents.accounts import (
+    TOKEN_PREFIX,
+    FailedLogin,
+    Person,
+    StoredToken,
+    StoredUser,
+    UserExists,
+)
 from incidents.store.session import connection, open_pool
 
 _USER_COLUMNS = ("username, display_name, password_hash, role, agency, disabled, failed_logins,"
@@ -35,6 +43,23 @@ class UserStore:
     async def close(self) -> None:
         """Close every connection of the pool."""
         await self._pool.close()
+
+    # --- people, for documents -----------------------------------------------------------
+
+    async def people(self, names: Collection[str]) -> dict[str, Person]:
+        """Display name and role of the accounts and API tokens among the actor `names`."""
+        users = [n for n in names if not n.startswith(TOKEN_PREFIX)]
+        tokens = [n.removeprefix(TOKEN_PREFIX) for n in names if n.startswith(TOKEN_PREFIX)]
+        found: dict[str, Person] = {}
+        async with connection(self._pool) as conn:
+            for r in await conn.fetch("SELECT username, display_name, role FROM users"
+                                      " WHERE username = ANY($1::text[])", users):
+                found[r["username"]] = Person(name=r["display_name"], role=r["role"])
+            for r in await conn.fetch("SELECT token_id, label, role FROM api_tokens"
+                                      " WHERE token_id = ANY($1::text[])", tokens):
+                found[TOKEN_PREFIX + r["token_id"]] = Person(name=r["label"], role=r["role"],
+                                                             token=True)
+        return found
 
     # --- users --------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from incidents.command import Actor
 from incidents.dispatch import OrderState
 from incidents.lifecycle import Action, Resolution
 from incidents.live import LiveState
-from incidents.model import IncidentStatus, Level
+from incidents.model import LOCAL_TZ, IncidentStatus, Level
 from incidents.reports.model import Lang, ReportKind
 from incidents.reports.pdf import render_pdf
 from incidents.reports.sitrep import render_html
@@ -145,5 +145,5 @@ async def test_chemical_leak_from_report_to_closure(
     xml = export_cap(alert).decode()
     assert xml.count("<severity>Severe</severity>") == 2  # level II, in both info blocks
     assert "<language>zh-CN</language>" in xml and "<language>en-US</language>" in xml
-    summary = await briefs.daily(incident.reported_at.date())
+    summary = await briefs.daily(incident.reported_at.astimezone(LOCAL_TZ).date())
     assert summary.total == 1 and summary.closed == 1

@@ -78,10 +78,11 @@ def sample_input(lang: Lang = Lang.ZH, kind: ReportKind = ReportKind.PROGRESS, *
                           summary="启动危化品泄漏处置预案"),
         ),
         orders=(
-            OrderRow(order_id="ord-1", unit="XD-FIRE-03", agency="fire", task="堵漏与稀释",
+            OrderRow(order_id="ord-1", number=1, unit="XD-FIRE-03", agency="fire",
+                     task="堵漏与稀释",
                      state=OrderState.ON_SCENE, issued_at=T0 + timedelta(minutes=21),
                      changed_at=T0 + timedelta(minutes=38)),
-            OrderRow(order_id="ord-2", unit="XD-POL-11", agency="police", task="交通管制",
+            OrderRow(order_id="ord-2", number=2, unit="XD-POL-11", agency="police", task="交通管制",
                      state=OrderState.DONE, issued_at=T0 + timedelta(minutes=21),
                      changed_at=T0 + timedelta(minutes=90)),
         ),

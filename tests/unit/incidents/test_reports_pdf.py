@@ -45,8 +45,9 @@ def test_chinese_pdf_text_is_extractable(cjk_font: FontSpec) -> None:
     assert pdf.startswith(b"%PDF-")
     text = _text(pdf)
     # Extraction goes through the embedded font's ToUnicode map: this proves the glyphs map.
-    for expected in ("关于信都区危化品泄漏事件的续报（第2期）", "一、基本情况", "二、处置进展",
-                     "三、力量调度", "四、下一步工作", "附图：现场态势图", "邢台市应急指挥中心",
+    for expected in ("关于信都区危化品泄漏事件的续报（第2期）", "一、基本情况", "二、人员伤亡",
+                     "三、处置进展", "四、力量调度", "五、下一步工作", "附图：现场态势图",
+                     "邢台市应急指挥中心",
                      "较大（III级）", "视频核实，确认泄漏", "襄都区", "2 公里"):
         assert expected in text, expected
 
@@ -54,7 +55,7 @@ def test_chinese_pdf_text_is_extractable(cjk_font: FontSpec) -> None:
 def test_final_pdf_has_the_outcome(cjk_font: FontSpec) -> None:
     data = sample_input(Lang.ZH, ReportKind.FINAL, status=IncidentStatus.CLOSED)
     text = _text(render_pdf(data, font=cjk_font))
-    assert "关于信都区危化品泄漏事件的终报" in text and "四、处置结果" in text
+    assert "关于信都区危化品泄漏事件的终报" in text and "五、处置结果" in text
 
 
 def test_english_pdf_without_chinese_uses_a_core_font() -> None:

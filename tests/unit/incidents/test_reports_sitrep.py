@@ -13,9 +13,10 @@ from incidents.reports.model import Lang, ReportKind
 from incidents.reports.sitrep import html_environment, render_html, sitrep_title
 from tests.unit.incidents.reports_sample import sample_input
 
-SECTIONS_ZH = ("一、基本情况", "二、处置进展", "三、力量调度", "四、下一步工作", "附图：现场态势图")
-SECTIONS_EN = ("1. Basic facts", "2. Response so far", "3. Forces dispatched", "4. Next steps",
-               "Annex: situation map")
+SECTIONS_ZH = ("一、基本情况", "二、人员伤亡", "三、处置进展", "四、力量调度", "五、下一步工作",
+               "签发", "附图：现场态势图")
+SECTIONS_EN = ("1. Basic facts", "2. Casualties", "3. Response so far", "4. Forces dispatched",
+               "5. Next steps", "Sign-off", "Annex: situation map")
 
 
 class _Collect(HTMLParser):
@@ -57,8 +58,8 @@ def test_chinese_report_has_the_government_layout_in_order() -> None:
     title = "关于信都区危化品泄漏事件的续报（第2期）"
     assert f"<h1>{title}</h1>" in page and f"<title>{title}</title>" in page
     body = "".join(parsed.text)
-    for expected in ("邢台市应急指挥中心", "2024年7月3日17时00分（UTC+08:00）", "较大（III级）",
-                     "处置中", "受伤3人、转移疏散120人", "常住人口约12,000人",
+    for expected in ("邢台市应急指挥中心", "2024年7月3日17时00分（北京时间）", "较大（III级）",
+                     "处置中", "据各方报告：受伤3人、转移疏散120人", "常住人口约12,000人",
                      "学校2处、医院1处", "视频核实，确认泄漏", "已到场", "交通管制",
                      "继续推进“堵漏与稀释”（消防救援，已完成0/2）", "有关情况将及时续报。"):
         assert expected in body, expected
@@ -82,10 +83,10 @@ def test_tables_hold_every_timeline_entry_and_order() -> None:
     data = sample_input(Lang.ZH)
     parsed = _parse(render_html(data))
     rows = sum(1 for tag, _ in parsed.tags if tag == "tr")
-    facts = 9
+    facts, signoff, casualties = 9, 4, 2
     # header + rows for: timeline, resources, orders, tasks
-    expected = facts + (1 + len(data.timeline)) + (1 + len(data.resources)) \
-        + (1 + len(data.orders)) + (1 + len(data.tasks))
+    expected = facts + casualties + (1 + len(data.timeline)) + (1 + len(data.resources)) \
+        + (1 + len(data.orders)) + (1 + len(data.tasks)) + signoff
     assert rows == expected
 
 
@@ -97,12 +98,12 @@ def test_level_colour_is_shown_beside_the_level() -> None:
 def test_final_report_gives_the_outcome_instead_of_next_steps() -> None:
     data = sample_input(Lang.ZH, ReportKind.FINAL, status=IncidentStatus.CLOSED)
     parsed = _parse(render_html(data))
-    assert parsed.h2[3] == "四、处置结果"
+    assert parsed.h2[4] == "五、处置结果"
     body = "".join(parsed.text)
     assert "关于信都区危化品泄漏事件的终报" in body
     assert "泄漏已封堵，周边空气质量恢复正常。" in body
     # reported 14:20, closed (updated_at) 16:25: 2 h 5 min
-    assert "事件于2024年7月3日16时25分（UTC+08:00）处置完毕，历时2小时5分钟" in body
+    assert "事件于2024年7月3日16时25分（北京时间）处置完毕，历时2小时5分钟" in body
     assert "有关情况将及时续报" not in body
 
 
