@@ -114,16 +114,15 @@ def describe(event: dict[str, Any], lang: Lang, numbers: dict[str, int] | None =
             detail = (f"{data.get('unit')}{order()} 超时未确认，已重发" if zh
                       else f"{data.get('unit')}{order()} did not acknowledge in time; re-sent")
         case "reassign":
-            detail = f"{data.get('from_unit')} → {data.get('unit')}"
+            detail = f"{data.get('from_unit')}{order()} → {data.get('unit')}{order('new_order')}"
         case "orders_cancelled":
-            units = ", ".join(str(o.get("unit")) for o in data.get("orders", []))
+            units = ", ".join(str(o.get("unit")) + order_of(o) for o in data.get("orders", []))
             why = _CANCEL_REASONS.get(str(data.get("reason", "")).partition(":")[0])
             reason = pick(why, lang) if why else str(data.get("reason", ""))
             detail = f"{units}（{reason}）" if zh else f"{units} ({reason})"
         case "order_stale":
-            detail = (f"{data.get('unit')}，已 {data.get('minutes')} 分钟" if zh
-                      else f"{data.get('unit')}, {data.get('minutes')} min")
-            detail = f"{data.get('from_unit')}{order()} → {data.get('unit')}{order('new_order')}"
+            detail = (f"{data.get('unit')}{order()}，已 {data.get('minutes')} 分钟" if zh
+                      else f"{data.get('unit')}{order()}, {data.get('minutes')} min")
         case "note":
             detail = str(data.get("text", ""))
         case "close" if data.get("resolution") in set(Resolution):

@@ -16,7 +16,7 @@ import asyncpg
 
 from incidents.store.errors import UNAVAILABLE, StoreUnavailable, safe_dsn, server_of
 
-ARRAY_TYPES = ("bigint", "bytea", "float8", "jsonb", "timestamptz", "uuid")
+ARRAY_TYPES = ("bigint", "bytea", "float8", "int", "jsonb", "timestamptz", "uuid")
 """Array types the store's SQL sends as parameters (`$n::type[]`), besides text[].
 
 asyncpg knows their element types but not the arrays: the first statement on a connection

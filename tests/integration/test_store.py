@@ -56,7 +56,7 @@ async def test_pooled_connections_know_the_store_array_types_before_their_first_
     # when a connection opens, so no batch pays for it. A bare connection shows the difference.
     statement = "SELECT " + ", ".join(
         f"cardinality(${n}::{name}[])" for n, name in enumerate(ARRAY_TYPES, start=1))
-    values = [[1], [b"x"], [1.5], ['{"a": 1}'], [datetime.now(UTC)], [uuid.uuid4()]]
+    values = [[1], [b"x"], [1.5], [2], ['{"a": 1}'], [datetime.now(UTC)], [uuid.uuid4()]]
     assert len(values) == len(ARRAY_TYPES)
 
     async def introspections(conn: asyncpg.Connection) -> int:
