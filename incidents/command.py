@@ -21,6 +21,7 @@ from incidents import lifecycle
 from incidents.clock import Clock, SystemClock
 from incidents.dispatch import Proposal, propose
 from incidents.errors import Conflict, Invalid, LiveUnavailable, NotFound, StoreUnavailable
+from incidents.geo import snap_degrees
 from incidents.lifecycle import Action, Resolution, severity
 from incidents.model import LOCAL_TZ, Incident, IncidentStatus, Level
 from incidents.orders import Order
@@ -146,11 +147,12 @@ class CommandService:
         if not new.title.strip():
             raise Invalid("事件标题不能为空", "the title must not be empty")
         now = self._clock.now()
+        lat, lon = snap_degrees(new.lat), snap_degrees(new.lon)  # as the store keeps them
         incident = Incident(id=str(uuid.uuid4()), type=new.type, level=new.level,
                             status=IncidentStatus.REPORTED, title=new.title.strip()[:120],
-                            lat=new.lat, lon=new.lon, reported_at=now, updated_at=now,
+                            lat=lat, lon=lon, reported_at=now, updated_at=now,
                             agency=new.agency)
-        district = self._spatial.district_of(new.lat, new.lon) if self._spatial else None
+        district = self._spatial.district_of(lat, lon) if self._spatial else None
         created = await self._store.create(incident, actor.name, actor.client, {
             "text": new.text, "district": district.code if district else None})
         await self._tell_live(created)
@@ -175,6 +177,11 @@ class CommandService:
                                    f" {wanted.value}: use {outcome.action.value}")
                 return outcome
         elif action is Action.CLOSE:
+            if resolution is Resolution.MERGED:
+                raise Invalid("「已合并」只能通过合并产生：请使用"
+                              " POST /api/incidents/{目标事件}/merge",
+                              "resolution merged is set by merging, not by closing: use POST"
+                              " /api/incidents/{target_id}/merge with the absorbed incident")
             how = resolution or Resolution.RESOLVED
 
             def decide(state: lifecycle.State) -> lifecycle.Outcome:
