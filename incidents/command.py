@@ -18,6 +18,14 @@ from typing import Any
 import msgspec
 
 from incidents import lifecycle
+from incidents.bulk import (
+    DEFAULT_BULK_MAX,
+    BulkResult,
+    BulkVerb,
+    checked_ids,
+    close_resolution,
+    each,
+)
 from incidents.clock import Clock, SystemClock
 from incidents.dispatch import Proposal, propose
 from incidents.errors import Conflict, Invalid, LiveUnavailable, NotFound, StoreUnavailable
@@ -123,7 +131,7 @@ class CommandService:
     def __init__(self, store: CommandStore, live: LiveState | None, taxonomy: Taxonomy,
                  plans: PlanBook, spatial: Spatial | None, units: UnitIndex,
                  *, unit_online_s: int = 300, units_max_age_s: float = 0.0,
-                 clock: Clock | None = None) -> None:
+                 clock: Clock | None = None, bulk_max: int = DEFAULT_BULK_MAX) -> None:
         self._store = store
         self._live = live
         self._taxonomy = taxonomy
@@ -138,6 +146,8 @@ class CommandService:
         self._units_max_age_s = units_max_age_s
         self._online = timedelta(seconds=unit_online_s)
         self._clock = clock or SystemClock()
+        self.bulk_max = bulk_max
+        """Incidents per bulk close or merge."""
 
     # --- incidents ---------------------------------------------------------------------
 
@@ -197,14 +207,18 @@ class CommandService:
         await self._tell_live(updated)
         return updated
 
-    async def merge(self, target_id: str, absorbed_id: str, actor: Actor
-                    ) -> tuple[Incident, Incident]:
+    async def merge(self, target_id: str, absorbed_id: str, actor: Actor,
+                    reason: str | None = None) -> tuple[Incident, Incident]:
         """Merge `absorbed_id` into `target_id` (two reports of one incident)."""
         same = target_id == absorbed_id
+        extra = {"reason": reason} if reason else {}
 
         def decide(target: lifecycle.State, absorbed: lifecycle.State
                    ) -> tuple[lifecycle.Outcome, lifecycle.Outcome]:
-            return lifecycle.merge(target, absorbed, same=same)
+            kept, gone = lifecycle.merge(target, absorbed, same=same)
+            # The reason rides in both journal events (the store journals outcome data).
+            return (msgspec.structs.replace(kept, data={**kept.data, **extra}),
+                    msgspec.structs.replace(gone, data={**gone.data, **extra}))
 
         if same:  # refuse before locking anything
             decide(lifecycle.State(status=IncidentStatus.REPORTED, level=Level.IV),
@@ -213,6 +227,26 @@ class CommandService:
                                              actor.client)
         await self._tell_live(kept, gone)
         return kept, gone
+
+    async def close_many(self, incident_ids: Sequence[str], actor: Actor, *, reason: str,
+                         resolution: Resolution | None = None) -> BulkResult:
+        """Close several incidents (批量结案) with one reason, each as a single close would."""
+        ids, why = checked_ids(incident_ids, reason, self.bulk_max)
+        how = close_resolution(resolution)
+
+        async def close_one(incident_id: str) -> Incident:
+            return await self.act(incident_id, Action.CLOSE, actor, resolution=how, reason=why)
+        return await each(BulkVerb.CLOSE, None, ids, close_one)
+
+    async def merge_many(self, target_id: str, incident_ids: Sequence[str], actor: Actor, *,
+                         reason: str) -> BulkResult:
+        """Merge several incidents into `target_id` (批量合并), each as a single merge would."""
+        ids, why = checked_ids(incident_ids, reason, self.bulk_max)
+        await self._store.incident(target_id)  # a missing target refuses the whole command
+
+        async def merge_one(incident_id: str) -> tuple[Incident, Incident]:
+            return await self.merge(target_id, incident_id, actor, why)
+        return await each(BulkVerb.MERGE, target_id, ids, merge_one)
 
     async def note(self, incident_id: str, text: str, actor: Actor) -> None:
         """Add a note to the incident's journal."""
