@@ -65,7 +65,8 @@ def commands_factory(settings: Settings) -> Callable[[AsyncBridge], Commands]:
             spatial = await spatial_from_store(store)
             service = CommandService(store.commands, bridge.live, taxonomy, plans, spatial,
                                      GridUnitIndex(), unit_online_s=settings.unit_online_s,
-                                     units_max_age_s=2 * UNITS_REFRESH_S)
+                                     units_max_age_s=2 * UNITS_REFRESH_S,
+                                     bulk_max=settings.bulk_max_incidents)
             # Lives as long as the bridge's loop: the dashboard process.
             refresher = asyncio.get_running_loop().create_task(
                 service.keep_units_fresh(UNITS_REFRESH_S), name="unit-index")
