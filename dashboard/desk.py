@@ -19,7 +19,7 @@ from dash import Dash, dcc, html
 
 from config.settings import Settings
 from config.video import VideoSettings
-from dashboard import desk_callbacks, situation
+from dashboard import desk_bulk, desk_callbacks, situation
 from dashboard.auth import Action, NotAuthenticated, current_user
 from dashboard.command_wiring import shared_commands
 from dashboard.desk_data import DeskData, Districts
@@ -66,6 +66,7 @@ def register(app: Dash, settings: Settings, bridge: AsyncBridge) -> None:
     dash.register_page("desk", path=PATH, title=TITLE_ZH,  # type: ignore[no-untyped-call]
                        layout=page)
     desk_callbacks.register(app, data, taxonomy, video, situation.MAP_ID)
+    desk_bulk.register(app, data, taxonomy)
 
 
 # --- the situation page's live parts --------------------------------------------------------
@@ -194,7 +195,7 @@ def _filters(taxonomy: Taxonomy, districts: Districts, lang: Lang) -> html.Div:
     ])
 
 
-def _left(taxonomy: Taxonomy, districts: Districts, lang: Lang) -> html.Aside:
+def _left(taxonomy: Taxonomy, districts: Districts, lang: Lang, may_act: bool) -> html.Aside:
     tabs = [{"label": LABELS(f"tab_{k}", lang), "value": k}
             for k in ("incidents", "units", "alarms")]
     return html.Aside(className="desk-left", children=[
@@ -202,6 +203,7 @@ def _left(taxonomy: Taxonomy, districts: Districts, lang: Lang) -> html.Aside:
                        className="desk-tabs"),
         html.Div(id="desk-lsec-incidents", className="desk-lsec", children=[
             _filters(taxonomy, districts, lang),
+            desk_bulk.open_button(lang, may_act),
             html.Div(id="desk-list", className="desk-list"),
         ]),
         html.Div(id="desk-lsec-other", className="desk-lsec", style={"display": "none"},
@@ -309,11 +311,12 @@ def layout(settings: Settings, taxonomy: Taxonomy, districts: Districts, lang: L
         shell_header(lang, "nav_desk", live.status, may.role_text),
         live.kpis,
         html.Div(className="desk-body", children=[
-            _left(taxonomy, districts, lang),
+            _left(taxonomy, districts, lang, may.act),
             html.Main(className="desk-map", children=_with_focus_layer(live.map_wrap)),
             _panel(lang, video),
         ]),
         _dialog(lang),
+        desk_bulk.dialog(lang),
         *live.machinery,
         dcc.Store(id="desk-lang", data=lang.value),
         dcc.Store(id="desk-perm", data={"act": may.act, "dispatch": may.dispatch,
