@@ -1,5 +1,5 @@
 """The desk's bulk dialog (批量处理): close several open incidents, or merge them into one, with
-a reason; the desk's message line then says how many were done and which were not, and why.
+a reason; the line under its button then says how many were done and which were not, and why.
 
 The dialog offers the open incidents in a searchable multi-select; the command service closes or
 merges each as the single actions would (incidents.bulk), so the permission, the journal and
@@ -51,6 +51,13 @@ LABELS = DESK_LABELS.extend({
     "b_closed": ("已结案 {n} 起", "Closed {n}"),
     "b_merged": ("已合并 {n} 起到「{target}」", "Merged {n} into “{target}”"),
     "b_refused": ("，{n} 起未能处理：{items}", "; {n} could not be: {items}"),
+    "b_select_all": ("全选", "Select all"),
+    "b_deselect_all": ("全不选", "Deselect all"),
+    "b_selected_count": ("已选 {num_selected} 起", "{num_selected} selected"),
+    "b_search": ("搜索", "Search"),
+    "b_clear_search": ("清除搜索", "Clear search"),
+    "b_clear_selection": ("清除选择", "Clear selection"),
+    "b_no_options": ("没有符合的在办事件", "No open incident matches"),
 })
 OPEN_ID = "desk-bulk-open"
 """The button that opens the dialog."""
@@ -132,10 +139,22 @@ def result_text(result: BulkResult, names: Mapping[str, str], lang: Lang) -> str
 # --- layout -----------------------------------------------------------------------------------
 
 
-def open_button(lang: Lang, may_act: bool) -> html.Button:
-    """The button above the incident list (disabled for a role that may not close)."""
-    return html.Button(LABELS("b_open", lang), id=OPEN_ID, type="button", n_clicks=0,
-                       disabled=not may_act, className="desk-btn desk-bulk-open")
+def open_button(lang: Lang, may_act: bool) -> html.Div:
+    """The button above the incident list (disabled for a role that may not close) and the
+    line where the last bulk command's result stays."""
+    return html.Div(className="desk-bulk-bar", children=[
+        html.Button(LABELS("b_open", lang), id=OPEN_ID, type="button", n_clicks=0,
+                    disabled=not may_act, className="desk-btn desk-bulk-open"),
+        html.Div("", id="desk-bulk-result", className="desk-msg", role="status"),
+    ])
+
+
+def dropdown_labels(lang: Lang) -> dict[str, str]:
+    """The multi-select's own words (select all, n selected …) in the page's language."""
+    keys = ("select_all", "deselect_all", "selected_count", "search", "clear_search",
+            "clear_selection")
+    return {key: LABELS(f"b_{key}", lang) for key in keys} | {
+        "no_options_found": LABELS("b_no_options", lang)}
 
 
 def dialog(lang: Lang) -> html.Div:
@@ -151,11 +170,13 @@ def dialog(lang: Lang) -> html.Div:
                                inline=True, className="desk-tabs desk-bulk-verbs"),
                 html.Label(LABELS("b_pick", lang), htmlFor="desk-bulk-pick"),
                 dcc.Dropdown(id="desk-bulk-pick", multi=True, searchable=True, options=[],
-                             value=[], placeholder=LABELS("b_pick", lang)),
+                             value=[], placeholder=LABELS("b_pick", lang),
+                             labels=dropdown_labels(lang)),
                 html.Div(id="desk-bulk-target-row", style={"display": "none"}, children=[
                     html.Label(LABELS("b_target", lang), htmlFor="desk-bulk-target"),
                     dcc.Dropdown(id="desk-bulk-target", searchable=True, options=[],
-                                 value=None, placeholder=LABELS("b_target", lang)),
+                                 value=None, placeholder=LABELS("b_target", lang),
+                                 labels=dropdown_labels(lang)),
                 ]),
                 html.Label(LABELS("b_reason", lang), htmlFor="desk-bulk-reason"),
                 dcc.Textarea(id="desk-bulk-reason", className="desk-note", maxLength=2000,
@@ -194,8 +215,8 @@ def register(app: Dash, data: DeskData, taxonomy: Taxonomy) -> None:
                   Output("desk-bulk-pick", "value"), Output("desk-bulk-target", "options"),
                   Output("desk-bulk-target", "value"), Output("desk-bulk-reason", "value"),
                   Output("desk-bulk-msg", "children"),
-                  Output("desk-msg", "children", allow_duplicate=True),
-                  Output("desk-msg", "className", allow_duplicate=True),
+                  Output("desk-bulk-result", "children"),
+                  Output("desk-bulk-result", "className"),
                   Output("desk-bump", "data", allow_duplicate=True),
                   Input(OPEN_ID, "n_clicks"), Input("desk-bulk-cancel", "n_clicks"),
                   Input("desk-bulk-confirm", "n_clicks"), State("desk-bulk-verb", "value"),
