@@ -149,12 +149,15 @@ def open_button(lang: Lang, may_act: bool) -> html.Div:
     ])
 
 
-def dropdown_labels(lang: Lang) -> dict[str, str]:
+def dropdown_labels(lang: Lang) -> dcc.Dropdown.Labels:
     """The multi-select's own words (select all, n selected …) in the page's language."""
-    keys = ("select_all", "deselect_all", "selected_count", "search", "clear_search",
-            "clear_selection")
-    return {key: LABELS(f"b_{key}", lang) for key in keys} | {
-        "no_options_found": LABELS("b_no_options", lang)}
+    return {"select_all": LABELS("b_select_all", lang),
+            "deselect_all": LABELS("b_deselect_all", lang),
+            "selected_count": LABELS("b_selected_count", lang),
+            "search": LABELS("b_search", lang),
+            "clear_search": LABELS("b_clear_search", lang),
+            "clear_selection": LABELS("b_clear_selection", lang),
+            "no_options_found": LABELS("b_no_options", lang)}
 
 
 def dialog(lang: Lang) -> html.Div:

@@ -93,8 +93,9 @@ async def each(verb: BulkVerb, target: str | None, ids: Sequence[str],
                apply: Callable[[str], Awaitable[object]]) -> BulkResult:
     """Apply to every id in turn; a refusal is that item's outcome and the next one goes on.
 
-    When the database or the journal key goes away, the rest are reported as not tried (what
-    was done stays done: each incident is its own transaction).
+    When the database or the journal key goes away after some were done, the rest are reported
+    as not tried (what was done stays done: each incident is its own transaction); before any
+    was done, the error propagates.
     """
     items: list[BulkItem] = []
     stopped: tuple[str, str] | None = None
@@ -109,6 +110,8 @@ async def each(verb: BulkVerb, target: str | None, ids: Sequence[str],
             items.append(BulkItem(incident_id=incident_id, done=False, error=exc.en,
                                   error_zh=exc.zh))
         except (StoreUnavailable, JournalKeyError) as exc:
+            if not any(item.done for item in items):
+                raise  # nothing done: the caller's usual answer (503) says it all
             log.warning("bulk %s stopped at %s: %s", verb.value, incident_id, exc)
             stopped = (f"not tried: {exc}; retry it when that is fixed",
                        "未处理：数据库或日志密钥不可用，恢复后请重试")

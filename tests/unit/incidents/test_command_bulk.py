@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from incidents.bulk import BulkVerb
+from incidents.bulk import BulkVerb, each
 from incidents.command import NewIncident
-from incidents.errors import Invalid, NotFound
+from incidents.errors import Invalid, NotFound, StoreUnavailable
 from incidents.lifecycle import Action, Resolution
 from incidents.model import Incident, IncidentStatus, Level
 from tests.support.memory_command import FIRE, LEADER, Desk, desk
@@ -92,10 +92,26 @@ async def test_bulk_merge_folds_duplicates_into_the_target(d: Desk) -> None:
         await d.service.merge_many("nope", [dups[0].id], LEADER, reason="x")
 
 
-async def test_an_outage_midway_reports_the_rest_as_not_tried(d: Desk) -> None:
+async def test_an_outage_before_anything_is_done_is_the_usual_error(d: Desk) -> None:
     incidents = await reported(d, 2)
-    with d.store.outage():
-        result = await d.service.close_many([i.id for i in incidents], LEADER, reason="清理",
-                                            resolution=Resolution.FALSE_ALARM)
-    assert (result.done, result.refused) == (0, 2)
-    assert all("not tried" in (item.error or "") for item in result.items)
+    with d.store.outage(), pytest.raises(StoreUnavailable):
+        await d.service.close_many([i.id for i in incidents], LEADER, reason="清理",
+                                   resolution=Resolution.FALSE_ALARM)
+
+
+async def test_an_outage_midway_reports_the_rest_as_not_tried() -> None:
+    seen: list[str] = []
+
+    async def apply(incident_id: str) -> None:
+        seen.append(incident_id)
+        if incident_id == "b":
+            raise StoreUnavailable("connection refused")
+        if incident_id == "c":
+            raise AssertionError("nothing is tried after the outage")
+
+    result = await each(BulkVerb.CLOSE, None, ["a", "b", "c"], apply)
+    assert seen == ["a", "b"]
+    assert (result.done, result.refused) == (1, 2)
+    assert [item.done for item in result.items] == [True, False, False]
+    assert all("not tried: connection refused" in (item.error or "")
+               for item in result.items[1:])
