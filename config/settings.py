@@ -314,6 +314,9 @@ class Settings(BaseSettings):
     live state through Redis and serves its own browsers' live streams."""
     unit_online_s: int = 300
     """A unit is online if its last position is at most this old."""
+    bulk_max_incidents: int = Field(default=200, ge=1, le=10_000)
+    """Incidents one bulk close or merge may name (desk and POST /api/incidents/bulk): each is
+    its own transaction, so a larger batch holds a request thread longer."""
     journal_key: SecretStr | None = None
     """HMAC key of the incident journal (SITROOM_JOURNAL_KEY): from the environment, never
     stored in the database; the same on every ingest and dashboard worker."""

@@ -14,6 +14,7 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from dashboard.command_schema import (
+    Bulk,
     CreateIncident,
     Dispatch,
     Merge,
@@ -22,9 +23,10 @@ from dashboard.command_schema import (
     Transition,
 )
 from dashboard.command_wiring import Commands
-from dashboard.jsonapi import body, enum_args, int_arg, json_response, since_arg
+from dashboard.jsonapi import BadRequest, body, enum_args, int_arg, json_response, since_arg
 from dashboard.portal import AsyncBridge
 from incidents.briefing import Briefing
+from incidents.bulk import BulkVerb
 from incidents.command import Actor, CommandService
 from incidents.errors import Invalid
 from incidents.model import IncidentStatus, Level
@@ -130,6 +132,26 @@ def command_blueprint(access: CommandAccess, authorize: Authorize) -> Blueprint:
         actor = authorize("incident_act")
         kept, gone = run(service().merge, incident_id, req.absorbed, actor)
         return json_response({"incident": kept, "absorbed": gone})
+
+    @api.post("/api/incidents/bulk")
+    def bulk() -> Response:
+        req = body(Bulk)
+        closing = req.action is BulkVerb.CLOSE
+        if closing and req.target is not None:
+            raise BadRequest("target is for merge: leave it out to close",
+                             "结案无需 target（目标事件仅用于合并）")
+        if not closing and (req.target is None or req.resolution is not None):
+            raise BadRequest("merge needs target (the incident kept) and no resolution",
+                             "合并须给出 target（保留的事件），且不带 resolution")
+        actor = authorize("incident_act")  # as closing or merging one
+        svc = service()
+
+        async def call() -> Any:
+            if req.target is None:
+                return await svc.close_many(req.incidents, actor, reason=req.reason,
+                                            resolution=req.resolution)
+            return await svc.merge_many(req.target, req.incidents, actor, reason=req.reason)
+        return json_response(run(call))
 
     @api.get("/api/incidents/<incident_id>/timeline")
     def timeline(incident_id: str) -> Response:

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import msgspec
 
+from incidents.bulk import REASON_MAX, BulkVerb
 from incidents.command import NewIncident
 from incidents.lifecycle import Action, Resolution
 from incidents.model import Level
@@ -67,6 +68,27 @@ class Merge(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
 
     absorbed: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
     """Id of the incident that is the same event."""
+
+
+IncidentId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+BULK_HARD_MAX = 10_000
+"""Ids a bulk body may carry at all (the setting bulk_max_incidents is at most this)."""
+
+
+class Bulk(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """POST /api/incidents/bulk: close several incidents, or merge them into one (批量处理)."""
+
+    action: BulkVerb
+    """close or merge."""
+    incidents: Annotated[list[IncidentId], msgspec.Meta(min_length=1, max_length=BULK_HARD_MAX)]
+    """The incidents to close, or to merge into `target`; at most the setting
+    bulk_max_incidents (default 200)."""
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=REASON_MAX)]
+    """Why (required), journaled with every incident."""
+    resolution: Resolution | None = None
+    """For close: resolved (default) or false_alarm."""
+    target: IncidentId | None = None
+    """For merge: the incident the others are merged into."""
 
 
 class Assignment(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

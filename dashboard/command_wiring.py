@@ -69,7 +69,8 @@ def commands_factory(settings: Settings) -> Callable[[AsyncBridge], Commands]:
             service = CommandService(store.commands, bridge.live, taxonomy, plans, spatial,
                                      GridUnitIndex(), unit_online_s=settings.unit_online_s,
                                      units_max_age_s=2 * UNITS_REFRESH_S,
-                                     stale_order_s=settings.dispatch.stale_order_s)
+                                     stale_order_s=settings.dispatch.stale_order_s,
+                                     bulk_max=settings.bulk_max_incidents)
             # Lives as long as the bridge's loop: the dashboard process.
             refresher = asyncio.get_running_loop().create_task(
                 service.keep_units_fresh(UNITS_REFRESH_S), name="unit-index")

@@ -19,7 +19,7 @@ from dash import Dash, dcc, html
 
 from config.settings import Settings
 from config.video import VideoSettings
-from dashboard import desk_callbacks, desk_units, situation
+from dashboard import desk_bulk, desk_callbacks, desk_units, situation
 from dashboard.auth import Action, NotAuthenticated, current_user
 from dashboard.command_wiring import shared_commands
 from dashboard.desk_data import DeskData, Districts
@@ -70,6 +70,7 @@ def register(app: Dash, settings: Settings, bridge: AsyncBridge) -> None:
                        title=page_title(TITLE_ZH, TITLE_EN), layout=page)
     desk_callbacks.register(app, data, taxonomy, video, situation.MAP_ID)
     desk_units.register(app, data)
+    desk_bulk.register(app, data, taxonomy)
 
 
 # --- the situation page's live parts --------------------------------------------------------
@@ -204,7 +205,8 @@ def aria_label(text: str) -> dict[str, Any]:
     return {"aria-label": text}
 
 
-def _left(taxonomy: Taxonomy, districts: Districts, lang: Lang, *extra: Any) -> html.Aside:
+def _left(taxonomy: Taxonomy, districts: Districts, lang: Lang, may_act: bool,
+          *extra: Any) -> html.Aside:
     tabs = [{"label": LABELS(f"tab_{k}", lang), "value": k}
             for k in ("incidents", "units", "alarms")]
     return html.Aside(className="desk-left", children=[
@@ -212,6 +214,7 @@ def _left(taxonomy: Taxonomy, districts: Districts, lang: Lang, *extra: Any) -> 
                        className="desk-tabs"),
         html.Div(id="desk-lsec-incidents", className="desk-lsec", children=[
             _filters(taxonomy, districts, lang),
+            desk_bulk.open_button(lang, may_act),
             # Drawn by assets/desk_list.js from desk-list-data: only the rows in view.
             html.Div(id="desk-list", className="desk-list desk-vlist", role="listbox",
                      tabIndex="-1", **aria_label(LABELS("tab_incidents", lang))),
@@ -352,12 +355,13 @@ def layout(settings: Settings, taxonomy: Taxonomy, districts: Districts, lang: L
         desk_units.banner(lang),
         live.kpis,
         html.Div(className="desk-body", children=[
-            _left(taxonomy, districts, lang, desk_units.control(lang, may.dispatch)),
+            _left(taxonomy, districts, lang, may.act, desk_units.control(lang, may.dispatch)),
             html.Main(className="desk-map", children=_with_focus_layer(live.map_wrap)),
             _panel(lang, video),
         ]),
         _dialog(lang),
         overlay(lang),
+        desk_bulk.dialog(lang),
         *live.machinery,
         dcc.Store(id="desk-lang", data=lang.value),
         dcc.Store(id="desk-perm", data={"act": may.act, "dispatch": may.dispatch,

@@ -16,6 +16,7 @@ from typing import Any
 from config.settings import Settings
 from dashboard.command_wiring import Commands
 from dashboard.portal import AsyncBridge
+from incidents.bulk import BulkResult
 from incidents.command import (
     Actor,
     CommandService,
@@ -204,6 +205,25 @@ class DeskData:
         async def run() -> Incident:
             return await service.act(incident_id, action, actor, level=level,
                                      resolution=resolution, reason=reason)
+        return self._bridge.call(run)
+
+    def close_many(self, incident_ids: Sequence[str], actor: Actor, reason: str,
+                   resolution: Resolution) -> BulkResult:
+        """Close several incidents with one reason (each journaled as `actor`)."""
+        service = self.service
+
+        async def run() -> BulkResult:
+            return await service.close_many(incident_ids, actor, reason=reason,
+                                            resolution=resolution)
+        return self._bridge.call(run)
+
+    def merge_many(self, target_id: str, incident_ids: Sequence[str], actor: Actor,
+                   reason: str) -> BulkResult:
+        """Merge several incidents into `target_id` with one reason."""
+        service = self.service
+
+        async def run() -> BulkResult:
+            return await service.merge_many(target_id, incident_ids, actor, reason=reason)
         return self._bridge.call(run)
 
     def note(self, incident_id: str, text: str, actor: Actor) -> None:

@@ -15,6 +15,7 @@ from typing import Any, Final
 import msgspec
 
 from dashboard.command_schema import (
+    Bulk,
     CreateIncident,
     Dispatch,
     Merge,
@@ -26,6 +27,7 @@ from dashboard.command_schema import (
 from dashboard.map_inside import InsideRequest, InsideResult
 from dashboard.report_api import FIRST_DAY, LAST_DAY
 from dashboard.units_api import ReleaseUnit, SetUnitStatus, UnitChanged
+from incidents.bulk import BulkResult
 from incidents.command import DecisionSupport, DispatchPlan, StateCheck
 from incidents.coverage import Cover
 from incidents.model import Incident
@@ -194,9 +196,9 @@ class DeadLetters(msgspec.Struct, frozen=True, kw_only=True):
     """At most `limit`."""
 
 
-_TYPES: list[Any] = [CreateIncident, Transition, Note, Merge, Dispatch, Reassign, Problem,
-                     Incident, Order, Cover, DispatchPlan, DecisionSupport, TimelineEntry,
-                     Merged, Ok,
+_TYPES: list[Any] = [CreateIncident, Transition, Note, Merge, Bulk, BulkResult, Dispatch,
+                     Reassign, Problem, Incident, Order, Cover, DispatchPlan, DecisionSupport,
+                     TimelineEntry, Merged, Ok,
                      NearStream, IncidentVideo, ConferenceRoom, CapAlerts, LayerRow,
                      DeadLetters, DailySummary, InsideRequest, InsideResult, ReleaseUnit,
                      SetUnitStatus, UnitChanged, StateCheck]
@@ -284,6 +286,13 @@ def openapi_document() -> dict[str, Any]:
         "/api/incidents/{incident_id}/merge": {"post": _op(
             "Merge another incident into this one", _answer("200", _ref(Merged), "merged"),
             _errors("400", "404", "409", "422"), params=[_ID], body=Merge)},
+        "/api/incidents/bulk": {"post": _op(
+            "Close several incidents, or merge them into one, with a reason (批量结案/合并):"
+            " each is closed or merged as alone and journaled with the reason; one refused"
+            " leaves the others done (200 with the outcome of each); over bulk_max_incidents"
+            " or without a reason, nothing is done (422)",
+            _answer("200", _ref(BulkResult), "the outcome of each incident"),
+            _errors("400", "404", "422"), body=Bulk)},
         "/api/incidents/{incident_id}/timeline": {"get": _op(
             "The incident's journal", _answer("200", {"type": "array",
                                                       "items": _ref(TimelineEntry)}, "events"),

@@ -18,10 +18,19 @@ from typing import Any
 import msgspec
 
 from incidents import lifecycle
+from incidents.bulk import (
+    DEFAULT_BULK_MAX,
+    BulkResult,
+    BulkVerb,
+    checked_ids,
+    close_resolution,
+    each,
+)
 from incidents.clock import Clock, SystemClock
 from incidents.coverage import Cover, cover
 from incidents.dispatch import Proposal, propose
 from incidents.errors import Conflict, Invalid, LiveUnavailable, NotFound, StoreUnavailable
+from incidents.geo import snap_degrees
 from incidents.lifecycle import Action, Resolution, severity
 from incidents.model import LOCAL_TZ, Availability, Incident, IncidentStatus, Level
 from incidents.orders import Order
@@ -144,7 +153,8 @@ class CommandService:
     def __init__(self, store: CommandStore, live: LiveState | None, taxonomy: Taxonomy,
                  plans: PlanBook, spatial: Spatial | None, units: UnitIndex,
                  *, unit_online_s: int = 300, units_max_age_s: float = 0.0,
-                 stale_order_s: float = 1800.0, clock: Clock | None = None) -> None:
+                 stale_order_s: float = 1800.0, clock: Clock | None = None,
+                 bulk_max: int = DEFAULT_BULK_MAX) -> None:
         self._store = store
         self._live = live
         self._taxonomy = taxonomy
@@ -161,6 +171,8 @@ class CommandService:
         self._clock = clock or SystemClock()
         self._stale_after = timedelta(seconds=stale_order_s)
         self._checked: StateCheck | None = None
+        self.bulk_max = bulk_max
+        """Incidents per bulk close or merge."""
 
     # --- incidents ---------------------------------------------------------------------
 
@@ -170,11 +182,12 @@ class CommandService:
         if not new.title.strip():
             raise Invalid("事件标题不能为空", "the title must not be empty")
         now = self._clock.now()
+        lat, lon = snap_degrees(new.lat), snap_degrees(new.lon)  # as the store keeps them
         incident = Incident(id=str(uuid.uuid4()), type=new.type, level=new.level,
                             status=IncidentStatus.REPORTED, title=new.title.strip()[:120],
-                            lat=new.lat, lon=new.lon, reported_at=now, updated_at=now,
+                            lat=lat, lon=lon, reported_at=now, updated_at=now,
                             agency=new.agency)
-        district = self._spatial.district_of(new.lat, new.lon) if self._spatial else None
+        district = self._spatial.district_of(lat, lon) if self._spatial else None
         created = await self._store.create(incident, actor.name, actor.client, {
             "text": new.text, "district": district.code if district else None})
         await self._tell_live(created)
@@ -199,6 +212,11 @@ class CommandService:
                                    f" {wanted.value}: use {outcome.action.value}")
                 return outcome
         elif action is Action.CLOSE:
+            if resolution is Resolution.MERGED:
+                raise Invalid("「已合并」只能通过合并产生：请使用"
+                              " POST /api/incidents/{目标事件}/merge",
+                              "resolution merged is set by merging, not by closing: use POST"
+                              " /api/incidents/{target_id}/merge with the absorbed incident")
             how = resolution or Resolution.RESOLVED
 
             def decide(state: lifecycle.State) -> lifecycle.Outcome:
@@ -214,14 +232,18 @@ class CommandService:
         await self._tell_live(updated)
         return updated
 
-    async def merge(self, target_id: str, absorbed_id: str, actor: Actor
-                    ) -> tuple[Incident, Incident]:
+    async def merge(self, target_id: str, absorbed_id: str, actor: Actor,
+                    reason: str | None = None) -> tuple[Incident, Incident]:
         """Merge `absorbed_id` into `target_id` (two reports of one incident)."""
         same = target_id == absorbed_id
+        extra = {"reason": reason} if reason else {}
 
         def decide(target: lifecycle.State, absorbed: lifecycle.State
                    ) -> tuple[lifecycle.Outcome, lifecycle.Outcome]:
-            return lifecycle.merge(target, absorbed, same=same)
+            kept, gone = lifecycle.merge(target, absorbed, same=same)
+            # The reason rides in both journal events (the store journals outcome data).
+            return (msgspec.structs.replace(kept, data={**kept.data, **extra}),
+                    msgspec.structs.replace(gone, data={**gone.data, **extra}))
 
         if same:  # refuse before locking anything
             decide(lifecycle.State(status=IncidentStatus.REPORTED, level=Level.IV),
@@ -230,6 +252,26 @@ class CommandService:
                                              actor.client)
         await self._tell_live(kept, gone)
         return kept, gone
+
+    async def close_many(self, incident_ids: Sequence[str], actor: Actor, *, reason: str,
+                         resolution: Resolution | None = None) -> BulkResult:
+        """Close several incidents (批量结案) with one reason, each as a single close would."""
+        ids, why = checked_ids(incident_ids, reason, self.bulk_max)
+        how = close_resolution(resolution)
+
+        async def close_one(incident_id: str) -> Incident:
+            return await self.act(incident_id, Action.CLOSE, actor, resolution=how, reason=why)
+        return await each(BulkVerb.CLOSE, None, ids, close_one)
+
+    async def merge_many(self, target_id: str, incident_ids: Sequence[str], actor: Actor, *,
+                         reason: str) -> BulkResult:
+        """Merge several incidents into `target_id` (批量合并), each as a single merge would."""
+        ids, why = checked_ids(incident_ids, reason, self.bulk_max)
+        await self._store.incident(target_id)  # a missing target refuses the whole command
+
+        async def merge_one(incident_id: str) -> tuple[Incident, Incident]:
+            return await self.merge(target_id, incident_id, actor, why)
+        return await each(BulkVerb.MERGE, target_id, ids, merge_one)
 
     async def note(self, incident_id: str, text: str, actor: Actor) -> None:
         """Add a note to the incident's journal."""

@@ -17,6 +17,18 @@ METRES_PER_DEGREE: Final = math.pi * EARTH_RADIUS_M / 180.0
 """Length of one degree of latitude (and of longitude on the equator), metres."""
 KM_PER_DEGREE: Final = METRES_PER_DEGREE / 1000.0
 """The same in kilometres."""
+TINY_DEGREES: Final = 1e-9
+"""Coordinates closer to 0 than this (about 0.1 mm on the ground) are stored as 0."""
+
+
+def snap_degrees(value: float) -> float:
+    """`value`, or 0.0 when it is within TINY_DEGREES of zero.
+
+    PostgreSQL refuses float arithmetic whose nonzero inputs give 0 ("value out of range:
+    underflow"); `ll_to_earth(lat, lon)`, which indexes incidents, takes radians of a
+    subnormal such as 5e-324 and fails, so a valid latitude made inserts fail (issue #16).
+    """
+    return 0.0 if abs(value) < TINY_DEGREES else value
 
 
 def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

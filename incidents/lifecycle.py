@@ -13,7 +13,7 @@ from enum import StrEnum
 
 import msgspec
 
-from incidents.errors import Conflict
+from incidents.errors import Conflict, Invalid
 from incidents.journal import Event
 from incidents.lang import Bilingual, Lang, checked, pick
 from incidents.model import IncidentStatus, Level
@@ -181,7 +181,9 @@ def advance(state: State, action: Action) -> Outcome:
 def close(state: State, resolution: Resolution) -> Outcome:
     """Close (结案) a contained incident, or a reported / verified one that proved false."""
     if resolution is Resolution.MERGED:
-        raise ValueError("merged incidents are closed by merge()")
+        # A refusal, not a bug: a client may ask for it (the API answered 500, issue #16).
+        raise Invalid("「已合并」只能通过合并产生，请使用合并",
+                      "resolution merged is set by merging, not by closing: merge instead")
     allowed = ({_S.CONTAINED} if resolution is Resolution.RESOLVED
                else {_S.REPORTED, _S.VERIFIED})
     if state.status not in allowed:

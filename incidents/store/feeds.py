@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 
+from incidents.geo import snap_degrees
 from incidents.journal import Event
 from incidents.model import Ack, Alarm, Envelope, Inbound, Observation, Status
 from incidents.store.unitstate_sql import cancel_on_own_report
@@ -37,8 +38,9 @@ _TABLES: dict[type, _Table] = {
         "observations",
         _COMMON + (("sensor", "text"), ("quantity", "text"), ("value", "float8"),
                    ("unit", "text"), ("lat", "float8"), ("lon", "float8"), ("station", "text")),
+        # Snapped: the wind query takes ll_to_earth of them (incidents.geo.snap_degrees).
         lambda e, m: (m.id, e.agency, e.source, m.ts, e.received_at, m.sensor, m.quantity,
-                      m.value, m.unit, m.lat, m.lon, m.station),
+                      m.value, m.unit, snap_degrees(m.lat), snap_degrees(m.lon), m.station),
     ),
     Alarm: _Table(
         "alarms",

@@ -6,6 +6,7 @@ import uuid
 
 import asyncpg
 
+from incidents.geo import snap_degrees
 from incidents.model import Incident, IncidentStatus, Level
 
 INCIDENT_COLUMNS = (
@@ -14,13 +15,13 @@ INCIDENT_COLUMNS = (
 
 
 async def insert_incident(conn: asyncpg.Connection, incident: Incident) -> None:
-    """Insert a new incident row."""
+    """Insert a new incident row (coordinates within a hair of 0 stored as 0: snap_degrees)."""
     await conn.execute(
         f"INSERT INTO incidents ({INCIDENT_COLUMNS}) VALUES"
         " ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         uuid.UUID(incident.id), incident.type, incident.level.value, incident.status.value,
-        incident.title, incident.lat, incident.lon, incident.agency, incident.source_report,
-        incident.reported_at, incident.updated_at,
+        incident.title, snap_degrees(incident.lat), snap_degrees(incident.lon),
+        incident.agency, incident.source_report, incident.reported_at, incident.updated_at,
     )
 
 

@@ -162,3 +162,18 @@ async def test_a_live_state_outage_does_not_undo_the_command(
     assert [i.status for i in await d.live.incidents()] == [IncidentStatus.VERIFIED]
     await d.service.act(incident.id, Action.CONTAIN, LEADER)  # the next change catches up
     assert [i.status for i in await d.live.incidents()] == [IncidentStatus.CONTAINED]
+
+
+async def test_closing_as_merged_is_refused_and_says_to_merge(d: Desk) -> None:
+    incident = await d.fire()
+    with pytest.raises(Invalid, match="set by merging.*/merge") as refused:
+        await d.service.act(incident.id, Action.CLOSE, LEADER, resolution=Resolution.MERGED)
+    assert "合并" in refused.value.zh
+    assert await d.service.incident(incident.id) == incident
+
+
+async def test_a_subnormal_latitude_is_recorded_as_zero(d: Desk) -> None:
+    created = await d.service.create(
+        NewIncident(type="fire", title="赤道附近", lat=-5e-324, lon=5e-324), LEADER)
+    assert (created.lat, created.lon) == (0.0, 0.0)
+    assert await d.service.incident(created.id) == created

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from incidents.geo import KM_PER_DEGREE, METRES_PER_DEGREE, haversine_m
+from incidents.geo import KM_PER_DEGREE, METRES_PER_DEGREE, TINY_DEGREES, haversine_m, snap_degrees
 
 lats = st.floats(min_value=-90.0, max_value=90.0, allow_nan=False)
 lons = st.floats(min_value=-180.0, max_value=180.0, allow_nan=False)
@@ -43,3 +43,15 @@ def test_beijing_to_shanghai_is_about_1067_km() -> None:
 def test_a_tenth_of_a_degree_of_latitude() -> None:
     assert haversine_m(37.0, 114.5, 37.1, 114.5) == pytest.approx(11_119.5, rel=1e-3)
     assert KM_PER_DEGREE == pytest.approx(111.195, rel=1e-5)
+
+
+@given(lats)
+def test_snapping_only_zeroes_what_the_ground_cannot_tell_from_zero(lat: float) -> None:
+    snapped = snap_degrees(lat)
+    assert snapped == (0.0 if abs(lat) < TINY_DEGREES else lat)
+    assert snapped == 0.0 or abs(snapped) >= TINY_DEGREES
+
+
+def test_subnormal_coordinates_snap_to_zero() -> None:
+    assert snap_degrees(-5e-324) == 0.0 and snap_degrees(5e-324) == 0.0
+    assert snap_degrees(37.06) == 37.06 and snap_degrees(-1e-9) == -1e-9
