@@ -316,7 +316,7 @@ def openapi_document() -> dict[str, Any]:
             _errors("404"), params=[_ID])},
         "/api/orders/{order_id}/reassign": {"post": _op(
             "Give an order's task to another unit", _answer("201", _ref(Order), "new order"),
-            _errors("400", "404", "409"), params=[_ORDER_ID], body=Reassign)},
+            _errors("400", "404", "409", "422"), params=[_ORDER_ID], body=Reassign)},
         "/api/incidents/{incident_id}/support": {"get": _op(
             "Decision support around the incident",
             _answer("200", _ref(DecisionSupport), "figures"), _errors("400", "404"),

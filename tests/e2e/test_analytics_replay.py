@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
@@ -22,7 +22,7 @@ from incidents.live import LiveState
 from incidents.model import Envelope, Inbound, Kind, Level, Position
 from incidents.store import Store
 from tests.support.auth import Served, create_user, served_dashboard, sign_in_page, with_auth
-from tests.support.browser import Browsing, open_browser
+from tests.support.browser import Browsing
 from tests.support.command import command_service
 
 pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("broker", ["mosquitto"], indirect=True)]
@@ -35,13 +35,6 @@ def desk(settings: Settings) -> Iterator[Served]:
     """The dashboard with sign-in, on the test's settings."""
     with served_dashboard(with_auth(settings)) as served:
         yield served
-
-
-@pytest.fixture
-async def browsing() -> AsyncIterator[Browsing]:
-    """A chromium page at 1920×1080, kept off the network."""
-    async with open_browser() as seen:
-        yield seen
 
 
 async def test_replay_shows_the_picture_as_it_was(

@@ -14,7 +14,6 @@ import json
 import re
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ import pytest
 from playwright.async_api import Page, expect
 from pydantic import SecretStr
 
-from config.settings import FeedWatchSettings, Settings
+from config.settings import Settings
 from config.video import VideoSettings
 from dashboard.auth import Role
 from incidents.command import Actor, NewIncident
@@ -35,7 +34,7 @@ from maps.basemap import load_districts
 from sitroom.layers_cli import import_demo_layers
 from tests.conftest import Broker
 from tests.support.auth import Served, create_user, served_dashboard, sign_in_page, with_auth
-from tests.support.browser import Browsing, open_browser
+from tests.support.browser import Browsing
 from tests.support.command import command_service
 from tests.support.ingest import Publisher, publisher, running_ingest
 from tests.support.waiting import eventually
@@ -96,22 +95,6 @@ def publish_city(field: Publisher, root: str) -> dict[str, str]:
         place("police", f"xt-110-d{n}", "patrol_car", lat + 0.03, lon - 0.04)
         place("fire", f"xt-119-d{n}", "aerial_ladder", lat - 0.025, lon + 0.05)
     return agencies
-
-
-@pytest.fixture
-def desk(settings: Settings) -> Iterator[Served]:
-    """The dashboard with sign-in, on the test's settings, watching no feed (most agencies
-    publish nothing here; silent feeds on the desk: tests/fault/test_feeds_silent.py)."""
-    quiet = settings.model_copy(update={"feeds": FeedWatchSettings(agencies=())})
-    with served_dashboard(with_auth(quiet)) as served:
-        yield served
-
-
-@pytest.fixture
-async def browsing() -> AsyncIterator[Browsing]:
-    """A chromium page at 1920×1080, kept off the network."""
-    async with open_browser() as seen:
-        yield seen
 
 
 async def open_panel(page: Page, incident_id: str) -> None:

@@ -9,41 +9,24 @@ the line under the button says so, naming it and why. The list then shows only t
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from playwright.async_api import Page, expect
 
-from config.settings import FeedWatchSettings, Settings
 from dashboard.auth import Role
 from incidents.command import Actor, CommandService, NewIncident
 from incidents.lifecycle import Action
 from incidents.live import LiveState
 from incidents.model import Incident, IncidentStatus, Level
 from incidents.store import Store
-from tests.support.auth import Served, create_user, served_dashboard, sign_in_page, with_auth
-from tests.support.browser import Browsing, open_browser
+from tests.support.auth import Served, create_user, sign_in_page
+from tests.support.browser import Browsing
 from tests.support.command import command_service
 
 pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("broker", ["mosquitto"], indirect=True)]
 
 REASON = "同一报警器故障连续误报，已与物业核实"
 DUPLICATES = ["信都区报警器误报甲", "信都区报警器误报乙", "信都区报警器误报丙"]
-
-
-@pytest.fixture
-def desk(settings: Settings) -> Iterator[Served]:
-    """The dashboard with sign-in, watching no feed (nothing publishes here)."""
-    quiet = settings.model_copy(update={"feeds": FeedWatchSettings(agencies=())})
-    with served_dashboard(with_auth(quiet)) as served:
-        yield served
-
-
-@pytest.fixture
-async def browsing() -> AsyncIterator[Browsing]:
-    """A chromium page at 1920×1080, kept off the network."""
-    async with open_browser() as seen:
-        yield seen
 
 
 async def reported(service: CommandService, title: str, n: int) -> Incident:
@@ -57,7 +40,8 @@ async def pick(page: Page, title: str) -> None:
     """Search the multi-select for `title` and choose it."""
     await page.click("#desk-bulk-pick")
     await page.keyboard.type(title)
-    await page.get_by_role("option", name=re.compile(title)).click()
+    # The dropdown's options, not the incident list's rows (options of a listbox too).
+    await page.locator(".dash-dropdown-option", has_text=title).click()
     await page.keyboard.press("Escape")
 
 

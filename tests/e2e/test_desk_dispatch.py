@@ -12,22 +12,21 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from playwright.async_api import expect
 
-from config.settings import FeedWatchSettings, Settings
+from config.settings import Settings
 from dashboard.auth import Role
 from incidents.command import Actor, NewIncident
 from incidents.lifecycle import Action
 from incidents.live import LiveState
 from incidents.model import Envelope, Inbound, Kind, Level, Position
 from incidents.store import Store
-from tests.support.auth import Served, create_user, served_dashboard, sign_in_page, with_auth
-from tests.support.browser import Browsing, open_browser
+from tests.support.auth import Served, create_user, sign_in_page
+from tests.support.browser import Browsing
 from tests.support.command import command_service
 
 # The desk needs no broker here (units are written straight to PostgreSQL); the settings
@@ -42,21 +41,6 @@ UNITS = [  # (agency, unit, kind, metres north of the fire)
     ("fire", "e-far", "fire_engine", 39_900), ("fire", "e-busy", "fire_engine", 300),
     ("police", "p-near", "patrol_car", 700),
 ]
-
-
-@pytest.fixture
-def desk(settings: Settings) -> Iterator[Served]:
-    """The dashboard with sign-in, watching no feed."""
-    quiet = settings.model_copy(update={"feeds": FeedWatchSettings(agencies=())})
-    with served_dashboard(with_auth(quiet)) as served:
-        yield served
-
-
-@pytest.fixture
-async def browsing() -> AsyncIterator[Browsing]:
-    """A chromium page at 1920×1080, kept off the network."""
-    async with open_browser() as seen:
-        yield seen
 
 
 async def place_units(store: Store) -> None:

@@ -6,37 +6,20 @@ and a "v" typed there is text, not a shortcut. Ctrl+Enter adds the note."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from playwright.async_api import Page, expect
 
-from config.settings import FeedWatchSettings, Settings
 from dashboard.auth import Role
 from incidents.command import Actor, NewIncident
 from incidents.live import LiveState
 from incidents.model import IncidentStatus, Level
 from incidents.store import Store
-from tests.support.auth import Served, create_user, served_dashboard, sign_in_page, with_auth
-from tests.support.browser import Browsing, open_browser
+from tests.support.auth import Served, create_user, sign_in_page
+from tests.support.browser import Browsing
 from tests.support.command import command_service
 
 pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("broker", ["mosquitto"], indirect=True)]
-
-
-@pytest.fixture
-def desk(settings: Settings) -> Iterator[Served]:
-    """The dashboard with sign-in, watching no feed."""
-    quiet = settings.model_copy(update={"feeds": FeedWatchSettings(agencies=())})
-    with served_dashboard(with_auth(quiet)) as served:
-        yield served
-
-
-@pytest.fixture
-async def browsing() -> AsyncIterator[Browsing]:
-    """A chromium page at desk size, kept off the network."""
-    async with open_browser() as seen:
-        yield seen
 
 
 async def focused_id(page: Page) -> str:

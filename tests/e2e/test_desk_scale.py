@@ -13,19 +13,18 @@ import asyncio
 import random
 import re
 import time
-from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from playwright.async_api import Page, expect
 
-from config.settings import FeedWatchSettings, Settings
+from config.settings import Settings
 from dashboard.auth import Role
 from incidents.command import CommandService
 from incidents.live import LiveState
 from incidents.store import Store
 from tests.support import crowd
-from tests.support.auth import Served, create_user, served_dashboard, sign_in_page, with_auth
-from tests.support.browser import Browsing, open_browser
+from tests.support.auth import Served, create_user, sign_in_page
+from tests.support.browser import Browsing
 from tests.support.command import command_service
 
 pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("broker", ["mosquitto"], indirect=True)]
@@ -42,21 +41,6 @@ ANSWER_MS = 20_000
 """How long a click may wait for its panel on this shared 2-core machine (a failure, not a
 timing: bench/desk_bench.py measures click → panel)."""
 NOTE = "现场风大，注意下风向疏散；已通知环保监测 wind from NW"
-
-
-@pytest.fixture
-def desk(settings: Settings) -> Iterator[Served]:
-    """The dashboard with sign-in, watching no feed (the crowd publishes over no MQTT)."""
-    quiet = settings.model_copy(update={"feeds": FeedWatchSettings(agencies=())})
-    with served_dashboard(with_auth(quiet)) as served:
-        yield served
-
-
-@pytest.fixture
-async def browsing() -> AsyncIterator[Browsing]:
-    """A chromium page at 1920×1080, kept off the network."""
-    async with open_browser() as seen:
-        yield seen
 
 
 async def visible_rows(page: Page) -> list[str]:

@@ -5,7 +5,7 @@ of the left column; the warning goes away at the next check."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -16,7 +16,7 @@ from dashboard.auth import Role
 from incidents.model import Availability, Envelope, Inbound, Kind, Position, Status
 from incidents.store import Store
 from tests.support.auth import Served, create_user, served_dashboard, sign_in_page, with_auth
-from tests.support.browser import Browsing, open_browser
+from tests.support.browser import Browsing
 
 pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("broker", ["mosquitto"], indirect=True)]
 
@@ -30,13 +30,6 @@ def desk(settings: Settings) -> Iterator[Served]:
                                         "dispatch": DispatchSettings(check_every_s=CHECK_EVERY_S)})
     with served_dashboard(with_auth(quick)) as served:
         yield served
-
-
-@pytest.fixture
-async def browsing() -> AsyncIterator[Browsing]:
-    """A chromium page at 1920×1080, kept off the network."""
-    async with open_browser() as seen:
-        yield seen
 
 
 async def unit_on_scene_without_order(store: Store, unit: str) -> None:

@@ -35,7 +35,7 @@ from incidents.store import Store
 from incidents.video_tokens import Role as VideoRole
 from incidents.video_tokens import issue
 from tests.support.auth import create_user, sign_in_page, with_auth
-from tests.support.browser import Browsing, open_browser
+from tests.support.browser import Browsing
 from tests.support.command import command_service
 from tests.support.http import served_dashboard
 from tests.support.language import Leak, leaks, page_texts
@@ -190,13 +190,6 @@ async def file_a_cap_warning(store: Store) -> None:
         id=str(uuid.uuid4()), type="cap_alert", level=Level.IV,
         status=IncidentStatus.REPORTED, title=CAP_TITLE, lat=37.18, lon=114.48,
         reported_at=now, updated_at=now, agency="weather"), "weather/cap", None, {})
-
-
-@pytest.fixture
-async def browsing() -> AsyncIterator[Browsing]:
-    """A chromium page at desk size, kept off the network."""
-    async with open_browser() as seen:
-        yield seen
 
 
 @pytest.fixture
