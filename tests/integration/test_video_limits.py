@@ -15,6 +15,7 @@ from pydantic import SecretStr
 
 from config.video import VideoSettings
 from incidents.video_tokens import Role, issue
+from tests.support.waiting import eventually
 from video.client import SignalingError, publish, watch
 from video.pattern import PatternTrack
 from video.server import Running, running
@@ -77,6 +78,11 @@ async def test_sessions_are_bounded(http: aiohttp.ClientSession, tmp_path: Path)
         publisher = await publish(http, server.base_url, "car-4", unit,
                                   [PatternTrack(), AudioStreamTrack()])
         viewer = await watch(http, server.base_url, "car-4", token)
+        # Hanging up while ICE still connects leaves aiortc a task that fails on a closed
+        # transport: let both connect first.
+        for call in (publisher, viewer):
+            await eventually(lambda call=call: call.pc.connectionState,  # type: ignore[misc]
+                             lambda state: state == "connected", timeout_s=15)
         with pytest.raises(SignalingError) as refused:
             await watch(http, server.base_url, "car-4", token)
         assert refused.value.status == 503 and "video.max_sessions" in refused.value.body
